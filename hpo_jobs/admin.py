@@ -1,0 +1,25 @@
+from django.contrib import admin
+
+from .models import HpoJob, SiteSettings, TrainingJob
+
+
+@admin.register(HpoJob)
+class HpoJobAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "status", "backend", "created_by", "created_at"]
+    list_filter = ["status", "backend"]
+    search_fields = ["name", "project__slug"]
+    raw_id_fields = ["project", "created_by"]
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(admin.ModelAdmin):
+    list_display = ["name", "hpo_job", "status", "objective_value"]
+    list_filter = ["status"]
+    search_fields = ["name", "hpo_job__name"]
+    raw_id_fields = ["hpo_job"]
+
+
+@admin.register(SiteSettings)
+class SiteSettingsAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return not SiteSettings.objects.exists()

@@ -1,0 +1,33 @@
+"""The engines that run tuning jobs; ``get_backend`` picks one by name (settings.HPO_BACKEND by default)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .base import (  # noqa: F401  (re-exported: callers import errors from here)
+    AlreadyExistsError,
+    Backend,
+    BackendError,
+    NotFoundError,
+    PermanentBackendError,
+    TransientBackendError,
+)
+
+ENGINES = {
+    "local": "hpo_jobs.backends.local.LocalBackend",
+    "sagemaker": "hpo_jobs.backends.sagemaker.SageMakerBackend",
+}
+
+
+@cache
+def get_backend(name: str | None = None) -> Backend:
+    """The engine called ``name`` (settings.HPO_BACKEND when omitted), built once per process."""
+    name = name or settings.HPO_BACKEND
+    try:
+        path = ENGINES[name]
+    except KeyError:
+        raise ValueError(f"Unknown HPO backend {name!r}; choose one of {', '.join(ENGINES)}") from None
+    return import_string(path)()

@@ -1,0 +1,66 @@
+"""The one interface both engines implement: SageMaker-shaped dictionaries in and out.
+
+Everything above this module (services, tasks, pages) is the same whichever engine runs a job.
+Requests and responses use the exact member names of SageMaker's API
+(CreateHyperParameterTuningJob, DescribeHyperParameterTuningJob,
+ListTrainingJobsForHyperParameterTuningJob), so a response can be checked against botocore's
+output shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class BackendError(Exception):
+    """Base of every error a backend raises; the message is safe to show to a project member."""
+
+
+class TransientBackendError(BackendError):
+    """Throttling, a 5xx, a connection problem: worth a retry with backoff."""
+
+
+class PermanentBackendError(BackendError):
+    """Validation, a limit exceeded, bad credentials: retrying will not help."""
+
+
+class NotFoundError(BackendError):
+    """The engine does not know the job (never created, or deleted on its side)."""
+
+
+class AlreadyExistsError(PermanentBackendError):
+    """A tuning job with this name already exists in the engine (ResourceInUse)."""
+
+
+class Backend(Protocol):
+    """What an engine offers; every method returns promptly (no method waits on a job's progress)."""
+
+    name: str
+
+    def create_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Start a tuning job from a CreateHyperParameterTuningJob request; returns
+        ``{"HyperParameterTuningJobArn": ...}``. Raises AlreadyExistsError when the name is taken."""
+        ...
+
+    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+        """A DescribeHyperParameterTuningJob response."""
+        ...
+
+    def list_training_jobs(
+        self, name: str, next_token: str | None = None, max_results: int = 100
+    ) -> dict[str, Any]:
+        """One page of ListTrainingJobsForHyperParameterTuningJob:
+        ``{"TrainingJobSummaries": [...], "NextToken": ...}`` (NextToken absent on the last page)."""
+        ...
+
+    def stop_tuning_job(self, name: str) -> None:
+        """Ask the engine to stop the job; it goes Stopping, then Stopped."""
+        ...
+
+    def get_training_job_log(self, training_job_name: str, max_bytes: int = 1_000_000) -> str:
+        """The tail of a training job's log (stdout and stderr), at most ``max_bytes``."""
+        ...
+
+    def is_name_free(self, name: str) -> bool:
+        """Whether no tuning job with this name exists in the engine (names are case-insensitive)."""
+        ...

@@ -1,0 +1,183 @@
+"""HPO jobs as the portal keeps them: our own status vocabulary, the exact request sent, and the
+engine's last answers beside it. Only ``hpo_jobs.services`` changes a job's state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+
+
+class SiteSettings(models.Model):
+    """Site-wide settings that staff edit at /settings/: one row (pk=1)."""
+
+    ecr_enabled = models.BooleanField(
+        "custom algorithms from ECR", default=False,
+        help_text="When off, custom images are not offered and are refused in submitted or imported requests.",
+    )
+    ecr_allowed = models.TextField(
+        "allowed registries and repository prefixes", blank=True,
+        help_text="One per line, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com or "
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/team-a/. An image URI must start with one of them.",
+    )
+    instance_types = models.TextField(
+        "instance types offered",
+        default="ml.m5.large\nml.m5.xlarge\nml.m5.2xlarge\nml.c5.xlarge\nml.c5.2xlarge\nml.p3.2xlarge\nml.g5.xlarge",
+        help_text="One per line; the wizard offers these and only these.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "site settings"
+        verbose_name_plural = "site settings"
+
+    def __str__(self) -> str:
+        return "Site settings"
+
+    @classmethod
+    def load(cls) -> "SiteSettings":
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+    @property
+    def ecr_allowed_list(self) -> list[str]:
+        return [line.strip() for line in self.ecr_allowed.splitlines() if line.strip()]
+
+    @property
+    def instance_type_list(self) -> list[str]:
+        return [line.strip() for line in self.instance_types.splitlines() if line.strip()]
+
+
+class HpoJob(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "Pending"  # stored, launch not yet confirmed by the engine
+        IN_PROGRESS = "InProgress"
+        COMPLETED = "Completed"
+        FAILED = "Failed"
+        STOPPING = "Stopping"
+        STOPPED = "Stopped"
+        DELETING = "Deleting"
+        DELETED = "Deleted"  # the engine no longer knows the job (deleted on its side)
+        UNKNOWN = "Unknown"  # the engine answered a status we do not know; kept in engine_status
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.IN_PROGRESS, Status.STOPPING, Status.UNKNOWN)
+    TERMINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.STOPPED, Status.DELETED)
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="hpo_jobs")
+    name = models.CharField(max_length=32)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="hpo_jobs"
+    )
+    backend = models.CharField(max_length=20)
+    # The exact CreateHyperParameterTuningJob request, as sent to the engine.
+    request = models.JSONField()
+    strategy = models.CharField(max_length=20)
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    engine_status = models.CharField(max_length=40, blank=True)  # the raw status the engine answered
+    failure_reason = models.TextField(blank=True)
+    arn = models.CharField(max_length=256, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    launch_queued_at = models.DateTimeField(null=True, blank=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    launch_attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)  # engine's CreationTime
+    ended_at = models.DateTimeField(null=True, blank=True)
+    engine_last_modified = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    # A poller claims a job until this time so that overlapping beats never sync it twice at once.
+    sync_claimed_until = models.DateTimeField(null=True, blank=True)
+    stop_requested_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    # Mirrored from the engine's describe response.
+    training_job_status_counters = models.JSONField(default=dict, blank=True)
+    objective_status_counters = models.JSONField(default=dict, blank=True)
+    completion_details = models.JSONField(default=dict, blank=True)
+    best_training_job = models.JSONField(null=True, blank=True)
+    overall_best_training_job = models.JSONField(null=True, blank=True)
+    best_objective_value = models.FloatField(null=True, blank=True)
+    completed_count = models.PositiveIntegerField(default=0)
+    max_training_jobs = models.PositiveIntegerField(null=True, blank=True)
+    last_describe = models.JSONField(null=True, blank=True)
+    # The counters and last-modified time of the last child listing: children are listed again
+    # only when the describe response differs from this.
+    children_fingerprint = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        constraints = [
+            # Tuning job names are unique per account and region, case-insensitively.
+            models.UniqueConstraint(Lower("name"), name="hpojob_name_ci_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-created_at"]),
+            models.Index(fields=["project", "status"]),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("hpo_jobs:detail", args=[self.project.slug, self.name])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL_STATUSES
+
+    @property
+    def definitions(self) -> list[dict[str, Any]]:
+        """The request's training job definitions, whichever of the two request forms was used."""
+        if self.request.get("TrainingJobDefinitions"):
+            return list(self.request["TrainingJobDefinitions"])
+        if self.request.get("TrainingJobDefinition"):
+            return [self.request["TrainingJobDefinition"]]
+        return []
+
+
+class TrainingJob(models.Model):
+    """One child training job of a tuning job, upserted from the engine's listing."""
+
+    hpo_job = models.ForeignKey(HpoJob, on_delete=models.CASCADE, related_name="training_jobs")
+    name = models.CharField(max_length=63)
+    arn = models.CharField(max_length=256, blank=True)
+    definition_name = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=20, db_index=True)
+    tuned_hyperparameters = models.JSONField(default=dict, blank=True)
+    objective_metric_name = models.CharField(max_length=255, blank=True)
+    objective_value = models.FloatField(null=True, blank=True)
+    objective_status = models.CharField(max_length=20, blank=True)
+    failure_reason = models.TextField(blank=True)
+    creation_time = models.DateTimeField(null=True, blank=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    warm_start_parent = models.CharField(max_length=32, blank=True)  # TuningJobName when from a parent
+    summary = models.JSONField(default=dict, blank=True)  # the engine's summary as listed
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hpo_job", "name"], name="trainingjob_unique_per_hpojob"),
+        ]
+        indexes = [
+            models.Index(fields=["hpo_job", "creation_time"]),
+            models.Index(fields=["hpo_job", "objective_value"]),
+            models.Index(fields=["hpo_job", "status"]),
+        ]
+        ordering = ["creation_time", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "hpo_jobs:training_job", args=[self.hpo_job.project.slug, self.hpo_job.name, self.name]
+        )

@@ -1,0 +1,70 @@
+"""Site settings for staff: ECR access for custom algorithms and the instance types offered."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from projects.access import staff_required
+
+from .models import SiteSettings
+
+ECR_ENTRY = forms.RegexField(
+    regex=r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?(/[a-z0-9][a-z0-9._/-]*)?$"
+)
+INSTANCE_TYPE = forms.RegexField(regex=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+class SiteSettingsForm(forms.ModelForm):
+    class Meta:
+        model = SiteSettings
+        fields = ["ecr_enabled", "ecr_allowed", "instance_types"]
+        widgets = {
+            "ecr_allowed": forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+            "instance_types": forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        }
+
+    def _lines(self, field: str, checker: forms.Field, example: str) -> str:
+        lines = [line.strip() for line in self.cleaned_data[field].splitlines() if line.strip()]
+        bad = []
+        for line in lines:
+            try:
+                checker.clean(line)
+            except forms.ValidationError:
+                bad.append(line)
+        if bad:
+            raise forms.ValidationError(
+                f"Not understood: {', '.join(bad[:5])}. Write one per line, like {example}."
+            )
+        seen = list(dict.fromkeys(lines))
+        return "\n".join(seen)
+
+    def clean_ecr_allowed(self) -> str:
+        return self._lines("ecr_allowed", ECR_ENTRY, "123456789012.dkr.ecr.us-east-1.amazonaws.com/team-a/")
+
+    def clean_instance_types(self) -> str:
+        value = self._lines("instance_types", INSTANCE_TYPE, "ml.m5.xlarge")
+        if not value:
+            raise forms.ValidationError("Offer at least one instance type.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("ecr_enabled") and not cleaned.get("ecr_allowed") and "ecr_allowed" not in self.errors:
+            self.add_error("ecr_allowed", "Name at least one registry or repository prefix when ECR access is on.")
+        return cleaned
+
+
+@staff_required
+def site_settings(request: HttpRequest) -> HttpResponse:
+    obj = SiteSettings.load()
+    form = SiteSettingsForm(request.POST or None, instance=obj)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Settings saved.")
+            return redirect("site_settings")
+        return render(request, "hpo_jobs/site_settings.html", {"form": form}, status=400)
+    return render(request, "hpo_jobs/site_settings.html", {"form": form})

@@ -1,0 +1,121 @@
+"""Project pages: the list, a project's page, and membership management."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import access
+from .forms import AddMemberForm, ProjectForm, RoleForm
+from .models import Membership, Project
+
+
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = (
+        access.visible_projects(request.user)
+        .annotate(job_count=Count("hpo_jobs", distinct=True), member_count=Count("memberships", distinct=True))
+        .order_by("name")
+    )
+    return render(request, "projects/project_list.html", {"projects": projects})
+
+
+def project_create(request: HttpRequest) -> HttpResponse:
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            project = form.save()
+            Membership.objects.create(project=project, user=request.user, role=Membership.Role.OWNER)
+        messages.success(request, f"Project “{project.name}” created. You are its owner.")
+        return redirect(project)
+    return render(request, "projects/project_form.html", {"form": form})
+
+
+@access.project_view()
+def project_detail(request: HttpRequest, project: Project) -> HttpResponse:
+    memberships = project.memberships.select_related("user")
+    return render(
+        request,
+        "projects/project_detail.html",
+        {
+            "project": project,
+            "memberships": memberships,
+            "can_manage": access.can_manage_members(request.user, project),
+            "add_form": AddMemberForm(project=project),
+            "recent_jobs": project.hpo_jobs.select_related("created_by")[:5],
+            "job_count": project.hpo_jobs.count(),
+        },
+    )
+
+
+@require_POST
+@access.project_view(access.can_manage_members)
+def member_add(request: HttpRequest, project: Project) -> HttpResponse:
+    form = AddMemberForm(request.POST, project=project)
+    if form.is_valid():
+        user = form.cleaned_data["username"]
+        Membership.objects.create(project=project, user=user, role=form.cleaned_data["role"])
+        messages.success(request, f"{user.username} added as {form.cleaned_data['role']}.")
+        return redirect(project)
+    memberships = project.memberships.select_related("user")
+    return render(
+        request,
+        "projects/project_detail.html",
+        {
+            "project": project,
+            "memberships": memberships,
+            "can_manage": True,
+            "add_form": form,
+            "recent_jobs": project.hpo_jobs.select_related("created_by")[:5],
+            "job_count": project.hpo_jobs.count(),
+        },
+        status=400,
+    )
+
+
+def _owner_count_after(project: Project, membership: Membership, new_role: str | None) -> int:
+    owners = project.memberships.select_for_update().filter(role=Membership.Role.OWNER)
+    count = owners.count()
+    if membership.role == Membership.Role.OWNER and new_role != Membership.Role.OWNER:
+        count -= 1
+    return count
+
+
+@require_POST
+@access.project_view(access.can_manage_members)
+def member_role(request: HttpRequest, project: Project, user_id: int) -> HttpResponse:
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose owner or member.")
+        return redirect(project)
+    with transaction.atomic():
+        membership = get_object_or_404(Membership.objects.select_for_update(), project=project, user_id=user_id)
+        new_role = form.cleaned_data["role"]
+        if _owner_count_after(project, membership, new_role) < 1:
+            messages.error(request, "A project needs at least one owner: make someone else owner first.")
+            return redirect(project)
+        membership.role = new_role
+        membership.save(update_fields=["role"])
+    project.__dict__.pop("_role_cache", None)
+    messages.success(request, f"{membership.user.username} is now {new_role}.")
+    return redirect(project)
+
+
+@require_POST
+@access.project_view(access.can_manage_members)
+def member_remove(request: HttpRequest, project: Project, user_id: int) -> HttpResponse:
+    with transaction.atomic():
+        membership = get_object_or_404(Membership.objects.select_for_update(), project=project, user_id=user_id)
+        if _owner_count_after(project, membership, None) < 1:
+            messages.error(request, "The last owner cannot be removed: make someone else owner first.")
+            return redirect(project)
+        username = membership.user.username
+        membership.delete()
+    project.__dict__.pop("_role_cache", None)  # the remover may have removed themselves
+    messages.success(request, f"{username} removed from the project.")
+    if not access.can_read(request.user, project):
+        return redirect("projects:list")
+    return redirect(project)
