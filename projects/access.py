@@ -40,7 +40,8 @@ def visible_projects(user: "AbstractBaseUser"):
         return Project.objects.none()
     if user.is_staff:
         return Project.objects.all()
-    return Project.objects.filter(memberships__user=user)
+    # A subquery, not a join: a join would also narrow annotations such as member counts.
+    return Project.objects.filter(pk__in=Membership.objects.filter(user=user).values("project"))
 
 
 def can_read(user, project: Project) -> bool:

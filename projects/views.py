@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+
+from hpo_jobs.models import HpoJob
 
 from . import access
 from .forms import AddMemberForm, ProjectForm, RoleForm
@@ -15,9 +18,14 @@ from .models import Membership, Project
 
 
 def project_list(request: HttpRequest) -> HttpResponse:
+    def count_of(model, field: str = "project"):
+        counted = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
+        counted = counted.annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
     projects = (
         access.visible_projects(request.user)
-        .annotate(job_count=Count("hpo_jobs", distinct=True), member_count=Count("memberships", distinct=True))
+        .annotate(job_count=count_of(HpoJob), member_count=count_of(Membership))
         .order_by("name")
     )
     return render(request, "projects/project_list.html", {"projects": projects})

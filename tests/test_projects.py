@@ -97,3 +97,10 @@ def test_project_names_with_markup_are_shown_as_text(alice_client, alice):
     html = alice_client.get("/projects/").content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_the_list_counts_every_member_and_job(bob_client, project, make_job):
+    make_job("one")
+    make_job("two")
+    html = bob_client.get("/projects/").content.decode()
+    assert "2 HPO jobs · 2 members" in html
