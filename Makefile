@@ -33,7 +33,7 @@ run: install
 	@echo
 	@echo "  HPO Portal: http://127.0.0.1:8000   log in as alice (password printed above); Ctrl-C stops it"
 	@echo
-	DEBUG=1 PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=1 PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
 
 test: install chromium
 	HPO_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)

@@ -48,10 +48,12 @@ class Command(BaseCommand):
         datasets = self._write_datasets()
         self._site_settings()
         self.stdout.write(self.style.SUCCESS("Demo ready."))
-        self.stdout.write(f"  Users: admin (staff), alice (owner of demo), bob (member of demo), charlie (no project)")
+        self.stdout.write("  Users: admin (staff), alice (owner of demo), bob (member of demo), charlie (no project)")
         self.stdout.write(f"  Password for all of them: {password}")
-        for name, path in datasets.items():
-            self.stdout.write(f"  Dataset {name}: {path}")
+        for name, info in datasets.items():
+            self.stdout.write(f"  Dataset {name} ({info['task']}):")
+            self.stdout.write(f"    train      {info['train']}")
+            self.stdout.write(f"    validation {info['validation']}")
 
     def _write_datasets(self) -> dict:
         from hpo_jobs.local_engine.demo_data import write_demo_datasets
