@@ -1,0 +1,402 @@
+"""SageMaker's built-in algorithms as data: hyperparameter specs, objective metrics, metric regexes, image URIs.
+
+Each algorithm is one JSON file in ``catalogue_data/``, copied from the facts in the project's reference
+notes (the SageMaker developer guide, the MLSpace catalogue, the SageMaker Python SDK's registries). This
+module loads them once; everything else asks it, so adding an algorithm means adding a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).with_name("catalogue_data")
+
+PARAMETER_TYPES = ("Static", "Integer", "Continuous", "Categorical")
+TUNED_TYPES = ("Integer", "Continuous", "Categorical")
+SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
+DIRECTIONS = ("Maximize", "Minimize")
+VALUE_TYPES = ("integer", "float", "options", "string")
+
+
+class UnknownRegionError(ValueError):
+    """The catalogue knows no image registry for this algorithm in this region."""
+
+
+# ---- values ---------------------------------------------------------------------------------------
+# SageMaker passes every hyperparameter as a string; these read the numbers a person can type, and
+# refuse what Python would also accept but SageMaker would not (" 1", "1_000", "nan", "inf").
+_INT_RE = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def parse_int(text: object) -> int | None:
+    """The integer written in ``text``, or None when it is not a plain whole number."""
+    if not isinstance(text, str) or len(text) > 64 or not _INT_RE.fullmatch(text):
+        return None
+    return int(text)
+
+
+def parse_float(text: object) -> float | None:
+    """The finite number written in ``text``, or None when it is not a plain decimal number."""
+    if not isinstance(text, str) or len(text) > 64 or not _FLOAT_RE.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def format_number(value: float) -> str:
+    """A number as a person writes it: 5 rather than 5.0, 1e-07 rather than 0.00000010; huge ones abridged."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) < 10**18:
+            return str(value)
+        # str() of a huge int is slow, and refused past 4300 digits: give its size instead.
+        return f"{'-' if value < 0 else ''}about 10^{int(abs(value).bit_length() * math.log10(2))}"
+    if math.isfinite(value) and float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(float(value))
+
+
+def show(value: object, limit: int = 60) -> str:
+    """A short, safe rendering of a value a user gave, for messages."""
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[:limit] + "…"
+        return repr(text)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return format_number(value)
+    if isinstance(value, float):
+        return repr(value)
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class HyperparameterSpec:
+    """One hyperparameter of a built-in algorithm: the types it may take and the values it accepts."""
+
+    name: str
+    allowed_types: tuple[str, ...]
+    initial_type: str
+    default: str | None
+    min_value: float | None
+    max_value: float | None
+    min_exclusive: bool
+    max_exclusive: bool
+    options: tuple[str, ...]
+    scaling: str
+    description: str
+    required: bool
+    suggested_min: float | None
+    suggested_max: float | None
+    is_integer: bool
+    # "integer"/"float": a number within the bounds, or one of ``options`` (e.g. "auto");
+    # "options": one of ``options``; "string": free text (``options`` are only suggestions).
+    value_type: str = "string"
+    initial_values: tuple[str, ...] = ()  # the values a Categorical range starts with
+    multiple: bool = False  # a comma-joined list of options (XGBoost's updater)
+    pattern: str | None = None  # a Python regex the whole value must match
+
+    @property
+    def tunable(self) -> bool:
+        return any(t in TUNED_TYPES for t in self.allowed_types)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.value_type in ("integer", "float")
+
+    def tunable_as(self) -> tuple[str, ...]:
+        """The range types this hyperparameter may be tuned with: its own, plus Categorical (a list of values)
+        for numeric ones, since grid search takes categorical ranges only."""
+        types = tuple(t for t in self.allowed_types if t in TUNED_TYPES)
+        if types and self.is_numeric and "Categorical" not in types:
+            types += ("Categorical",)
+        return types
+
+    def bounds_text(self) -> str:
+        """The bounds in words, e.g. "between 0 and 1" or "above 0"."""
+        lo, hi = self.min_value, self.max_value
+        if lo is not None and hi is not None and not self.min_exclusive and not self.max_exclusive:
+            return f"between {format_number(lo)} and {format_number(hi)}"
+        parts = []
+        if lo is not None:
+            parts.append(f"{'above' if self.min_exclusive else 'at least'} {format_number(lo)}")
+        if hi is not None:
+            parts.append(f"{'below' if self.max_exclusive else 'at most'} {format_number(hi)}")
+        return " and ".join(parts)
+
+    def within_bounds(self, number: float) -> bool:
+        """Whether ``number`` lies within this hyperparameter's bounds."""
+        low, high = self.min_value, self.max_value
+        if low is not None and (number < low or (self.min_exclusive and number == low)):
+            return False
+        if high is not None and (number > high or (self.max_exclusive and number == high)):
+            return False
+        return True
+
+    def parse(self, text: object) -> float | None:
+        """The number ``text`` holds for this hyperparameter (whole numbers only when it is an integer)."""
+        return parse_int(text) if self.is_integer else parse_float(text)
+
+    def check_value(self, value: object) -> str | None:
+        """What is wrong with ``value`` as this hyperparameter's value, in a sentence; None when it is fine."""
+        if not isinstance(value, str):
+            return f"{self.name} must be given as text (got {show(value)})"
+        if self.multiple:
+            parts = [part.strip() for part in value.split(",")]
+            bad = [part for part in parts if part not in self.options]
+            if bad:
+                return f"{self.name} takes a comma-separated list of {', '.join(self.options)} (got {show(bad[0])})"
+            return None
+        if value in self.options:
+            return None
+        if self.value_type == "options":
+            return f"{self.name} must be one of {', '.join(self.options)} (got {show(value)})"
+        if self.is_numeric:
+            number = self.parse(value)
+            if number is None:
+                kind = "a whole number" if self.is_integer else "a number"
+                alternatives = f" or one of {', '.join(self.options)}" if self.options else ""
+                return f"{self.name} must be {kind}{alternatives} (got {show(value)})"
+            if not self.within_bounds(number):
+                return f"{self.name} must be {self.bounds_text()} (got {show(value)})"
+            return None
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            example = f", e.g. {self.default}" if self.default else ""
+            return f"{self.name} is not in the expected form{example} (got {show(value)})"
+        return None
+
+
+@dataclass(frozen=True)
+class ObjectiveMetric:
+    """A metric a tuning job may optimise, and which way."""
+
+    name: str
+    direction: str  # "Maximize" | "Minimize"
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A built-in algorithm: what it accepts, what it reports, and where its image lives."""
+
+    key: str
+    display_name: str
+    description: str
+    hyperparameters: tuple[HyperparameterSpec, ...]
+    objective_metrics: tuple[ObjectiveMetric, ...]
+    metric_regexes: tuple[tuple[str, str], ...]
+    image_repository: str
+    image_tag: str
+    runnable_locally: bool
+    default_input_mode: str
+    supports_early_stopping: bool
+    # With early stopping supported: the objective metrics it works with (empty: all of them).
+    early_stopping_metrics: tuple[str, ...]
+    registries: Mapping[str, str] = field(hash=False)  # region -> the AWS account of its registry
+
+    @property
+    def metric_definitions(self) -> tuple[dict[str, str], ...]:
+        """SageMaker-shaped ``{"Name", "Regex"}`` items; fresh dicts, so a caller cannot alter the catalogue."""
+        return tuple({"Name": name, "Regex": regex} for name, regex in self.metric_regexes)
+
+    @property
+    def default_objective(self) -> ObjectiveMetric:
+        return self.objective_metrics[0]
+
+    @property
+    def required_hyperparameters(self) -> tuple[HyperparameterSpec, ...]:
+        return tuple(hp for hp in self.hyperparameters if hp.required)
+
+    def hyperparameter(self, name: str) -> HyperparameterSpec | None:
+        """The spec of hyperparameter ``name``, or None when this algorithm has no such hyperparameter."""
+        return _hp_index(self.key).get(name)
+
+    def objective_metric(self, name: str) -> ObjectiveMetric | None:
+        """The objective metric called ``name``, or None when tuning cannot optimise it for this algorithm."""
+        return next((m for m in self.objective_metrics if m.name == name), None)
+
+    def early_stopping_works_with(self, metric_name: str) -> bool:
+        """Whether early stopping (Auto) is supported when tuning towards ``metric_name``."""
+        if not self.supports_early_stopping:
+            return False
+        return not self.early_stopping_metrics or metric_name in self.early_stopping_metrics
+
+    def registry(self, region: str) -> str:
+        """The registry host of this algorithm's image in ``region``."""
+        account = self.registries.get(region) if isinstance(region, str) else None
+        if account is None:
+            known = ", ".join(sorted(self.registries)) or "none"
+            raise UnknownRegionError(
+                f"The catalogue has no image registry for {self.display_name} in region {region!r} "
+                f"(regions known: {known})"
+            )
+        return f"{account}.dkr.ecr.{region}.{dns_suffix(region)}"
+
+    def image_uri(self, region: str) -> str:
+        """The training image URI of this algorithm in ``region``; UnknownRegionError when not known."""
+        return f"{self.registry(region)}/{self.image_repository}:{self.image_tag}"
+
+
+# ---- regions --------------------------------------------------------------------------------------
+@cache
+def _partitions() -> tuple[tuple[frozenset[str], re.Pattern[str], str], ...]:
+    import botocore.loaders
+
+    data = botocore.loaders.create_loader().load_data("endpoints")
+    return tuple(
+        (frozenset(p.get("regions", {})), re.compile(p["regionRegex"]), p["dnsSuffix"]) for p in data["partitions"]
+    )
+
+
+@cache
+def dns_suffix(region: str) -> str:
+    """The DNS suffix of ``region``'s partition (amazonaws.com, amazonaws.com.cn, ...), from botocore's data."""
+    for regions, _, suffix in _partitions():
+        if region in regions:
+            return suffix
+    for _, pattern, suffix in _partitions():
+        if pattern.match(region):
+            return suffix
+    return "amazonaws.com"
+
+
+# ---- loading --------------------------------------------------------------------------------------
+def _number(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _load_hyperparameter(raw: dict) -> HyperparameterSpec:
+    return HyperparameterSpec(
+        name=raw["name"],
+        allowed_types=tuple(raw["allowed_types"]),
+        initial_type=raw["initial_type"],
+        default=raw.get("default"),
+        min_value=_number(raw.get("min")),
+        max_value=_number(raw.get("max")),
+        min_exclusive=bool(raw.get("min_exclusive")),
+        max_exclusive=bool(raw.get("max_exclusive")),
+        options=tuple(raw.get("options") or ()),
+        scaling=raw.get("scaling") or "Auto",
+        description=raw["description"],
+        required=bool(raw.get("required")),
+        suggested_min=_number(raw.get("suggested_min")),
+        suggested_max=_number(raw.get("suggested_max")),
+        is_integer=raw["value_type"] == "integer",
+        value_type=raw["value_type"],
+        initial_values=tuple(raw.get("initial_values") or ()),
+        multiple=bool(raw.get("multiple")),
+        pattern=raw.get("pattern"),
+    )
+
+
+def _load(path: Path) -> tuple[int, Algorithm]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        algorithm = Algorithm(
+            key=raw["key"],
+            display_name=raw["display_name"],
+            description=raw["description"],
+            hyperparameters=tuple(_load_hyperparameter(hp) for hp in raw["hyperparameters"]),
+            objective_metrics=tuple(ObjectiveMetric(m["name"], m["direction"]) for m in raw["objective_metrics"]),
+            metric_regexes=tuple((m["Name"], m["Regex"]) for m in raw["metric_definitions"]),
+            image_repository=raw["image_repository"],
+            image_tag=raw["image_tag"],
+            runnable_locally=bool(raw["runnable_locally"]),
+            default_input_mode=raw.get("default_input_mode", "File"),
+            supports_early_stopping=bool(raw.get("supports_early_stopping")),
+            early_stopping_metrics=tuple(raw.get("early_stopping_metrics") or ()),
+            registries=dict(raw.get("registries") or {}),
+        )
+    except (KeyError, TypeError) as exc:
+        # A broken data file must stop the process at start-up, naming the file.
+        raise ValueError(f"{path.name}: malformed catalogue entry ({exc!r})") from exc
+    if algorithm.key != path.stem:
+        raise ValueError(f"{path.name}: key {algorithm.key!r} does not match the file name")
+    return raw.get("position", 1000), algorithm
+
+
+def _load_all() -> dict[str, Algorithm]:
+    loaded = sorted((_load(path) for path in DATA_DIR.glob("*.json")), key=lambda item: (item[0], item[1].key))
+    return {algorithm.key: algorithm for _, algorithm in loaded}
+
+
+ALGORITHMS: dict[str, Algorithm] = _load_all()
+
+
+@cache
+def _hp_index(key: str) -> dict[str, HyperparameterSpec]:
+    return {hp.name: hp for hp in ALGORITHMS[key].hyperparameters}
+
+
+# ---- lookups --------------------------------------------------------------------------------------
+def get(key: str) -> Algorithm:
+    """The algorithm called ``key``; KeyError when the catalogue has none."""
+    try:
+        return ALGORITHMS[key]
+    except (KeyError, TypeError):
+        raise KeyError(f"No built-in algorithm {key!r}") from None
+
+
+def choices() -> list[tuple[str, str]]:
+    """(key, display name) pairs for a form's select, in display order."""
+    return [(algorithm.key, algorithm.display_name) for algorithm in ALGORITHMS.values()]
+
+
+_HOST_RE = re.compile(r"(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<suffix>[a-z0-9.-]+)", re.ASCII)
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """An ECR image URI taken apart: registry host, account, region, repository, tag or digest."""
+
+    host: str
+    account: str
+    region: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+
+def parse_image_uri(uri: object) -> ImageReference | None:
+    """The parts of an ECR image URI (``host/repository[:tag|@digest]``), or None when it is not one."""
+    if not isinstance(uri, str) or len(uri) > 2048:
+        return None
+    host, slash, rest = uri.partition("/")
+    match = _HOST_RE.fullmatch(host)
+    if not slash or not rest or match is None or match["suffix"] != dns_suffix(match["region"]):
+        return None
+    digest = None
+    if "@" in rest:
+        rest, _, digest = rest.partition("@")
+    tag = None
+    repository = rest
+    last = rest.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, _, tag = rest.rpartition(":")
+    if not repository:
+        return None
+    return ImageReference(host, match["account"], match["region"], repository, tag, digest)
+
+
+@cache
+def _image_index() -> dict[tuple[str, str, str], Algorithm]:
+    return {
+        (account, region, algorithm.image_repository): algorithm
+        for algorithm in ALGORITHMS.values()
+        for region, account in algorithm.registries.items()
+    }
+
+
+def algorithm_for_image(uri: str) -> Algorithm | None:
+    """The built-in algorithm whose image ``uri`` is (any known region, any tag), or None for a custom image."""
+    ref = parse_image_uri(uri)
+    if ref is None:
+        return None
+    return _image_index().get((ref.account, ref.region, ref.repository))

@@ -1,0 +1,273 @@
+"""The built-in algorithm catalogue: every entry well formed, image URIs right per region, lookups."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hpo_jobs import catalogue
+from hpo_jobs.catalogue import ALGORITHMS, UnknownRegionError
+
+ALGORITHM_KEYS = list(ALGORITHMS)
+ALL_HYPERPARAMETERS = [
+    pytest.param(algorithm, hp, id=f"{algorithm.key}:{hp.name}")
+    for algorithm in ALGORITHMS.values()
+    for hp in algorithm.hyperparameters
+]
+
+
+def test_it_has_the_algorithms_the_wizard_offers():
+    expected = {"xgboost", "linear-learner", "knn", "kmeans", "factorization-machines", "image-classification",
+                "object-detection", "blazingtext", "forecasting-deepar", "semantic-segmentation", "object2vec"}
+    assert expected <= set(ALGORITHMS)
+    assert ALGORITHM_KEYS[:3] == ["xgboost", "linear-learner", "knn"]
+
+
+def test_exactly_xgboost_linear_learner_and_knn_run_locally():
+    assert {a.key for a in ALGORITHMS.values() if a.runnable_locally} == {"xgboost", "linear-learner", "knn"}
+
+
+def test_choices_are_key_and_display_name_in_order():
+    assert catalogue.choices()[0] == ("xgboost", "XGBoost")
+    assert [key for key, _ in catalogue.choices()] == ALGORITHM_KEYS
+
+
+def test_get_raises_key_error_for_an_unknown_key():
+    assert catalogue.get("knn").display_name == "k-NN"
+    with pytest.raises(KeyError):
+        catalogue.get("no-such-algorithm")
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS.values(), ids=ALGORITHM_KEYS)
+def test_each_algorithm_is_well_formed(algorithm):
+    assert algorithm.display_name and algorithm.description and "\n" not in algorithm.description
+    assert algorithm.image_repository and algorithm.image_tag
+    assert algorithm.default_input_mode in ("File", "Pipe", "FastFile")
+    names = [hp.name for hp in algorithm.hyperparameters]
+    assert len(names) == len(set(names)), "hyperparameter names are unique"
+    assert any(hp.tunable for hp in algorithm.hyperparameters)
+    for region, account in algorithm.registries.items():
+        assert re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region), region
+        assert re.fullmatch(r"\d{12}", account), account
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS.values(), ids=ALGORITHM_KEYS)
+def test_objective_metrics_are_among_the_metric_definitions(algorithm):
+    assert algorithm.objective_metrics
+    defined = {d["Name"] for d in algorithm.metric_definitions}
+    objectives = [m.name for m in algorithm.objective_metrics]
+    assert len(objectives) == len(set(objectives))
+    for metric in algorithm.objective_metrics:
+        assert metric.direction in ("Maximize", "Minimize")
+        assert metric.name in defined, metric.name
+    for name in algorithm.early_stopping_metrics:
+        assert algorithm.objective_metric(name), name
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS.values(), ids=ALGORITHM_KEYS)
+def test_metric_regexes_compile_with_exactly_one_group(algorithm):
+    names = [d["Name"] for d in algorithm.metric_definitions]
+    assert len(names) == len(set(names))
+    for definition in algorithm.metric_definitions:
+        assert set(definition) == {"Name", "Regex"}
+        assert re.compile(definition["Regex"]).groups == 1, definition
+
+
+def test_xgboost_regexes_read_a_real_training_log_line():
+    line = "[12]#011train-rmse:0.3412#011validation-rmse:0.40125#011validation-auc:0.9"
+    regexes = {d["Name"]: d["Regex"] for d in catalogue.get("xgboost").metric_definitions}
+    assert re.search(regexes["validation:rmse"], line).group(1) == "0.40125"
+    assert re.search(regexes["train:rmse"], line).group(1) == "0.3412"
+    assert re.search(regexes["validation:auc"], line).group(1) == "0.9"
+
+
+def test_knn_regex_reads_its_quality_metric_line():
+    line = "#quality_metric: host=algo-1, test accuracy <score>=0.935"
+    regexes = {d["Name"]: d["Regex"] for d in catalogue.get("knn").metric_definitions}
+    assert re.search(regexes["test:accuracy"], line).group(1) == "0.935"
+
+
+def test_metric_definitions_are_fresh_copies():
+    algorithm = catalogue.get("xgboost")
+    algorithm.metric_definitions[0]["Regex"] = "changed"
+    assert algorithm.metric_definitions[0]["Regex"] != "changed"
+
+
+@pytest.mark.parametrize("algorithm, hp", ALL_HYPERPARAMETERS)
+def test_each_hyperparameter_is_well_formed(algorithm, hp):
+    assert hp.allowed_types and set(hp.allowed_types) <= set(catalogue.PARAMETER_TYPES)
+    assert hp.initial_type in hp.allowed_types
+    assert hp.scaling in catalogue.SCALING_TYPES
+    assert hp.value_type in catalogue.VALUE_TYPES
+    assert hp.is_integer == (hp.value_type == "integer")
+    assert hp.description and "\n" not in hp.description
+    if hp.value_type == "options":
+        assert hp.options
+    if hp.min_value is not None and hp.max_value is not None:
+        assert hp.min_value < hp.max_value
+    if "Continuous" in hp.allowed_types or "Integer" in hp.allowed_types:
+        assert hp.is_numeric, "a numeric range needs a numeric hyperparameter"
+    if hp.initial_type == "Categorical":
+        assert len(hp.initial_values) >= 2
+
+
+@pytest.mark.parametrize("algorithm, hp", ALL_HYPERPARAMETERS)
+def test_defaults_and_initial_values_are_accepted_by_their_own_spec(algorithm, hp):
+    if hp.default is not None:
+        assert hp.check_value(hp.default) is None, hp.check_value(hp.default)
+    for value in hp.initial_values:
+        assert hp.check_value(value) is None, hp.check_value(value)
+
+
+@pytest.mark.parametrize("algorithm, hp", ALL_HYPERPARAMETERS)
+def test_suggested_ranges_lie_within_bounds_and_suit_the_default_scaling(algorithm, hp):
+    if hp.suggested_min is None and hp.suggested_max is None:
+        return
+    assert hp.suggested_min is not None and hp.suggested_max is not None
+    assert hp.suggested_min < hp.suggested_max
+    assert hp.within_bounds(hp.suggested_min) and hp.within_bounds(hp.suggested_max)
+    assert (hp.suggested_min, hp.suggested_max) != (hp.min_value, hp.max_value), "only where it differs"
+    if hp.scaling == "Logarithmic":
+        assert hp.suggested_min > 0
+    if hp.scaling == "ReverseLogarithmic":
+        assert 0 <= hp.suggested_min and hp.suggested_max < 1
+
+
+def test_the_developer_guides_xgboost_ranges_are_the_suggestions():
+    xgb = catalogue.get("xgboost")
+    eta = xgb.hyperparameter("eta")
+    assert (eta.min_value, eta.max_value, eta.suggested_min, eta.suggested_max) == (0, 1, 0.1, 0.5)
+    assert (xgb.hyperparameter("num_round").suggested_min, xgb.hyperparameter("num_round").suggested_max) == (1, 4000)
+    assert xgb.hyperparameter("num_round").required
+    assert xgb.hyperparameter("colsample_bynode").tunable
+
+
+def test_xgboost_image_uri_follows_the_registries_table():
+    xgb = catalogue.get("xgboost")
+    assert xgb.image_uri("us-east-1") == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    assert xgb.image_uri("eu-west-1") == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    assert xgb.image_uri("us-west-2") == "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1"
+    assert len(xgb.registries) == 37
+
+
+def test_china_regions_use_the_amazonaws_com_cn_suffix():
+    xgb = catalogue.get("xgboost")
+    assert xgb.image_uri("cn-north-1") == "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-xgboost:1.7-1"
+    assert xgb.image_uri("cn-northwest-1").startswith("451049120500.dkr.ecr.cn-northwest-1.amazonaws.com.cn/")
+
+
+def test_the_shared_registries_serve_the_other_built_ins():
+    assert catalogue.get("linear-learner").image_uri("us-east-1") == \
+        "382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1"
+    assert catalogue.get("knn").image_uri("eu-west-1") == "438346466558.dkr.ecr.eu-west-1.amazonaws.com/knn:1"
+    assert catalogue.get("blazingtext").image_uri("us-east-2") == \
+        "825641698319.dkr.ecr.us-east-2.amazonaws.com/blazingtext:1"
+    assert catalogue.get("image-classification").image_uri("us-west-2") == \
+        "433757028032.dkr.ecr.us-west-2.amazonaws.com/image-classification:1"
+
+
+def test_it_raises_unknown_region_error_rather_than_invent_an_account():
+    with pytest.raises(UnknownRegionError, match="Linear Learner.*ap-south-1"):
+        catalogue.get("linear-learner").image_uri("ap-south-1")
+    with pytest.raises(UnknownRegionError):
+        catalogue.get("xgboost").image_uri("xx-nowhere-9")
+    # DeepAR has registries of its own, which the reference does not list.
+    with pytest.raises(UnknownRegionError):
+        catalogue.get("forecasting-deepar").image_uri("us-east-1")
+
+
+def test_algorithm_for_image_recognises_any_region_and_any_tag():
+    assert catalogue.algorithm_for_image(catalogue.get("xgboost").image_uri("eu-west-1")).key == "xgboost"
+    assert catalogue.algorithm_for_image(
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.5-1").key == "xgboost"
+    assert catalogue.algorithm_for_image(
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost@sha256:0123abcd").key == "xgboost"
+    assert catalogue.algorithm_for_image(
+        "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-xgboost:1.7-1").key == "xgboost"
+    assert catalogue.algorithm_for_image("382416733822.dkr.ecr.us-east-1.amazonaws.com/knn:1").key == "knn"
+    for algorithm in ALGORITHMS.values():
+        for region in algorithm.registries:
+            assert catalogue.algorithm_for_image(algorithm.image_uri(region)) is algorithm
+
+
+@pytest.mark.parametrize("uri", [
+    "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",  # someone's own repository
+    "683313688378.dkr.ecr.us-east-1.amazonaws.com.evil.example/sagemaker-xgboost:1.7-1",  # look-alike host
+    "683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",  # account of another region
+    "683313688378.dkr.ecr.us-east-1.amazonaws.com/other:1",
+    "683313688378.dkr.ecr.us-east-1.amazonaws.com/team/sagemaker-xgboost:1",
+    "sagemaker-xgboost:1.7-1",
+    "",
+    "x" * 5000,
+    None,
+    42,
+    {"uri": 1},
+])
+def test_algorithm_for_image_returns_none_for_custom_and_junk(uri):
+    assert catalogue.algorithm_for_image(uri) is None
+
+
+def test_lookups_by_name():
+    xgb = catalogue.get("xgboost")
+    assert xgb.hyperparameter("eta").scaling == "Linear"
+    assert xgb.hyperparameter("nope") is None
+    assert xgb.objective_metric("validation:auc") == catalogue.ObjectiveMetric("validation:auc", "Maximize")
+    assert xgb.objective_metric("validation:rmse").direction == "Minimize"
+    assert xgb.objective_metric("train:rmse") is None
+    assert xgb.default_objective in xgb.objective_metrics
+
+
+def test_early_stopping_support_follows_the_developer_guide():
+    assert catalogue.get("xgboost").early_stopping_works_with("validation:auc")
+    ll = catalogue.get("linear-learner")
+    assert ll.early_stopping_works_with("validation:objective_loss")
+    assert not ll.early_stopping_works_with("validation:binary_f_beta")
+    assert not catalogue.get("kmeans").early_stopping_works_with("test:msd")
+
+
+@pytest.mark.parametrize("key, name, value, problem", [
+    ("xgboost", "eta", "0.3", None),
+    ("xgboost", "eta", "1.5", "eta must be between 0 and 1 (got '1.5')"),
+    ("xgboost", "max_depth", "2.5", "max_depth must be a whole number (got '2.5')"),
+    ("xgboost", "booster", "forest", "booster must be one of gbtree, gblinear, dart (got 'forest')"),
+    ("xgboost", "updater", "grow_colmaker,prune", None),
+    ("xgboost", "updater", "grow_colmaker,bogus", "comma-separated"),
+    ("xgboost", "tweedie_variance_power", "2", "tweedie_variance_power must be above 1 and below 2 (got '2')"),
+    ("knn", "faiss_index_ivf_nlists", "auto", None),
+    ("knn", "faiss_index_ivf_nlists", "0", "must be at least 1"),
+    ("knn", "faiss_index_ivf_nlists", "many", "a whole number or one of auto"),
+    ("linear-learner", "positive_example_weight_mult", "balanced", None),
+    ("linear-learner", "positive_example_weight_mult", "0", "above 0"),
+    ("forecasting-deepar", "time_freq", "5min", None),
+    ("forecasting-deepar", "time_freq", "0H", "not in the expected form"),
+    ("xgboost", "objective", "reg:absoluteerror", None),  # free text: the options are suggestions
+])
+def test_check_value(key, name, value, problem):
+    result = catalogue.get(key).hyperparameter(name).check_value(value)
+    if problem is None:
+        assert result is None
+    else:
+        assert result is not None and problem in result
+
+
+@pytest.mark.parametrize("text, number", [
+    ("5", 5), ("-3", -3), ("+7", 7), (" 5", None), ("5 ", None), ("1_000", None), ("5.0", None), ("", None),
+    ("9" * 100, None), (None, None), (5, None),
+])
+def test_parse_int_reads_plain_whole_numbers_only(text, number):
+    assert catalogue.parse_int(text) == number
+
+
+@pytest.mark.parametrize("text, number", [
+    ("0.5", 0.5), (".5", 0.5), ("1e-7", 1e-7), ("-2", -2.0), ("3.", 3.0), ("nan", None), ("inf", None),
+    ("1e999", None), ("1_0", None), (" 1", None), ("0x10", None), ("", None), (None, None),
+])
+def test_parse_float_reads_plain_finite_numbers_only(text, number):
+    assert catalogue.parse_float(text) == number
+
+
+def test_the_catalogue_does_not_read_the_shared_reference_at_runtime():
+    source = (catalogue.DATA_DIR.parent / "catalogue.py").read_text()
+    assert "/work/shared" not in source
+    assert all(path.suffix == ".json" for path in catalogue.DATA_DIR.iterdir())
