@@ -93,6 +93,8 @@ class HpoJob(models.Model):
     # A poller claims a job until this time so that overlapping beats never sync it twice at once.
     sync_claimed_until = models.DateTimeField(null=True, blank=True)
     stop_requested_at = models.DateTimeField(null=True, blank=True)
+    # When the stop call was last queued: the sweep queues it again if it was lost.
+    stop_queued_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
 
     # Mirrored from the engine's describe response.
@@ -108,6 +110,11 @@ class HpoJob(models.Model):
     # The counters and last-modified time of the last child listing: children are listed again
     # only when the describe response differs from this.
     children_fingerprint = models.CharField(max_length=128, blank=True)
+    # The last error met talking to the engine about this job (throttling, credentials...), shown
+    # on its page while the job waits for a retry; cleared by the next successful call.
+    engine_error = models.TextField(blank=True)
+    # Consecutive failed syncs: the next one waits longer each time (exponential backoff).
+    engine_error_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -181,3 +188,22 @@ class TrainingJob(models.Model):
         return reverse(
             "hpo_jobs:training_job", args=[self.hpo_job.project.slug, self.hpo_job.name, self.name]
         )
+
+
+class EngineHealth(models.Model):
+    """What the workers last learned about reaching an engine (credentials, access), per backend.
+
+    /healthz reads this row instead of calling AWS itself: no network call per probe, and it
+    reports what the workers actually saw.
+    """
+
+    backend = models.CharField(max_length=20, primary_key=True)
+    ok = models.BooleanField(default=True)
+    detail = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "engine health"
+
+    def __str__(self) -> str:
+        return f"{self.backend}: {'ok' if self.ok else self.detail}"

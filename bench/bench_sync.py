@@ -1,0 +1,133 @@
+"""Benchmark the poller: AWS calls and time per poll cycle over 100 active jobs of 750 children each.
+
+    .venv/bin/python bench/bench_sync.py
+
+Runs the real services and SageMaker backend over boto3 clients whose HTTP exchange is replaced by
+tests.aws_fakes.FakeSageMaker (it counts calls by operation), on a throwaway SQLite database under
+var/bench/. Times are this machine's work per cycle (database, botocore, our code) with no network;
+the last column adds an assumed 50 ms per AWS call to show what the call counts mean in practice.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "var" / "bench"
+JOBS = 100
+CHILDREN = 750
+NEW_CHILDREN = 10
+CALL_LATENCY_S = 0.05
+
+
+def configure() -> None:
+    shutil.rmtree(BENCH_DIR, ignore_errors=True)
+    BENCH_DIR.mkdir(parents=True)
+    sys.path.insert(0, str(ROOT))
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "hpo_portal.settings",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production",
+        "DEBUG": "0",
+        "HPO_VAR_DIR": str(BENCH_DIR),
+        "DATABASE_URL": f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}",
+        "HPO_BACKEND": "sagemaker",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "LOG_LEVEL": "WARNING",
+    })
+    for key in ("AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "REDIS_URL", "CELERY_BROKER_URL"):
+        os.environ.pop(key, None)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def main() -> int:
+    configure()
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from hpo_jobs import aws, services
+    from hpo_jobs.backends import get_backend
+    from hpo_jobs.models import HpoJob, TrainingJob
+    from projects.models import Membership, Project
+    from tests.aws_fakes import FakeSageMaker, make_request
+
+    fake = FakeSageMaker(validate=False)
+    fake.attach(aws.client("sagemaker"))
+    user = get_user_model().objects.create_user("bench", email="bench@example.com")
+    project = Project.objects.create(name="Bench", slug="bench")
+    Membership.objects.create(project=project, user=user, role=Membership.Role.OWNER)
+    now = timezone.now()
+    for i in range(JOBS):
+        request = make_request(f"bench-{i:03d}")
+        fake.add_job(request).add_children(CHILDREN)
+        HpoJob.objects.create(
+            project=project, name=request["HyperParameterTuningJobName"], created_by=user, backend="sagemaker",
+            request=request, strategy="Bayesian", max_training_jobs=CHILDREN, status=HpoJob.Status.IN_PROGRESS,
+            launched_at=now, arn="arn:placeholder",
+        )
+
+    rows: list[tuple[str, int, int, float]] = []
+
+    def cycle(label: str, poll=services.sync_active_jobs, repeat: int = 1) -> None:
+        times = []
+        for _ in range(repeat):
+            fake.reset_counts()
+            start = time.perf_counter()
+            poll()
+            times.append(time.perf_counter() - start)
+        rows.append((label, fake.calls["DescribeHyperParameterTuningJob"],
+                     fake.calls["ListTrainingJobsForHyperParameterTuningJob"], statistics.median(times)))
+
+    cycle(f"first mirror: {JOBS} jobs x {CHILDREN} new children")
+    assert TrainingJob.objects.count() == JOBS * CHILDREN
+    cycle(f"poll, all {JOBS * CHILDREN:,} children mirrored", repeat=3)
+    fake.job("bench-042").add_children(NEW_CHILDREN, status="InProgress")
+    cycle(f"poll, {NEW_CHILDREN} new children in one job")
+    fake.job("bench-042").finish_children()
+    cycle(f"poll, those {NEW_CHILDREN} children completed")
+    assert TrainingJob.objects.filter(status="Completed").count() == JOBS * CHILDREN + NEW_CHILDREN
+
+    backend = get_backend("sagemaker")
+
+    def naive_poll() -> None:
+        # What a poller without fingerprints does: describe, then read and upsert every page.
+        for job in HpoJob.objects.filter(status=HpoJob.Status.IN_PROGRESS):
+            backend.describe_tuning_job(job.name)
+            token, summaries = None, []
+            while True:
+                page = backend.list_training_jobs(job.name, next_token=token)
+                summaries += page["TrainingJobSummaries"]
+                token = page.get("NextToken")
+                if not token:
+                    break
+            services.upsert_children(job, summaries)
+
+    cycle("naive full re-list, same state (for comparison)", poll=naive_poll)
+
+    width = max(len(label) for label, *_ in rows)
+    print(f"{'poll cycle':<{width}}  {'describe':>8}  {'list':>5}  {'time/cycle':>10}  {'+50 ms/call':>11}")
+    for label, describes, lists, seconds in rows:
+        with_latency = seconds + (describes + lists) * CALL_LATENCY_S
+        print(f"{label:<{width}}  {describes:>8}  {lists:>5}  {seconds:>9.2f}s  {with_latency:>10.1f}s")
+    print(f"\nGoal: {JOBS} describes and 0 lists per cycle when nothing changed; 1-2 lists for new children "
+          f"in one job.\nSQLite at {BENCH_DIR / 'bench.sqlite3'}; times are medians of the repeats on this machine.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

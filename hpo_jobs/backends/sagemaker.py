@@ -1,0 +1,181 @@
+"""The SageMaker engine: boto3's SageMaker and CloudWatch Logs clients from ``hpo_jobs.aws``.
+
+Every botocore error is sorted into one of the interface's kinds, so callers never see a
+ClientError: transient (retry with backoff), permanent (the message is SageMaker's, shown to the
+user), not found, already exists. Credentials problems are a permanent kind of their own
+(``CredentialsError``): the job is not at fault, so services keep it and retry later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from botocore import exceptions as bx
+
+from hpo_jobs import aws
+
+from .base import (
+    AlreadyExistsError,
+    NotFoundError,
+    PermanentBackendError,
+    TransientBackendError,
+)
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+# Error codes worth a retry; any 5xx and 429 are too, whatever their code.
+TRANSIENT_CODES = frozenset({
+    "ThrottlingException", "Throttling", "ThrottledException", "RequestThrottled",
+    "RequestThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException", "SlowDown", "PriorRequestNotComplete",
+    "InternalFailure", "InternalServerError", "InternalError", "ServiceUnavailable",
+    "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
+})
+# The caller is not who AWS will serve: no retry helps until an operator fixes it.
+CREDENTIAL_CODES = frozenset({
+    "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+    "InvalidSignatureException", "SignatureDoesNotMatch", "MissingAuthenticationToken",
+    "IncompleteSignature", "AuthFailure",
+})
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "NotAuthorized"})
+NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
+
+
+class CredentialsError(PermanentBackendError):
+    """AWS credentials are missing, invalid, expired, or not allowed to do this."""
+
+
+def _describe_client_error(exc: bx.ClientError) -> tuple[str, str, int]:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return str(error.get("Code", "")), str(error.get("Message", "")) or str(exc), int(status)
+
+
+def translate(exc: Exception, *, not_found_on_validation: bool = False) -> Exception:
+    """The backend error for a botocore exception (or ``exc`` itself when it is not botocore's)."""
+    if isinstance(exc, bx.ClientError):
+        code, message, status = _describe_client_error(exc)
+        if code == "ResourceInUse":
+            return AlreadyExistsError(message)
+        if code in NOT_FOUND_CODES:
+            return NotFoundError(message)
+        # SageMaker answers a describe/stop of an unknown job with ValidationException
+        # "Could not find ..." in some regions and API versions, not ResourceNotFound.
+        if not_found_on_validation and code == "ValidationException" and "could not find" in message.lower():
+            return NotFoundError(message)
+        if code in TRANSIENT_CODES or status >= 500 or status == 429:
+            return TransientBackendError(f"SageMaker is busy or unavailable ({code or status}): {message}")
+        if code in CREDENTIAL_CODES:
+            return CredentialsError(f"AWS credentials are missing or invalid: {message} ({code})")
+        if code in ACCESS_DENIED_CODES:
+            return CredentialsError(f"AWS denied access (check the portal's IAM permissions): {message} ({code})")
+        return PermanentBackendError(f"{code}: {message}" if code else message)
+    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError)):
+        return CredentialsError(f"AWS credentials are missing or invalid: {exc}")
+    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
+                        bx.ConnectionClosedError, bx.HTTPClientError)):
+        return TransientBackendError(f"Could not reach AWS: {exc}")
+    if isinstance(exc, bx.ParamValidationError):
+        return PermanentBackendError(f"The request is not valid for SageMaker: {exc}")
+    if isinstance(exc, bx.NoRegionError):
+        return PermanentBackendError(f"No AWS region is configured (set AWS_REGION): {exc}")
+    return exc
+
+
+@contextlib.contextmanager
+def _errors(*, not_found_on_validation: bool = False) -> Iterator[None]:
+    try:
+        yield
+    except (bx.BotoCoreError, bx.ClientError) as exc:
+        raise translate(exc, not_found_on_validation=not_found_on_validation) from exc
+
+
+def _strip(response: dict[str, Any]) -> dict[str, Any]:
+    response = dict(response)
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+class SageMakerBackend:
+    """Runs tuning jobs on Amazon SageMaker, with the standard AWS credential chain."""
+
+    name = "sagemaker"
+
+    def _sagemaker(self, *, interactive: bool = False):
+        return aws.client("sagemaker", interactive=interactive)
+
+    def create_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send the stored CreateHyperParameterTuningJob request as it is."""
+        with _errors():
+            response = self._sagemaker().create_hyper_parameter_tuning_job(**request)
+        return {"HyperParameterTuningJobArn": response["HyperParameterTuningJobArn"]}
+
+    def describe_tuning_job(self, name: str) -> dict[str, Any]:
+        """A DescribeHyperParameterTuningJob response, without botocore's ResponseMetadata."""
+        with _errors(not_found_on_validation=True):
+            response = self._sagemaker().describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        return _strip(response)
+
+    def list_training_jobs(
+        self, name: str, next_token: str | None = None, max_results: int = 100
+    ) -> dict[str, Any]:
+        """One page of the job's training jobs, newest first, so that a sync can stop early."""
+        kwargs: dict[str, Any] = {
+            "HyperParameterTuningJobName": name,
+            "MaxResults": max_results,
+            "SortBy": "CreationTime",
+            "SortOrder": "Descending",
+        }
+        if next_token:
+            kwargs["NextToken"] = next_token
+        with _errors(not_found_on_validation=True):
+            response = self._sagemaker().list_training_jobs_for_hyper_parameter_tuning_job(**kwargs)
+        return _strip(response)
+
+    def stop_tuning_job(self, name: str) -> None:
+        """Ask SageMaker to stop the job and its running training jobs."""
+        with _errors(not_found_on_validation=True):
+            self._sagemaker().stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+
+    def get_training_job_log(self, training_job_name: str, max_bytes: int = 1_000_000) -> str:
+        """The tail of the training job's CloudWatch log streams (one per instance), at most ``max_bytes``."""
+        logs = aws.client("logs")
+        parts: list[str] = []
+        with _errors():
+            try:
+                streams = logs.describe_log_streams(
+                    logGroupName=LOG_GROUP, logStreamNamePrefix=f"{training_job_name}/"
+                ).get("logStreams", [])
+            except logs.exceptions.ResourceNotFoundException:
+                return ""  # no training job has logged in this account and region yet
+            for stream in sorted(streams, key=lambda s: s["logStreamName"]):
+                # startFromHead=False: the newest events (up to 1 MB), which is the tail we show.
+                events = logs.get_log_events(
+                    logGroupName=LOG_GROUP, logStreamName=stream["logStreamName"], startFromHead=False
+                ).get("events", [])
+                if len(streams) > 1:
+                    parts.append(f"==> {stream['logStreamName']} <==")
+                parts.extend(event["message"].rstrip("\n") for event in events)
+        text = "\n".join(parts)
+        encoded = text.encode("utf-8")
+        if len(encoded) > max_bytes:
+            text = encoded[-max_bytes:].decode("utf-8", errors="ignore")
+        return text
+
+    def is_name_free(self, name: str) -> bool:
+        """Whether no tuning job with this name exists in the account and region (one short call)."""
+        try:
+            with _errors(not_found_on_validation=True):
+                self._sagemaker(interactive=True).describe_hyper_parameter_tuning_job(
+                    HyperParameterTuningJobName=name
+                )
+        except NotFoundError:
+            return True
+        return False
+
+    def check_access(self) -> None:
+        """One cheap read-only call that raises CredentialsError when AWS refuses the portal."""
+        with _errors():
+            self._sagemaker().list_hyper_parameter_tuning_jobs(MaxResults=1)
