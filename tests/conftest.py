@@ -25,6 +25,12 @@ CHROMIUM = os.environ.get("HPO_CHROMIUM", "/usr/bin/chromium")
 def pytest_configure(config):
     # Hashing passwords properly costs ~100 ms per user; tests make hundreds of users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # pytest-django removes an old SQLite test database but not its WAL files; stale ones make
+    # the new database unreadable ("disk I/O error").
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{test_name}{suffix}").unlink(missing_ok=True)
 
 
 # --- fail on skip ----------------------------------------------------------------------------
