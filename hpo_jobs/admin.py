@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import HpoJob, SiteSettings, TrainingJob
+from .models import EngineHealth, HpoJob, SiteSettings, TrainingJob
 
 
 @admin.register(HpoJob)
@@ -23,3 +23,12 @@ class TrainingJobAdmin(admin.ModelAdmin):
 class SiteSettingsAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return not SiteSettings.objects.exists()
+
+
+@admin.register(EngineHealth)
+class EngineHealthAdmin(admin.ModelAdmin):
+    list_display = ["backend", "ok", "detail", "checked_at"]
+    readonly_fields = ["backend", "ok", "detail", "checked_at"]
+
+    def has_add_permission(self, request):
+        return False  # written by the workers only
