@@ -1,0 +1,1263 @@
+"""The create wizard's forms: job settings, training job definitions, tuning resources, review.
+
+Forms parse and convert input into the values ``convert.build_request`` reads; the wizard view
+assigns them. Each step form can be given ``rules``: a callable that checks the step's values
+against SageMaker's rules (``spec.validate_request`` on the assembled request) and returns the
+problems located in this step, which the form puts next to the field they concern.
+
+The definitions step is one composite form (``DefinitionsStepForm``) over a list of *drafts*: the
+raw text of each definition as typed, valid or not, so that nothing typed is lost on a round trip.
+One definition at a time is open in the editor (``DefinitionEditor``: a form and three formsets
+under the prefix ``def``); the others travel as JSON in one hidden field. Named submit buttons
+(``def-action``) add, copy, edit and remove definitions and rows without JavaScript.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.forms import formset_factory
+
+from . import catalogue, convert, ecr, spec
+from .backends import BackendError, get_backend
+from .models import HpoJob, SiteSettings
+
+NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
+DEFINITION_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}")
+MAX_DEFINITIONS = 10
+MAX_HYPERPARAMETER_ROWS = 100  # SageMaker: 100 hyperparameters per definition, static and tuned together
+MAX_CHANNELS = 20
+MAX_METRIC_DEFINITIONS = 40
+MAX_WARM_START_PARENTS = 5
+# Rows read from a posted formset at most, whatever its management form claims (a tampered count
+# must not make the server build thousands of forms); beyond the limits above the formset says so.
+ABSOLUTE_MAX_ROWS = 200
+MAX_DRAFTS = 50
+
+STRATEGY_CHOICES = [
+    ("Bayesian", "Bayesian: learns from earlier jobs which values to try next"),
+    ("Random", "Random: independent draws, the most parallel"),
+    ("Hyperband", "Hyperband: stops weak jobs early using per-epoch metrics"),
+    ("Grid", "Grid: every combination of categorical values"),
+]
+EARLY_STOPPING_CHOICES = [("Off", "Off"), ("Auto", "Auto: stop jobs doing worse than the median")]
+WARM_START_TYPE_CHOICES = [
+    ("", "No warm start"),
+    ("IdenticalDataAndAlgorithm", "Identical data and algorithm"),
+    ("TransferLearning", "Transfer learning"),
+]
+KIND_CHOICES = [(kind, kind) for kind in catalogue.PARAMETER_TYPES]
+SCALING_CHOICES = [(s, s) for s in catalogue.SCALING_TYPES]
+DIRECTION_CHOICES = [(d, d) for d in catalogue.DIRECTIONS]
+INPUT_MODE_CHOICES = [("File", "File"), ("Pipe", "Pipe"), ("FastFile", "FastFile")]
+SOURCE_CHOICES = [("builtin", "Built-in"), ("custom", "Custom image")]
+
+Problem = tuple[tuple, str]  # (wizard location, message), see convert.Location
+Rules = Callable[[Any], list[Problem]]
+
+
+# ---- what the forms need to know about the site and the project ------------------------------------
+@dataclass
+class WizardOptions:
+    """The site's policy and the project's facts that shape the wizard's choices."""
+
+    project: Any
+    user: Any
+    backend: str
+    region: str
+    instance_types: list[str]
+    ecr_enabled: bool
+    ecr_allowed: list[str]
+    warm_start_parents: list[tuple[str, str]] = field(default_factory=list)  # (name, label)
+    _images: list[str] | None = None
+    image_error: str = ""
+
+    @classmethod
+    def for_project(cls, project, user) -> WizardOptions:
+        """The options for one request by ``user`` in ``project``."""
+        site = SiteSettings.load()
+        finished = (
+            HpoJob.objects.filter(
+                project=project, status__in=(HpoJob.Status.COMPLETED, HpoJob.Status.STOPPED, HpoJob.Status.FAILED)
+            )
+            .order_by("-created_at")
+            .values_list("name", "status", "created_at")[:200]
+        )
+        return cls(
+            project=project,
+            user=user,
+            backend=settings.HPO_BACKEND,
+            region=settings.AWS_REGION,
+            instance_types=site.instance_type_list,
+            ecr_enabled=site.ecr_enabled,
+            ecr_allowed=site.ecr_allowed_list,
+            warm_start_parents=[(name, f"{name} ({status}, {created:%Y-%m-%d})") for name, status, created in finished],
+        )
+
+    @property
+    def custom_images(self) -> list[str]:
+        """The custom images offered: the local engine's configured ones, or those found in ECR."""
+        if self._images is None:
+            self._images = []
+            if self.ecr_enabled:
+                if self.backend == "local":
+                    self._images = sorted(settings.HPO_LOCAL_CUSTOM_IMAGES)
+                else:
+                    try:
+                        self._images = ecr.list_images()
+                    except ecr.EcrUnavailable as exc:
+                        self.image_error = str(exc)
+        return self._images
+
+    def validation_context(self, name_taken: Callable[[str], bool] | None = None) -> spec.ValidationContext:
+        """The validator's context for requests made in this project."""
+        return spec.ValidationContext(
+            backend=self.backend,
+            region=self.region,
+            instance_types=tuple(self.instance_types),
+            ecr_enabled=self.ecr_enabled,
+            ecr_allowed=tuple(self.ecr_allowed),
+            warm_start_parents=tuple(name for name, _ in self.warm_start_parents),
+            name_taken=name_taken,
+            local_data_dirs=tuple(settings.HPO_LOCAL_DATA_DIRS),
+            local_custom_images=dict(settings.HPO_LOCAL_CUSTOM_IMAGES),
+        )
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a new job's name (taken in the portal or in the engine), or None."""
+    if HpoJob.objects.filter(name__iexact=name).exists():
+        return f"A job named {name} already exists in the portal (names ignore case); choose another name."
+    backend = get_backend(settings.HPO_BACKEND)
+    try:
+        free = backend.is_name_free(name)
+    except BackendError as exc:
+        return (f"Could not check with the {backend.name} engine whether this name is free ({exc}). "
+                "Try again in a moment.")
+    if not free:
+        return f"A tuning job named {name} already exists in the {backend.name} engine; choose another name."
+    return None
+
+
+def _attach(form: forms.Form, problems: list[Problem]) -> None:
+    """Put each problem next to its field, or at the top of the form when no field holds it."""
+    for location, message in problems:
+        name = location[1] if len(location) > 1 else None
+        if name in form.fields:
+            if name not in form.errors or message not in form.errors[name]:
+                form.add_error(name, message)
+        else:
+            form.add_error(None, message)
+
+
+def _integer(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# ---- step 1: job settings ----------------------------------------------------------------------------
+class JobSettingsForm(forms.Form):
+    name = forms.CharField(
+        label="Job name", max_length=32,
+        help_text="1–32 letters, digits and hyphens; unique in the portal and the engine, ignoring case.",
+        error_messages={"required": "Name the tuning job.",
+                        "max_length": "A job name has at most 32 characters (it has %(show_value)d)."},
+    )
+    strategy = forms.ChoiceField(label="Strategy", choices=STRATEGY_CHOICES, initial="Bayesian", widget=forms.RadioSelect)
+    early_stopping = forms.ChoiceField(
+        label="Early stopping", choices=EARLY_STOPPING_CHOICES, initial="Off", widget=forms.RadioSelect,
+        help_text="Auto needs an algorithm that reports its objective every epoch, and a single definition. "
+        "Hyperband has its own early stopping: keep Off.",
+    )
+    hyperband_min_resource = forms.IntegerField(
+        label="Hyperband min resource", required=False, min_value=1,
+        help_text="Hyperband only: the fewest epochs a training job runs.",
+    )
+    hyperband_max_resource = forms.IntegerField(
+        label="Hyperband max resource", required=False, min_value=1, max_value=20_000,
+        help_text="Hyperband only: the most epochs a training job runs. Blank: read from a static "
+        "epochs hyperparameter.",
+    )
+    warm_start_type = forms.ChoiceField(label="Warm start", choices=WARM_START_TYPE_CHOICES, required=False)
+    warm_start_parents = forms.MultipleChoiceField(
+        label="Parent tuning jobs", required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="1 to 5 finished (Completed, Stopped or Failed) tuning jobs of this project.",
+        error_messages={"invalid_choice": "%(value)s is not a finished tuning job of this project."},
+    )
+    target_objective_value = forms.FloatField(
+        label="Target objective value", required=False,
+        help_text="Stop the tuning job once a training job reaches this objective value.",
+    )
+    max_jobs_not_improving = forms.IntegerField(
+        label="Stop after this many training jobs without improvement", required=False, min_value=3,
+        help_text="At least 3. A job improves when it beats the best by 1% or more.",
+    )
+    complete_on_convergence = forms.BooleanField(
+        label="Complete on convergence", required=False,
+        help_text="Stop when SageMaker detects that the objective has converged.",
+    )
+    random_seed = forms.IntegerField(
+        label="Random seed", required=False, min_value=0, max_value=2**31 - 1,
+        help_text="Makes Random, Grid and Hyperband searches reproducible.",
+    )
+    tags = forms.CharField(
+        label="Tags", required=False, widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="One key=value per line. The portal adds hpo-portal:project and hpo-portal:created-by itself.",
+    )
+
+    def __init__(self, *args, options: WizardOptions, rules: Rules | None = None, check_name: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.options = options
+        self.rules = rules
+        self.check_name = check_name
+        self.fields["warm_start_parents"].choices = options.warm_start_parents
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not NAME_RE.fullmatch(name):
+            raise ValidationError(
+                "Use 1 to 32 letters, digits and hyphens, starting and ending with a letter or digit "
+                "(no spaces, dots or underscores)."
+            )
+        if self.check_name:
+            problem = name_problem(name)
+            if problem:
+                raise ValidationError(problem)
+        return name
+
+    def clean_tags(self) -> list[tuple[str, str]]:
+        tags: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for number, line in enumerate(self.cleaned_data["tags"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, equals, value = line.partition("=")
+            key, value = key.strip(), value.strip()
+            if not equals or not key:
+                raise ValidationError(f"Line {number}: write each tag as key=value (got {line.strip()!r}).")
+            if key in convert.RESERVED_TAG_KEYS:
+                raise ValidationError(f"Line {number}: {key} is set by the portal; remove this line.")
+            if key in seen:
+                raise ValidationError(f"Line {number}: tag {key} is given twice.")
+            seen.add(key)
+            tags.append((key, value))
+        return tags
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("strategy") and data["strategy"] != "Hyperband":
+            # The Hyperband fields are shown for Hyperband only; values left in them do not apply.
+            data["hyperband_min_resource"] = data["hyperband_max_resource"] = None
+        parents = data.get("warm_start_parents") or []
+        if "warm_start_parents" in data and "warm_start_type" in data:
+            if parents and not data["warm_start_type"]:
+                self.add_error("warm_start_type", "Choose how to warm start from the parent jobs you picked.")
+            elif data["warm_start_type"] and not parents:
+                self.add_error("warm_start_parents", "Pick 1 to 5 parent tuning jobs to warm start from.")
+            elif len(parents) > MAX_WARM_START_PARENTS:
+                self.add_error("warm_start_parents", f"Pick at most {MAX_WARM_START_PARENTS} parent jobs (got {len(parents)}).")
+            elif parents and self.options.backend == "local":
+                # The local engine refuses such a job at launch; say so here rather than fail it later.
+                self.add_error("warm_start_parents", "The local engine cannot warm start from earlier jobs; leave "
+                               "this empty (warm start works when jobs run on SageMaker).")
+        if self.rules is not None and not self.errors:
+            _attach(self, self.rules(data))
+        return data
+
+    @classmethod
+    def data_from_values(cls, values: dict[str, Any], prefix: str = "job") -> dict[str, list[str]]:
+        """Form data (as posted) for the wizard values of this step."""
+        data = {
+            "name": [values.get("name") or ""],
+            "strategy": [values.get("strategy") or "Bayesian"],
+            "early_stopping": [values.get("early_stopping") or "Off"],
+            "hyperband_min_resource": [_integer(values.get("hyperband_min_resource"))],
+            "hyperband_max_resource": [_integer(values.get("hyperband_max_resource"))],
+            "warm_start_type": [values.get("warm_start_type") or ""],
+            "warm_start_parents": [str(p) for p in values.get("warm_start_parents") or []],
+            "target_objective_value": [_integer(values.get("target_objective_value"))],
+            "max_jobs_not_improving": [_integer(values.get("max_jobs_not_improving"))],
+            "random_seed": [_integer(values.get("random_seed"))],
+            "tags": ["\n".join(f"{k}={v}" for k, v in values.get("tags") or [])],
+        }
+        if values.get("complete_on_convergence"):
+            data["complete_on_convergence"] = ["on"]
+        return {f"{prefix}-{key}": value for key, value in data.items()}
+
+
+# ---- step 3: tuning resources ------------------------------------------------------------------------
+class TuningResourcesForm(forms.Form):
+    max_parallel = forms.IntegerField(
+        label="Max parallel training jobs", min_value=1, initial=2,
+        help_text="How many training jobs run at once (SageMaker's default quota is 10). Bayesian search "
+        "learns more from fewer parallel jobs.",
+    )
+    max_jobs = forms.IntegerField(
+        label="Max training jobs", min_value=1, required=False, initial=10,
+        help_text="The budget: how many training jobs to run in all. Grid: leave blank to run every "
+        "combination, or give exactly their number.",
+    )
+    max_runtime = forms.IntegerField(
+        label="Max tuning runtime (seconds)", min_value=1, required=False,
+        help_text="Stop the tuning job after this long: 120 seconds to 30 days. Blank: no limit of its own.",
+    )
+
+    def __init__(self, *args, rules: Rules | None = None, strategy: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rules = rules
+        self.strategy = strategy
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.rules is not None and not self.errors:
+            _attach(self, self.rules(data))
+        return data
+
+    @classmethod
+    def data_from_values(cls, values: dict[str, Any], prefix: str = "resources") -> dict[str, list[str]]:
+        """Form data (as posted) for the wizard values of this step."""
+        return {
+            f"{prefix}-max_parallel": [_integer(values.get("max_parallel"))],
+            f"{prefix}-max_jobs": [_integer(values.get("max_jobs"))],
+            f"{prefix}-max_runtime": [_integer(values.get("max_runtime"))],
+        }
+
+
+# ---- step 4: review ------------------------------------------------------------------------------------
+class ReviewForm(forms.Form):
+    """No fields: its clean checks the whole request, so that no problem reaches ``done()``."""
+
+    def __init__(self, *args, check: Callable[[], list[str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.check = check
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.check is not None:
+            problems = self.check()
+            if problems:
+                raise ValidationError(
+                    "The job cannot be created yet: fix the problems listed below "
+                    f"({len(problems)} in all), then submit again."
+                )
+        return data
+
+
+# ---- step 2: training job definitions ----------------------------------------------------------------
+DEFINITION_FIELDS = (
+    "name", "algorithm_source", "algorithm", "image", "loaded_algorithm", "objective_metric", "objective_type",
+    "input_mode", "output_path", "instance_type", "instance_count", "volume_size", "max_runtime", "use_spot",
+    "max_wait", "network_isolation", "inter_container_encryption",
+)
+TABLES = {
+    # table name in drafts and values: (formset prefix under "def", row fields)
+    "hyperparameters": ("hp", ("name", "kind", "value", "min", "max", "scaling", "values", "builtin")),
+    "channels": ("ch", ("name", "uri", "s3_data_type", "content_type", "compression", "distribution",
+                        "record_wrapper", "input_mode")),
+    "metric_definitions": ("md", ("name", "regex")),
+}
+EDITOR_PREFIX = "def"
+BOOLEAN_FIELDS = ("use_spot", "network_isolation", "inter_container_encryption")
+
+
+def _text(value: Any, limit: int = 5000) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def normalize_draft(raw: Any) -> dict[str, Any]:
+    """A draft read from untrusted JSON: known keys only, strings only, bounded lengths."""
+    raw = raw if isinstance(raw, dict) else {}
+    fields = raw.get("fields") if isinstance(raw.get("fields"), dict) else {}
+    draft: dict[str, Any] = {"fields": {name: _text(fields.get(name)) for name in DEFINITION_FIELDS}}
+    for table, (_, row_fields) in TABLES.items():
+        rows = raw.get(table) if isinstance(raw.get(table), list) else []
+        draft[table] = [
+            {name: _text(row.get(name)) for name in row_fields}
+            for row in rows[:ABSOLUTE_MAX_ROWS] if isinstance(row, dict)
+        ]
+    return draft
+
+
+def flatten(draft: dict[str, Any], prefix: str = EDITOR_PREFIX) -> dict[str, str]:
+    """The form data an editor posts for ``draft``."""
+    data = {f"{prefix}-{name}": value for name, value in draft["fields"].items()
+            if not (name in BOOLEAN_FIELDS and not value)}
+    for table, (short, row_fields) in TABLES.items():
+        rows = draft[table]
+        data[f"{prefix}-{short}-TOTAL_FORMS"] = str(len(rows))
+        data[f"{prefix}-{short}-INITIAL_FORMS"] = str(len(rows))
+        for index, row in enumerate(rows):
+            for name in row_fields:
+                data[f"{prefix}-{short}-{index}-{name}"] = row.get(name, "")
+    return data
+
+
+def unflatten(data, prefix: str = EDITOR_PREFIX) -> dict[str, Any]:
+    """The draft an editor's posted form data holds (nothing validated: kept as typed)."""
+    fields = {name: _text(data.get(f"{prefix}-{name}")) for name in DEFINITION_FIELDS}
+    for name in BOOLEAN_FIELDS:
+        fields[name] = "on" if data.get(f"{prefix}-{name}") not in (None, "", "false", "False", "off") else ""
+    draft: dict[str, Any] = {"fields": fields}
+    for table, (short, row_fields) in TABLES.items():
+        try:
+            total = int(data.get(f"{prefix}-{short}-TOTAL_FORMS") or 0)
+        except (TypeError, ValueError):
+            total = 0
+        draft[table] = [
+            {name: _text(data.get(f"{prefix}-{short}-{index}-{name}")) for name in row_fields}
+            for index in range(max(0, min(total, ABSOLUTE_MAX_ROWS)))
+        ]
+    return draft
+
+
+def format_values(values: list[str]) -> str:
+    """Categorical values as one line of text: comma-separated, a value holding a comma or quote in quotes."""
+    if not any("," in value or '"' in value for value in values):
+        return ", ".join(values)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(values)
+    return buffer.getvalue()
+
+
+def parse_values(text: str) -> list[str] | None:
+    """The categorical values written in ``text`` (see format_values); None when the quoting is broken."""
+    try:
+        rows = list(csv.reader([text], skipinitialspace=True, strict=True))
+    except csv.Error:
+        return None
+    return [item.strip() for item in rows[0]] if rows else []
+
+
+def _number_text(value: float | None) -> str:
+    return "" if value is None else catalogue.format_number(value)
+
+
+def builtin_rows(algorithm: catalogue.Algorithm) -> list[dict[str, str]]:
+    """The hyperparameter table of a built-in: every hyperparameter, in its initial type, with suggested ranges."""
+    rows = []
+    for hp in algorithm.hyperparameters:
+        kind = hp.initial_type
+        row = {"name": hp.name, "kind": kind, "value": "", "min": "", "max": "", "scaling": "Auto", "values": "",
+               "builtin": "1"}
+        if kind in ("Integer", "Continuous") and (hp.suggested_min is None or hp.suggested_max is None) \
+                and "Static" in hp.allowed_types and not hp.required:
+            # No suggested range to start from: left at the algorithm's default until the person tunes it.
+            row["kind"] = "Static"
+        elif kind in ("Integer", "Continuous"):
+            row.update(min=_number_text(hp.suggested_min), max=_number_text(hp.suggested_max), scaling=hp.scaling or "Auto")
+        elif kind == "Categorical":
+            row["values"] = format_values(list(hp.initial_values or hp.options))
+        elif hp.required and hp.default is not None:
+            row["value"] = hp.default
+        rows.append(row)
+    return rows
+
+
+def _builtin_image(algorithm: catalogue.Algorithm, region: str) -> str:
+    try:
+        return algorithm.image_uri(region)
+    except catalogue.UnknownRegionError:
+        return ""
+
+
+def default_channels(options: WizardOptions) -> list[dict[str, str]]:
+    """The channels a new definition starts with: train and validation (the demo's data on the local engine)."""
+    rows = []
+    for name in ("train", "validation"):
+        uri = ""
+        if options.backend == "local" and settings.HPO_LOCAL_DATA_DIRS:
+            demo = settings.HPO_LOCAL_DATA_DIRS[0] / "demo" / "breast-cancer" / name
+            if demo.is_dir():
+                uri = demo.as_uri() + "/"
+        rows.append({"name": name, "uri": uri, "s3_data_type": "S3Prefix", "content_type": "text/csv",
+                     "compression": "None", "distribution": "", "record_wrapper": "None", "input_mode": ""})
+    return rows
+
+
+def new_draft(options: WizardOptions, name: str) -> dict[str, Any]:
+    """A new definition: the first built-in the engine can run, with its defaults."""
+    algorithm = next(
+        (a for a in catalogue.ALGORITHMS.values() if a.runnable_locally or options.backend != "local"),
+        next(iter(catalogue.ALGORITHMS.values())),
+    )
+    draft = {
+        "fields": {
+            "name": name, "algorithm_source": "builtin", "algorithm": algorithm.key, "image": "",
+            "loaded_algorithm": "", "objective_metric": "", "objective_type": "Maximize", "input_mode": "File",
+            "output_path": convert.default_output_path(options.project),
+            "instance_type": options.instance_types[0] if options.instance_types else "",
+            "instance_count": "1", "volume_size": "30", "max_runtime": "3600", "use_spot": "", "max_wait": "",
+            "network_isolation": "", "inter_container_encryption": "",
+        },
+        "hyperparameters": [],
+        "channels": default_channels(options),
+        "metric_definitions": [],
+    }
+    load_algorithm_defaults(draft, options)
+    return draft
+
+
+def load_algorithm_defaults(draft: dict[str, Any], options: WizardOptions) -> str | None:
+    """Fill a draft's table, objective and image from its algorithm's catalogue entry; a notice saying what changed."""
+    fields = draft["fields"]
+    if fields["algorithm_source"] == "custom":
+        if fields["loaded_algorithm"]:
+            # From a built-in to a custom image: the built-in's table, image and metric belong to it.
+            try:
+                previous = catalogue.get(fields["loaded_algorithm"])
+            except KeyError:
+                previous = None
+            draft["hyperparameters"] = []
+            if catalogue.algorithm_for_image(fields["image"]) is not None:
+                fields["image"] = ""
+            if previous is not None and previous.objective_metric(fields["objective_metric"]) is not None:
+                fields["objective_metric"] = ""
+            fields["loaded_algorithm"] = ""
+            if not draft["metric_definitions"]:
+                draft["metric_definitions"] = [{"name": "", "regex": ""}]
+            return ("Custom image: give its URI, the metrics it prints (a name and a regex each) and the "
+                    "hyperparameters to set or tune.")
+        return None
+    try:
+        algorithm = catalogue.get(fields["algorithm"])
+    except KeyError:
+        return None
+    fields["loaded_algorithm"] = algorithm.key
+    fields["image"] = _builtin_image(algorithm, options.region)
+    fields["objective_metric"] = algorithm.default_objective.name
+    fields["objective_type"] = algorithm.default_objective.direction
+    fields["input_mode"] = algorithm.default_input_mode
+    draft["hyperparameters"] = builtin_rows(algorithm)
+    draft["metric_definitions"] = []
+    return f"{algorithm.display_name}'s hyperparameters, objective metric and input mode loaded."
+
+
+def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[str, Any]:
+    """A draft holding a definition's wizard values (from an imported request or a job to clone)."""
+    source = values.get("algorithm_source") or "builtin"
+    fields = {
+        "name": values.get("name") or "",
+        "algorithm_source": source,
+        "algorithm": values.get("algorithm") or "",
+        "image": values.get("image") or "",
+        "loaded_algorithm": (values.get("algorithm") or "") if source == "builtin" else "",
+        "objective_metric": values.get("objective_metric") or "",
+        "objective_type": values.get("objective_type") or "Maximize",
+        "input_mode": values.get("input_mode") or "File",
+        "output_path": values.get("output_path") or "",
+        "instance_type": values.get("instance_type") or "",
+        "instance_count": _integer(values.get("instance_count")),
+        "volume_size": _integer(values.get("volume_size")),
+        "max_runtime": _integer(values.get("max_runtime")),
+        "use_spot": "on" if values.get("use_spot") else "",
+        "max_wait": _integer(values.get("max_wait")),
+        "network_isolation": "on" if values.get("network_isolation") else "",
+        "inter_container_encryption": "on" if values.get("inter_container_encryption") else "",
+    }
+
+    def row_of(hp: dict[str, Any], builtin: bool) -> dict[str, str]:
+        return {
+            "name": hp.get("name") or "", "kind": hp.get("kind") or "Static",
+            "value": "" if hp.get("value") is None else str(hp["value"]),
+            "min": _text(hp.get("min")), "max": _text(hp.get("max")), "scaling": hp.get("scaling") or "Auto",
+            "values": format_values(list(hp.get("values") or [])), "builtin": "1" if builtin else "",
+        }
+
+    given = {hp.get("name"): hp for hp in values.get("hyperparameters") or []}
+    rows: list[dict[str, str]] = []
+    if source == "builtin" and fields["algorithm"] in catalogue.ALGORITHMS:
+        algorithm = catalogue.get(fields["algorithm"])
+        for spec_row in builtin_rows(algorithm):
+            hp = given.pop(spec_row["name"], None)
+            if hp is None:
+                # Not in the request: left at the algorithm's own default.
+                rows.append({**spec_row, "kind": "Static", "value": "", "min": "", "max": "", "values": ""})
+            else:
+                rows.append(row_of(hp, builtin=True))
+    rows.extend(row_of(hp, builtin=False) for hp in given.values())
+    return {
+        "fields": fields,
+        "hyperparameters": rows,
+        "channels": [
+            {"name": c.get("name") or "", "uri": c.get("uri") or "", "s3_data_type": c.get("s3_data_type") or "S3Prefix",
+             "content_type": c.get("content_type") or "", "compression": c.get("compression") or "None",
+             "distribution": c.get("distribution") or "", "record_wrapper": c.get("record_wrapper") or "None",
+             "input_mode": c.get("input_mode") or ""}
+            for c in values.get("channels") or []
+        ],
+        "metric_definitions": [
+            {"name": m.get("name") or "", "regex": m.get("regex") or ""} for m in values.get("metric_definitions") or []
+        ],
+    }
+
+
+class DefinitionForm(forms.Form):
+    """The scalar settings of one training job definition."""
+
+    name = forms.CharField(label="Definition name", max_length=64,
+                           help_text="1–64 letters, digits and hyphens; unique within the job.",
+                           error_messages={"required": "Name this definition, e.g. xgb-1."})
+    algorithm_source = forms.ChoiceField(label="Algorithm source", choices=SOURCE_CHOICES, widget=forms.RadioSelect)
+    algorithm = forms.ChoiceField(label="Built-in algorithm", choices=catalogue.choices(), required=False)
+    image = forms.CharField(label="Image URI", max_length=255, required=False)
+    loaded_algorithm = forms.CharField(required=False, widget=forms.HiddenInput)
+    objective_metric = forms.CharField(label="Objective metric", max_length=255,
+                                       error_messages={"required": "Choose the metric to tune towards."})
+    objective_type = forms.ChoiceField(label="Direction", choices=DIRECTION_CHOICES)
+    input_mode = forms.ChoiceField(label="Input mode", choices=INPUT_MODE_CHOICES)
+    output_path = forms.CharField(label="Output path", max_length=1024,
+                                  help_text="Where models are written: s3://bucket/prefix/.",
+                                  error_messages={"required": "Enter where the models go, e.g. s3://bucket/prefix/."})
+    instance_type = forms.ChoiceField(
+        label="Instance type",
+        error_messages={"invalid_choice": "Instance type %(value)s is not offered on this portal; choose one of the list."},
+    )
+    instance_count = forms.IntegerField(label="Instance count", min_value=1, max_value=100)
+    volume_size = forms.IntegerField(label="Volume size (GB)", min_value=1, max_value=16384)
+    max_runtime = forms.IntegerField(label="Max runtime per training job (seconds)", min_value=1,
+                                     help_text="At most 28 days (2419200 seconds).")
+    use_spot = forms.BooleanField(label="Managed spot training", required=False,
+                                  help_text="Cheaper spare capacity that may be interrupted.")
+    max_wait = forms.IntegerField(label="Max wait for spot capacity (seconds)", required=False, min_value=1,
+                                  help_text="Spot only: at least the max runtime.")
+    network_isolation = forms.BooleanField(label="Network isolation", required=False,
+                                           help_text="The training container gets no network access.")
+    inter_container_encryption = forms.BooleanField(label="Encrypt traffic between instances", required=False)
+
+    def __init__(self, *args, options: WizardOptions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.options = options
+        if not options.ecr_enabled and self._raw("algorithm_source") != "custom":
+            # Custom images are off: the choice is not offered (an imported one still shows, and is refused).
+            self.fields["algorithm_source"].choices = SOURCE_CHOICES[:1]
+        types = list(options.instance_types)
+        current = self._raw("instance_type")
+        self.fields["instance_type"].choices = [(t, t) for t in types]
+        if current and current not in types:
+            self.fields["instance_type"].choices.append((current, f"{current} (not offered)"))
+            self.not_offered_instance_type = current
+        self.fields["image"].widget.attrs.update({"list": "custom-images", "spellcheck": "false"})
+        self.fields["output_path"].widget.attrs["spellcheck"] = "false"
+        if options.backend == "local":
+            self.fields["output_path"].help_text = (
+                "The local engine keeps each training job's model in its own folder under var/local-engine/ "
+                "and writes nothing here; the path is kept in the request (an s3:// URI, as SageMaker wants)."
+            )
+        algorithm = self.chosen_algorithm
+        if self._raw("algorithm_source") != "custom" and algorithm is not None:
+            choices = [(m.name, f"{m.name} ({m.direction})") for m in algorithm.objective_metrics]
+            metric = self._raw("objective_metric")
+            if metric and algorithm.objective_metric(metric) is None:
+                choices.append((metric, f"{metric} (not a metric of {algorithm.display_name})"))
+            self.fields["objective_metric"].widget = forms.Select(choices=choices)
+
+    def _raw(self, name: str) -> str:
+        source = self.data if self.is_bound else self.initial
+        value = source.get(self.add_prefix(name) if self.is_bound else name)
+        return value if isinstance(value, str) else ""
+
+    @property
+    def chosen_algorithm(self) -> catalogue.Algorithm | None:
+        try:
+            return catalogue.get(self._raw("algorithm"))
+        except KeyError:
+            return None
+
+    @property
+    def is_custom(self) -> bool:
+        return self._raw("algorithm_source") == "custom"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if getattr(self, "not_offered_instance_type", None) and "instance_type" not in self.errors:
+            self.add_error("instance_type", f"Instance type {self.not_offered_instance_type} is not offered on this "
+                           "portal; choose one of the list.")
+        source = data.get("algorithm_source")
+        if source == "builtin":
+            algorithm = self.chosen_algorithm
+            if algorithm is None:
+                self.add_error("algorithm", "Choose a built-in algorithm.")
+            else:
+                image = data.get("image") or ""
+                found = catalogue.algorithm_for_image(image) if image else None
+                if found is None or found.key != algorithm.key:
+                    # The catalogue's image, unless the draft holds another version of the same algorithm.
+                    image = _builtin_image(algorithm, self.options.region)
+                if not image:
+                    self.add_error("algorithm", f"{algorithm.display_name} has no image in region {self.options.region}.")
+                data["image"] = image
+                known = algorithm.objective_metric(data.get("objective_metric") or "")
+                if known is not None:
+                    # A built-in metric's direction is a fact of the metric, not a choice.
+                    data["objective_type"] = known.direction
+        elif source == "custom":
+            data["algorithm"] = ""
+            if not data.get("image"):
+                self.add_error("image", "Enter the image URI of the custom algorithm (registry/repository:tag).")
+        if data.get("use_spot"):
+            if data.get("max_wait") is None and "max_wait" not in self.errors:
+                self.add_error("max_wait", "Spot training needs the longest time to wait for capacity, at least the max runtime.")
+        else:
+            data["max_wait"] = None  # only for spot training, where the field is shown
+        return data
+
+
+class HyperparameterForm(forms.Form):
+    """One row of the hyperparameter table: static, or a range with its scaling."""
+
+    name = forms.CharField(label="Name", max_length=256, required=False)
+    kind = forms.ChoiceField(label="Type", choices=KIND_CHOICES)
+    value = forms.CharField(label="Value", max_length=2500, required=False)
+    min = forms.CharField(label="Min", max_length=256, required=False)
+    max = forms.CharField(label="Max", max_length=256, required=False)
+    scaling = forms.ChoiceField(label="Scaling", choices=SCALING_CHOICES, required=False)
+    values = forms.CharField(label="Values", max_length=8000, required=False,
+                             help_text='Categorical: the values to try, separated by commas ("a,b" for a value with a comma).')
+    builtin = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, algorithm: catalogue.Algorithm | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        raw = self.data.get(self.add_prefix("name")) if self.is_bound else self.initial.get("name")
+        builtin = (self.data.get(self.add_prefix("builtin")) if self.is_bound else self.initial.get("builtin")) == "1"
+        self.spec = algorithm.hyperparameter(raw) if (algorithm is not None and builtin and isinstance(raw, str)) else None
+        if self.spec is not None:
+            self.fields["name"].widget = forms.HiddenInput()
+            allowed = list(self.spec.allowed_types)
+            if "Static" not in allowed:
+                allowed.append("Static")  # "not set": left at the algorithm's default
+            self.fields["kind"].choices = [(k, k) for k in catalogue.PARAMETER_TYPES if k in allowed]
+            offered = [k for k in catalogue.PARAMETER_TYPES if k in allowed]
+            self.fields["kind"].error_messages["invalid_choice"] = (
+                f"{self.spec.name} can be {', '.join(offered[:-1])} or {offered[-1]}." if len(offered) > 1
+                else f"{self.spec.name} can only be {offered[0]}."
+            )
+            if self.spec.default is not None:
+                self.fields["value"].widget.attrs["placeholder"] = f"default {self.spec.default}"
+            if self.spec.suggested_min is not None:
+                self.fields["min"].widget.attrs["placeholder"] = _number_text(self.spec.suggested_min)
+            if self.spec.suggested_max is not None:
+                self.fields["max"].widget.attrs["placeholder"] = _number_text(self.spec.suggested_max)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        name = data.get("name") or ""
+        kind = data.get("kind")
+        if not name:
+            self.add_error("name", "Enter the hyperparameter's name, or remove the row.")
+        if kind == "Static":
+            value = data.get("value") or ""
+            if not value:
+                if self.spec is None:
+                    self.add_error("value", "Enter a value, or remove the row.")
+                elif self.spec.required and self.spec.default is None:
+                    self.add_error("value", f"{name} is required: give it a value, or tune it as a range.")
+            data["value"] = value or None  # None: a built-in's hyperparameter left at its default
+        elif kind in ("Integer", "Continuous"):
+            # A blank end is an error next to it, never a range silently dropped.
+            if not data.get("min"):
+                self.add_error("min", "Enter the lowest value of the range.")
+            if not data.get("max"):
+                self.add_error("max", "Enter the highest value of the range.")
+            data["scaling"] = data.get("scaling") or "Auto"
+        elif kind == "Categorical":
+            text = data.get("values") or ""
+            items = parse_values(text)
+            if not text.strip():
+                self.add_error("values", "Enter the values to try, separated by commas.")
+            elif items is None:
+                self.add_error("values", 'A quote is not closed: write a value holding a comma as "a,b".')
+            elif any(not item for item in items):
+                self.add_error("values", "A value between commas is empty; remove the extra comma.")
+            data["values"] = [item for item in items or [] if item]
+        if kind != "Categorical":
+            data["values"] = []
+        return data
+
+    @property
+    def hint(self) -> str:
+        """What the catalogue says of a built-in's hyperparameter: meaning, default, bounds, suggested range."""
+        hp = self.spec
+        if hp is None:
+            return ""
+        parts = [hp.description]
+        if hp.default is not None:
+            parts.append(f"Default {hp.default}.")
+        if hp.options and hp.value_type == "options":
+            parts.append(f"One of {', '.join(hp.options)}.")
+        elif hp.is_numeric and (hp.min_value is not None or hp.max_value is not None):
+            parts.append(f"{'Whole number ' if hp.is_integer else 'Number '}{hp.bounds_text()}.")
+        if hp.suggested_min is not None and hp.suggested_max is not None:
+            parts.append(f"Suggested range {_number_text(hp.suggested_min)}–{_number_text(hp.suggested_max)}.")
+        parts.append(f"Types: {', '.join(hp.allowed_types)}.")
+        return " ".join(parts)
+
+
+class ChannelForm(forms.Form):
+    """One input channel of a definition."""
+
+    name = forms.CharField(label="Channel", max_length=64, error_messages={"required": "Name the channel, e.g. train."})
+    uri = forms.CharField(label="Data location", max_length=1024,
+                          error_messages={"required": "Enter where this channel's data is."})
+    s3_data_type = forms.ChoiceField(label="Data type", choices=[(c, c) for c in ("S3Prefix", "ManifestFile", "AugmentedManifestFile")])
+    content_type = forms.CharField(label="Content type", max_length=256, required=False)
+    compression = forms.ChoiceField(label="Compression", choices=[("None", "None"), ("Gzip", "Gzip")])
+    distribution = forms.ChoiceField(label="Distribution", required=False, choices=[
+        ("", "Default"), ("FullyReplicated", "FullyReplicated"), ("ShardedByS3Key", "ShardedByS3Key")])
+    record_wrapper = forms.ChoiceField(label="Record wrapper", choices=[("None", "None"), ("RecordIO", "RecordIO")])
+    input_mode = forms.ChoiceField(label="Input mode", required=False, choices=[("", "Definition's")] + INPUT_MODE_CHOICES)
+
+
+class MetricDefinitionForm(forms.Form):
+    """One metric a custom algorithm prints, and the regex that reads it from the log."""
+
+    name = forms.CharField(label="Metric name", max_length=255, error_messages={"required": "Name the metric."})
+    regex = forms.CharField(label="Regex", max_length=500, strip=False,
+                            error_messages={"required": "Enter the regex that reads the metric from the log."})
+
+    def clean_regex(self) -> str:
+        regex = self.cleaned_data["regex"]
+        problem = spec.regex_problem(regex)
+        if problem:
+            raise ValidationError(f"The regex {problem}.")
+        return regex
+
+
+class _RowsFormSet(forms.BaseFormSet):
+    def get_form_kwargs(self, index):
+        return dict(self.form_kwargs)
+
+
+HyperparameterFormSet = formset_factory(
+    HyperparameterForm, formset=_RowsFormSet, extra=0, max_num=MAX_HYPERPARAMETER_ROWS, validate_max=True,
+    absolute_max=ABSOLUTE_MAX_ROWS,
+)
+ChannelFormSet = formset_factory(
+    ChannelForm, formset=_RowsFormSet, extra=0, min_num=1, validate_min=True, max_num=MAX_CHANNELS,
+    validate_max=True, absolute_max=ABSOLUTE_MAX_ROWS,
+)
+MetricDefinitionFormSet = formset_factory(
+    MetricDefinitionForm, formset=_RowsFormSet, extra=0, max_num=MAX_METRIC_DEFINITIONS, validate_max=True,
+    absolute_max=ABSOLUTE_MAX_ROWS,
+)
+for _formset, _noun in ((HyperparameterFormSet, "hyperparameters"), (ChannelFormSet, "channels"),
+                        (MetricDefinitionFormSet, "metric definitions")):
+    _formset.default_error_messages = {
+        **forms.BaseFormSet.default_error_messages,
+        "too_many_forms": f"At most %(num)d {_noun} per definition.",
+        "too_few_forms": f"Give at least %(num)d of the {_noun}.",
+    }
+
+
+class DefinitionEditor:
+    """One definition as forms: bound to its draft (validated) or showing it (no errors yet)."""
+
+    def __init__(self, draft: dict[str, Any], index: int, options: WizardOptions, *, bound: bool):
+        self.draft = draft
+        self.index = index
+        self.options = options
+        self.bound = bound
+        prefix = EDITOR_PREFIX
+        if bound:
+            data = flatten(draft, prefix)
+            self.form = DefinitionForm(data, prefix=prefix, options=options)
+        else:
+            initial = dict(draft["fields"])
+            for name in BOOLEAN_FIELDS:
+                initial[name] = bool(initial[name])
+            self.form = DefinitionForm(prefix=prefix, initial=initial, options=options)
+        algorithm = self.form.chosen_algorithm if not self.form.is_custom else None
+        self.tables: dict[str, forms.BaseFormSet] = {}
+        for table, formset_class in (("hyperparameters", HyperparameterFormSet), ("channels", ChannelFormSet),
+                                     ("metric_definitions", MetricDefinitionFormSet)):
+            short = TABLES[table][0]
+            kwargs = {"prefix": f"{prefix}-{short}",
+                      "form_kwargs": {"algorithm": algorithm} if table == "hyperparameters" else {}}
+            if bound:
+                self.tables[table] = formset_class(data, **kwargs)
+            else:
+                self.tables[table] = formset_class(initial=draft[table], **kwargs)
+        self._valid: bool | None = None
+
+    @property
+    def hyperparameters(self) -> forms.BaseFormSet:
+        return self.tables["hyperparameters"]
+
+    @property
+    def channels(self) -> forms.BaseFormSet:
+        return self.tables["channels"]
+
+    @property
+    def metric_definitions(self) -> forms.BaseFormSet:
+        return self.tables["metric_definitions"]
+
+    def is_valid(self) -> bool:
+        """Whether every field and row of the definition is valid on its own."""
+        if self._valid is None:
+            valid = self.form.is_valid()
+            for table, formset in self.tables.items():
+                if table == "metric_definitions" and not self.form.is_custom:
+                    continue  # built-ins report their metrics themselves; the table is not shown
+                valid = formset.is_valid() and valid
+            self._valid = valid
+        return self._valid
+
+    def values(self) -> dict[str, Any]:
+        """The definition's wizard values (see convert.build_request); only after is_valid()."""
+        values = dict(self.form.cleaned_data)
+        values.pop("loaded_algorithm", None)
+        values["hyperparameters"] = [
+            {k: v for k, v in row.items() if k != "builtin"} for row in self.hyperparameters.cleaned_data
+        ]
+        values["channels"] = list(self.channels.cleaned_data)
+        values["metric_definitions"] = list(self.metric_definitions.cleaned_data) if self.form.is_custom else []
+        return values
+
+    def add_problem(self, location: tuple, message: str) -> None:
+        """Show a rule's problem next to the field it concerns (location as in convert.Location)."""
+        self._valid = False
+        field_name = location[2] if len(location) > 2 else None
+        if field_name in self.tables:
+            formset = self.tables[field_name]
+            row = location[3] if len(location) > 3 else None
+            row_field = location[4] if len(location) > 4 else None
+            if isinstance(row, int) and row < len(formset.forms):
+                form = formset.forms[row]
+                form.add_error(row_field if row_field in form.fields else None, message)
+            else:
+                formset._non_form_errors.append(message)  # noqa: SLF001 (Django has no public adder)
+            return
+        if field_name in self.form.fields:
+            self.form.add_error(field_name, message)
+        else:
+            self.form.add_error(None, message)
+
+    @property
+    def error_count(self) -> int:
+        """How many problems this definition has (0 before validation)."""
+        if not self.bound or self._valid is None:
+            return 0
+        count = sum(len(errors) for errors in self.form.errors.values())
+        for table, formset in self.tables.items():
+            if table == "metric_definitions" and not self.form.is_custom:
+                continue
+            count += len(formset.non_form_errors())
+            count += sum(len(errors) for form in formset.forms for errors in form.errors.values())
+        return count
+
+    def summary(self) -> dict[str, Any]:
+        """What the definitions table shows of this definition."""
+        fields = self.draft["fields"]
+        rows = self.draft["hyperparameters"]
+        if fields["algorithm_source"] == "custom":
+            algorithm_label = fields["image"] or "Custom image (no URI yet)"
+        else:
+            try:
+                algorithm_label = catalogue.get(fields["algorithm"]).display_name
+            except KeyError:
+                algorithm_label = fields["algorithm"] or "—"
+        return {
+            "index": self.index,
+            "name": fields["name"] or f"(definition {self.index + 1} has no name)",
+            "algorithm": algorithm_label,
+            "objective": f"{fields['objective_metric']} ({fields['objective_type']})" if fields["objective_metric"] else "—",
+            "tuned": sum(1 for row in rows if row.get("kind") in ("Integer", "Continuous", "Categorical")),
+            "static": sum(1 for row in rows if row.get("kind") == "Static" and row.get("value")),
+            "instance": f"{fields['instance_count'] or '?'} × {fields['instance_type'] or '?'}",
+            "errors": self.error_count,
+        }
+
+
+class DefinitionsStepForm:
+    """Step 2: one to ten training job definitions, one open in the editor at a time.
+
+    Offers the interface formtools uses of a form (``is_valid``, ``cleaned_data``, ``data``), so it
+    can be a wizard step. Posted data: ``definitions-drafts`` (JSON list of drafts),
+    ``definitions-open`` (index of the open draft, whose current fields are posted under ``def-``),
+    and ``def-action`` (the button pressed, if any).
+    """
+
+    base_fields: dict[str, forms.Field] = {}  # formtools inspects it for file fields
+    media = forms.Media()
+    ACTION = f"{EDITOR_PREFIX}-action"
+
+    def __init__(self, data=None, files=None, prefix: str | None = None, initial=None, *,
+                 options: WizardOptions, rules: Rules | None = None, **kwargs):
+        self.prefix = prefix or "definitions"
+        self.options = options
+        self.rules = rules
+        self.is_bound = data is not None
+        self.data = data if data is not None else {}
+        self.files = None  # no uploads on this step
+        self.notices: list[str] = []
+        self.non_field_errors: list[str] = []
+        self._validated = False
+        self.cleaned_data: list[dict[str, Any]] = []
+        if self.is_bound:
+            self.drafts, self.open = self._read(self.data)
+        else:
+            drafts = initial if isinstance(initial, list) and initial else [new_draft(options, "definition-1")]
+            self.drafts = [normalize_draft(d) for d in drafts]
+            self.open = 0
+        self._editors: dict[int, DefinitionEditor] = {}
+
+    # -- reading and writing --
+    def _read(self, data) -> tuple[list[dict[str, Any]], int | None]:
+        try:
+            raw = json.loads(data.get(f"{self.prefix}-drafts") or "[]")
+        except (TypeError, ValueError):
+            raw = []
+        drafts = [normalize_draft(d) for d in (raw if isinstance(raw, list) else [])[:MAX_DRAFTS]]
+        try:
+            open_index = int(data.get(f"{self.prefix}-open"))
+        except (TypeError, ValueError):
+            open_index = None
+        if open_index is not None and not 0 <= open_index < len(drafts):
+            open_index = None
+        if open_index is not None and f"{EDITOR_PREFIX}-hp-TOTAL_FORMS" in data:
+            # The open definition's fields as just posted replace its stored draft.
+            drafts[open_index] = unflatten(data, EDITOR_PREFIX)
+        return drafts, open_index
+
+    def step_data(self) -> dict[str, list[str]]:
+        """What the wizard stores for this step: every draft, as typed, and which one is open."""
+        return {
+            f"{self.prefix}-drafts": [json.dumps(self.drafts, separators=(",", ":"))],
+            f"{self.prefix}-open": ["" if self.open is None else str(self.open)],
+        }
+
+    @property
+    def drafts_json(self) -> str:
+        return json.dumps(self.drafts, separators=(",", ":"))
+
+    @classmethod
+    def data_from_values(cls, definitions: list[dict[str, Any]], options: WizardOptions,
+                         prefix: str = "definitions") -> dict[str, list[str]]:
+        """Stored step data for the wizard values of this step."""
+        drafts = [draft_from_values(values, options) for values in definitions]
+        return {f"{prefix}-drafts": [json.dumps(drafts, separators=(",", ":"))], f"{prefix}-open": ["0" if drafts else ""]}
+
+    # -- the buttons --
+    def apply(self, action: str) -> None:
+        """Carry out a button's action on the drafts (nothing is validated; nothing typed is lost)."""
+        verb, _, argument = (action or "").partition(":")
+        try:
+            number = int(argument) if argument else None
+        except ValueError:
+            number = None
+        self._editors.clear()
+        draft = self.drafts[self.open] if self.open is not None else None
+        if verb == "add":
+            if len(self.drafts) >= MAX_DEFINITIONS:
+                self.notices.append(f"A tuning job can have at most {MAX_DEFINITIONS} training job definitions.")
+                return
+            self.drafts.append(new_draft(self.options, self._free_name("definition", len(self.drafts) + 1)))
+            self.open = len(self.drafts) - 1
+        elif verb in ("edit", "copy", "remove") and number is not None and 0 <= number < len(self.drafts):
+            if verb == "edit":
+                self.open = number
+            elif verb == "copy":
+                if len(self.drafts) >= MAX_DEFINITIONS:
+                    self.notices.append(f"A tuning job can have at most {MAX_DEFINITIONS} training job definitions.")
+                    return
+                duplicate = copy.deepcopy(self.drafts[number])
+                duplicate["fields"]["name"] = self._free_name(f"{duplicate['fields']['name'] or 'definition'}-copy")
+                self.drafts.insert(number + 1, duplicate)
+                self.open = number + 1
+            else:
+                removed = self.drafts.pop(number)
+                self.notices.append(f"Definition {removed['fields']['name'] or number + 1} removed.")
+                if self.open is not None:
+                    if self.open == number:
+                        self.open = min(number, len(self.drafts) - 1) if self.drafts else None
+                    elif self.open > number:
+                        self.open -= 1
+        elif draft is not None and verb in ("add-row", "remove-row") and argument:
+            table, _, row = argument.partition(":")
+            if table not in TABLES:
+                return
+            rows = draft[table]
+            if verb == "add-row":
+                limit = {"hyperparameters": MAX_HYPERPARAMETER_ROWS, "channels": MAX_CHANNELS,
+                         "metric_definitions": MAX_METRIC_DEFINITIONS}[table]
+                if len(rows) >= limit:
+                    self.notices.append(f"At most {limit} rows here.")
+                    return
+                rows.append(self._blank_row(table))
+            else:
+                try:
+                    del rows[int(row)]
+                except (ValueError, IndexError):
+                    pass
+        elif draft is not None and verb == "load-defaults":
+            notice = load_algorithm_defaults(draft, self.options)
+            if notice:
+                self.notices.append(notice)
+        if self.open is not None:
+            self._sync_algorithm(self.drafts[self.open])
+
+    def _sync_algorithm(self, draft: dict[str, Any]) -> bool:
+        """Load the table of a newly chosen algorithm (without JavaScript the select cannot do it); True if loaded."""
+        fields = draft["fields"]
+        builtin_changed = fields["algorithm_source"] == "builtin" and fields["algorithm"] != fields["loaded_algorithm"]
+        to_custom = fields["algorithm_source"] == "custom" and fields["loaded_algorithm"]
+        if builtin_changed or to_custom:
+            notice = load_algorithm_defaults(draft, self.options)
+            if notice:
+                self.notices.append(notice)
+            return True
+        return False
+
+    @staticmethod
+    def _blank_row(table: str) -> dict[str, str]:
+        if table == "hyperparameters":
+            return {"name": "", "kind": "Continuous", "value": "", "min": "", "max": "", "scaling": "Auto",
+                    "values": "", "builtin": ""}
+        if table == "channels":
+            return {"name": "", "uri": "", "s3_data_type": "S3Prefix", "content_type": "", "compression": "None",
+                    "distribution": "", "record_wrapper": "None", "input_mode": ""}
+        return {"name": "", "regex": ""}
+
+    def _free_name(self, base: str, first_number: int | None = None) -> str:
+        """``base``, or ``base-N`` from ``first_number`` on, whichever no definition has yet."""
+        taken = {d["fields"]["name"] for d in self.drafts}
+        base = base[:58]
+        if first_number is None and base not in taken:
+            return base
+        for number in range(first_number or 2, 100):
+            if f"{base}-{number}" not in taken:
+                return f"{base}-{number}"
+        return base
+
+    # -- validation --
+    def editor(self, index: int, *, bound: bool) -> DefinitionEditor:
+        key = index if bound else -1 - index
+        if key not in self._editors:
+            self._editors[key] = DefinitionEditor(self.drafts[index], index, self.options, bound=bound)
+        return self._editors[key]
+
+    def is_valid(self) -> bool:
+        """Whether there are 1 to 10 definitions, each valid, and the rules find nothing; opens the first with a problem."""
+        if self._validated:
+            return self._result
+        self._result = self._validate()
+        return self._result
+
+    def _validate(self) -> bool:
+        self._validated = True
+        self.non_field_errors = []
+        if self.open is not None and self._sync_algorithm(self.drafts[self.open]):
+            # A newly chosen algorithm's table was just loaded: let the person look at it first.
+            self._editors.clear()
+            self.non_field_errors.append("Check the hyperparameters just loaded for the algorithm you chose, then continue.")
+        if not self.drafts:
+            self.non_field_errors.append("Add at least one training job definition.")
+        elif len(self.drafts) > MAX_DEFINITIONS:
+            self.non_field_errors.append(
+                f"A tuning job can have at most {MAX_DEFINITIONS} training job definitions (got {len(self.drafts)})."
+            )
+        editors = [self.editor(index, bound=True) for index in range(len(self.drafts))]
+        valid = all([editor.is_valid() for editor in editors]) and not self.non_field_errors
+        if valid and self.rules is not None:
+            values = [editor.values() for editor in editors]
+            for location, message in self.rules(values):
+                index = location[1] if len(location) > 1 else None
+                if isinstance(index, int) and 0 <= index < len(editors):
+                    editors[index].add_problem(location, message)
+                else:
+                    self.non_field_errors.append(message)
+                valid = False
+        if valid:
+            self.cleaned_data = [editor.values() for editor in editors]
+            return True
+        invalid = [editor.index for editor in editors if not editor.is_valid()]
+        if invalid and (self.open is None or self.open not in invalid):
+            self.open = invalid[0]  # show the first problem next to its field
+        return False
+
+    @property
+    def errors(self) -> list[str]:
+        return self.non_field_errors
+
+    # -- what the template shows --
+    @property
+    def open_editor(self) -> DefinitionEditor | None:
+        if self.open is None:
+            return None
+        return self.editor(self.open, bound=self._validated)
+
+    @property
+    def summaries(self) -> list[dict[str, Any]]:
+        return [self.editor(index, bound=self._validated).summary() for index in range(len(self.drafts))]
+
+    @property
+    def can_add(self) -> bool:
+        return len(self.drafts) < MAX_DEFINITIONS
+
+
+# ---- import --------------------------------------------------------------------------------------------
+MAX_IMPORT_BYTES = 1_000_000
+
+
+class ImportForm(forms.Form):
+    """A CreateHyperParameterTuningJob request, pasted or uploaded (a describe output is fine too)."""
+
+    request_json = forms.CharField(
+        label="Request JSON", required=False,
+        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "class": "mono"}),
+        help_text="A CreateHyperParameterTuningJob request as the AWS CLI or SDK takes it, or a "
+        "DescribeHyperParameterTuningJob output (its read-only fields are ignored).",
+    )
+    request_file = forms.FileField(label="Or upload a JSON file", required=False)
+    name = forms.CharField(
+        label="New job name", required=False, max_length=32,
+        help_text="Optional: replaces the name in the request (names must be unique).",
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if name and not NAME_RE.fullmatch(name):
+            raise ValidationError("Use 1 to 32 letters, digits and hyphens, starting and ending with a letter or digit.")
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        text = data.get("request_json") or ""
+        upload = data.get("request_file")
+        if upload is not None:
+            if text.strip():
+                raise ValidationError("Paste the request or upload a file, not both.")
+            if upload.size > MAX_IMPORT_BYTES:
+                self.add_error("request_file", f"The file is larger than {MAX_IMPORT_BYTES // 1000} kB.")
+                return data
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                self.add_error("request_file", "The file is not UTF-8 text.")
+                return data
+            field_name = "request_file"
+        else:
+            field_name = "request_json"
+        if not text.strip():
+            raise ValidationError("Paste a request or upload a JSON file.")
+        if len(text) > MAX_IMPORT_BYTES:
+            self.add_error(field_name, f"The request is larger than {MAX_IMPORT_BYTES // 1000} kB.")
+            return data
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.add_error(field_name, f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+            return data
+        if not isinstance(parsed, dict):
+            self.add_error(field_name, "The request must be a JSON object ({ ... }).")
+            return data
+        data["request"] = parsed
+        return data

@@ -1,0 +1,424 @@
+"""Import a CreateHyperParameterTuningJob request, clone a job, and the round trip underneath both:
+a request the wizard produced comes back into the wizard exactly as it was."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.datastructures import MultiValueDict
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from hpo_jobs import catalogue, convert, spec
+from hpo_jobs.forms import DefinitionsStepForm, JobSettingsForm, TuningResourcesForm, WizardOptions
+from hpo_jobs.models import HpoJob, SiteSettings
+from hpo_jobs.wizard import seed_data
+from projects.models import Project
+
+from .wizard_helpers import WizardPage, data_dir
+
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+EXAMPLE_IMAGE = "hpo-portal/example-custom:latest"
+
+
+def local_request(root, name: str = "imported-job") -> dict:
+    """A request the local engine can run, as a user would have it from the CLI."""
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2},
+            "TrainingJobEarlyStoppingType": "Auto",
+            "RandomSeed": 3,
+        },
+        "TrainingJobDefinitions": [{
+            "DefinitionName": "xgb",
+            "TuningObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+            "HyperParameterRanges": {
+                "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "0.5", "ScalingType": "Auto"}],
+                "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "8", "ScalingType": "Linear"}],
+            },
+            "StaticHyperParameters": {"num_round": "20", "objective": "binary:logistic"},
+            "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+            "RoleArn": "arn:aws:iam::999999999999:role/Whatever",
+            "InputDataConfig": [
+                {"ChannelName": name, "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": str(root / name)}},
+                 "ContentType": "text/csv"}
+                for name in ("train", "validation")
+            ],
+            "OutputDataConfig": {"S3OutputPath": "s3://bucket/output/"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        }],
+        "Tags": [{"Key": "team", "Value": "fraud"}],
+    }
+
+
+def import_(client, payload, **extra):
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return client.post("/projects/demo/hpo-jobs/import/", {"request_json": text, **extra})
+
+
+def problems_of(response) -> str:
+    return response.content.decode()
+
+
+# ---- import ----------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_valid_request_opens_the_wizard_at_review_and_creates_that_job(bob_client, bob, project):
+    root = data_dir()
+    response = import_(bob_client, local_request(root))
+    assert response.status_code == 302 and "/hpo-jobs/create/?run=" in response["Location"]
+    page = WizardPage(bob_client, bob_client.get(response["Location"]))
+    assert page.step == "review"
+    shown = page.request_json()
+    expected = local_request(root)
+    expected["TrainingJobDefinitions"][0]["RoleArn"] = convert.LOCAL_ROLE_ARN  # the project's, not the request's
+    # The wizard states the defaults it sends.
+    expected["TrainingJobDefinitions"][0].update(
+        EnableNetworkIsolation=False, EnableInterContainerTrafficEncryption=False, EnableManagedSpotTraining=False)
+    expected["Tags"] += [{"Key": "hpo-portal:project", "Value": "demo"}, {"Key": "hpo-portal:created-by", "Value": "bob"}]
+    assert shown == expected
+    assert "The execution role in the request is not used" in page.html
+    page.submit()
+    job = HpoJob.objects.get(name="imported-job")
+    assert job.request == shown and job.created_by == bob
+
+
+@pytest.mark.django_db
+def test_the_imported_wizard_can_be_edited_before_creating(bob_client, project):
+    root = data_dir()
+    page = WizardPage(bob_client, bob_client.get(import_(bob_client, local_request(root))["Location"]))
+    page = page.goto("definitions:0")
+    assert page.step == "definitions" and page.value("def-name") == "xgb"
+    assert page.value(f"def-hp-{page.hp_index('max_depth')}-max") == "8"
+    page = page.next({f"def-hp-{page.hp_index('max_depth')}-max": "6"}).next()
+    ranges = page.request_json()["TrainingJobDefinitions"][0]["HyperParameterRanges"]["IntegerParameterRanges"]
+    assert ranges == [{"Name": "max_depth", "MinValue": "2", "MaxValue": "6", "ScalingType": "Linear"}]
+
+
+@pytest.mark.django_db
+def test_it_accepts_the_one_definition_form(bob_client, project):
+    root = data_dir()
+    request = local_request(root)
+    definition = request.pop("TrainingJobDefinitions")[0]
+    request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] = definition.pop("TuningObjective")
+    request["HyperParameterTuningJobConfig"]["ParameterRanges"] = definition.pop("HyperParameterRanges")
+    definition.pop("DefinitionName")
+    request["TrainingJobDefinition"] = definition
+    response = import_(bob_client, request)
+    assert response.status_code == 302, problems_of(response)
+    page = WizardPage(bob_client, bob_client.get(response["Location"]))
+    shown = page.request_json()
+    assert "TrainingJobDefinition" not in shown
+    [only] = shown["TrainingJobDefinitions"]
+    assert only["DefinitionName"] == "imported-job-def"
+    assert only["TuningObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
+    assert "HyperParameterTuningJobObjective" not in shown["HyperParameterTuningJobConfig"]
+
+
+@pytest.mark.django_db
+def test_the_read_only_fields_of_a_describe_output_are_ignored(bob_client, project):
+    root = data_dir()
+    described = local_request(root)
+    described.update({
+        "HyperParameterTuningJobArn": "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/x",
+        "HyperParameterTuningJobStatus": "Completed",
+        "CreationTime": "2025-01-01T10:00:00Z",
+        "TrainingJobStatusCounters": {"Completed": 6},
+        "BestTrainingJob": {"TrainingJobName": "x-001"},
+    })
+    response = import_(bob_client, described)
+    assert response.status_code == 302, problems_of(response)
+
+
+@pytest.mark.django_db
+def test_the_role_vpc_and_portal_tags_of_a_request_are_replaced_by_the_projects(bob_client, project):
+    project.sagemaker_role_arn = "arn:aws:iam::123456789012:role/ProjectRole"
+    project.save()
+    root = data_dir()
+    request = local_request(root)
+    request["TrainingJobDefinitions"][0]["VpcConfig"] = {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}
+    request["Tags"].append({"Key": "hpo-portal:created-by", "Value": "somebody-else"})
+    page = WizardPage(bob_client, bob_client.get(import_(bob_client, request)["Location"]))
+    shown = page.request_json()
+    assert shown["TrainingJobDefinitions"][0]["RoleArn"] == "arn:aws:iam::123456789012:role/ProjectRole"
+    assert "VpcConfig" not in shown["TrainingJobDefinitions"][0]
+    assert {"Key": "hpo-portal:created-by", "Value": "bob"} in shown["Tags"]
+    assert {"Key": "hpo-portal:created-by", "Value": "somebody-else"} not in shown["Tags"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text,message", [
+    ("", "Paste a request or upload a JSON file."),
+    ("{not json", "This is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2."),
+    ("[1, 2]", "The request must be a JSON object ({ ... })."),
+])
+def test_it_explains_what_is_not_a_request(bob_client, project, text, message):
+    response = import_(bob_client, text)
+    assert response.status_code == 400
+    assert message in response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
+
+
+@pytest.mark.django_db
+def test_every_broken_rule_is_listed(bob_client, project):
+    root = data_dir()
+    request = local_request(root)
+    request["HyperParameterTuningJobConfig"]["Strategy"] = "Grid"
+    request["TrainingJobDefinitions"] = [copy.deepcopy(request["TrainingJobDefinitions"][0]) for _ in range(11)]
+    response = import_(bob_client, request)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Grid search takes categorical ranges only" in page
+    assert "can have at most 10 items (got 11)" in page
+    assert "is already used by" in page  # eleven definitions named xgb
+    assert not HpoJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_members_the_wizard_cannot_carry_are_listed_not_dropped(bob_client, project):
+    root = data_dir()
+    request = local_request(root)
+    request["TrainingJobDefinitions"][0]["CheckpointConfig"] = {"S3Uri": "s3://bucket/checkpoints/"}
+    response = import_(bob_client, request)
+    assert response.status_code == 400
+    assert "does not support CheckpointConfig" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_text_the_wizard_would_change_is_listed(bob_client, project):
+    root = data_dir()
+    request = local_request(root)
+    request["TrainingJobDefinitions"][0]["StaticHyperParameters"]["objective"] = "binary:logistic "
+    response = import_(bob_client, request)
+    assert response.status_code == 400
+    assert "starts or ends with spaces" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_custom_image_is_refused_when_ecr_access_is_off(bob_client, project):
+    SiteSettings.objects.update_or_create(pk=1, defaults={"ecr_enabled": False})
+    root = data_dir()
+    request = local_request(root)
+    definition = request["TrainingJobDefinitions"][0]
+    definition["AlgorithmSpecification"] = {
+        "TrainingImage": EXAMPLE_IMAGE, "TrainingInputMode": "File",
+        "MetricDefinitions": [{"Name": "validation:accuracy", "Regex": "validation_accuracy=([0-9.]+)"}],
+    }
+    definition["TuningObjective"]["MetricName"] = "validation:accuracy"
+    definition["StaticHyperParameters"] = {"epochs": "5"}
+    definition["HyperParameterRanges"] = {"ContinuousParameterRanges": [
+        {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "0.1", "ScalingType": "Logarithmic"}]}
+    response = import_(bob_client, request)
+    assert response.status_code == 400
+    assert "Custom algorithm images are turned off on this portal" in response.content.decode()
+    # With ECR access on, the same request imports.
+    SiteSettings.objects.filter(pk=1).update(ecr_enabled=True)
+    response = import_(bob_client, request)
+    assert response.status_code == 302, problems_of(response)
+    page = WizardPage(bob_client, bob_client.get(response["Location"]))
+    assert page.request_json()["TrainingJobDefinitions"][0]["AlgorithmSpecification"] == definition["AlgorithmSpecification"]
+
+
+@pytest.mark.django_db
+def test_a_taken_name_is_listed_and_a_new_name_fixes_it(bob_client, project, make_job):
+    root = data_dir()
+    make_job("imported-job")
+    response = import_(bob_client, local_request(root))
+    assert response.status_code == 400
+    assert "is already used by another tuning job" in response.content.decode()
+    response = import_(bob_client, local_request(root), name="imported-again")
+    assert response.status_code == 302
+    page = WizardPage(bob_client, bob_client.get(response["Location"]))
+    assert page.request_json()["HyperParameterTuningJobName"] == "imported-again"
+
+
+@pytest.mark.django_db
+def test_a_request_can_be_uploaded(bob_client, project):
+    root = data_dir()
+    upload = SimpleUploadedFile("request.json", json.dumps(local_request(root)).encode(), "application/json")
+    response = bob_client.post("/projects/demo/hpo-jobs/import/", {"request_file": upload})
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_import_page_is_for_members(persona_clients, project):
+    assert persona_clients["member"].get("/projects/demo/hpo-jobs/import/").status_code == 200
+    assert persona_clients["outsider"].post("/projects/demo/hpo-jobs/import/", {"request_json": "{}"}).status_code == 404
+    assert persona_clients["admin"].post("/projects/demo/hpo-jobs/import/", {"request_json": "{}"}).status_code == 403
+
+
+# ---- clone -----------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_clone_opens_the_wizard_filled_in_under_a_new_free_name(bob_client, bob, alice, project, make_job):
+    root = data_dir()
+    original = local_request(root, name="original")
+    original = convert.apply_project_policy(original, project, alice)
+    original["TrainingJobDefinitions"][0]["RoleArn"] = convert.LOCAL_ROLE_ARN
+    make_job("original", request=original, status=HpoJob.Status.COMPLETED)
+    make_job("original-copy")  # taken: the clone is named original-copy-2
+    response = bob_client.get("/projects/demo/hpo-jobs/original/clone/")
+    assert response.status_code == 200
+    page = WizardPage(bob_client, response)
+    assert page.step == "job" and page.value("job-name") == "original-copy-2"
+    assert "/hpo-jobs/create/?run=" in page.action
+    page = page.next().next().next()
+    assert page.step == "review", page.errors()
+    shown = page.request_json()
+    expected = copy.deepcopy(original)
+    expected["HyperParameterTuningJobName"] = "original-copy-2"
+    expected["TrainingJobDefinitions"][0].update(
+        EnableNetworkIsolation=False, EnableInterContainerTrafficEncryption=False, EnableManagedSpotTraining=False)
+    expected["Tags"] = [{"Key": "team", "Value": "fraud"}, {"Key": "hpo-portal:project", "Value": "demo"},
+                        {"Key": "hpo-portal:created-by", "Value": "bob"}]
+    assert shown == expected
+    page.submit()
+    assert HpoJob.objects.get(name="original-copy-2").created_by == bob
+
+
+@pytest.mark.django_db
+def test_a_job_of_another_project_cannot_be_cloned(bob_client, project, make_job, make_user):
+    other = Project.objects.create(name="Other", slug="other")
+    make_job("elsewhere", project_=other)
+    assert bob_client.get("/projects/other/hpo-jobs/elsewhere/clone/").status_code == 404
+    assert bob_client.get("/projects/demo/hpo-jobs/elsewhere/clone/").status_code == 404
+
+
+# ---- the round trip under import and clone --------------------------------------------------------
+REGION = "us-east-1"
+INSTANCE_TYPES = ["ml.m5.large", "ml.c5.xlarge"]
+PARENTS = ["parent-a", "parent-b"]
+TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._:/-", min_size=1, max_size=12)
+NAME = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
+NUMBER = st.one_of(st.integers(-1000, 1000).map(str), st.floats(-100, 100, allow_nan=False).map(lambda f: f"{f:.4g}"))
+CATEGORY = st.text(alphabet='abc ,"', min_size=1, max_size=6).map(str.strip).filter(bool)
+
+
+def _options() -> WizardOptions:
+    project = Project(name="Demo", slug="demo")
+    return WizardOptions(project=project, user=User(username="bob"), backend="sagemaker", region=REGION,
+                         instance_types=INSTANCE_TYPES, ecr_enabled=True, ecr_allowed=[],
+                         warm_start_parents=[(name, name) for name in PARENTS])
+
+
+@st.composite
+def hyperparameter(draw, algorithm: catalogue.Algorithm | None, name: str) -> dict:
+    spec_ = algorithm.hyperparameter(name) if algorithm else None
+    kinds = list(spec_.allowed_types) if spec_ else list(catalogue.PARAMETER_TYPES)
+    kind = draw(st.sampled_from(kinds))
+    row = {"name": name, "kind": kind, "value": None, "min": None, "max": None, "scaling": "Auto", "values": []}
+    if kind == "Static":
+        row["value"] = draw(TEXT)
+    elif kind == "Categorical":
+        row["values"] = draw(st.lists(CATEGORY, min_size=1, max_size=4, unique=True))
+    else:
+        row.update(min=draw(NUMBER), max=draw(NUMBER), scaling=draw(st.sampled_from(catalogue.SCALING_TYPES)))
+    return row
+
+
+@st.composite
+def definition(draw, name: str) -> dict:
+    builtin = draw(st.booleans())
+    channel_names = draw(st.lists(NAME, min_size=1, max_size=3, unique=True))
+    values = {
+        "name": name, "input_mode": draw(st.sampled_from(["File", "Pipe", "FastFile"])),
+        "channels": [{
+            "name": channel, "uri": f"/data/{channel}", "s3_data_type": draw(st.sampled_from(["S3Prefix", "ManifestFile"])),
+            "content_type": draw(st.sampled_from(["", "text/csv"])), "compression": draw(st.sampled_from(["None", "Gzip"])),
+            "distribution": draw(st.sampled_from(["", "FullyReplicated", "ShardedByS3Key"])),
+            "record_wrapper": draw(st.sampled_from(["None", "RecordIO"])), "input_mode": draw(st.sampled_from(["", "File", "Pipe"])),
+        } for channel in channel_names],
+        "output_path": "s3://bucket/out/", "instance_type": draw(st.sampled_from(INSTANCE_TYPES)),
+        "instance_count": draw(st.integers(1, 4)), "volume_size": draw(st.integers(1, 100)),
+        "max_runtime": draw(st.integers(1, 100_000)), "use_spot": draw(st.booleans()),
+        "network_isolation": draw(st.booleans()), "inter_container_encryption": draw(st.booleans()),
+    }
+    values["max_wait"] = draw(st.integers(1, 200_000)) if values["use_spot"] else None
+    if builtin:
+        algorithm = draw(st.sampled_from([a for a in catalogue.ALGORITHMS.values() if REGION in a.registries]))
+        metric = draw(st.sampled_from(algorithm.objective_metrics))
+        required = [hp.name for hp in algorithm.required_hyperparameters if hp.default is None]
+        optional = [hp.name for hp in algorithm.hyperparameters if hp.name not in required]
+        names = required + draw(st.lists(st.sampled_from(optional), unique=True, max_size=6))
+        # The wizard lists a built-in's hyperparameters in the catalogue's order, and sends them so.
+        order = [hp.name for hp in algorithm.hyperparameters]
+        names.sort(key=order.index)
+        values.update(algorithm_source="builtin", algorithm=algorithm.key, image=algorithm.image_uri(REGION),
+                      objective_metric=metric.name, objective_type=metric.direction, metric_definitions=[],
+                      hyperparameters=[draw(hyperparameter(algorithm, n)) for n in names])
+    else:
+        metrics = draw(st.lists(NAME, min_size=1, max_size=3, unique=True))
+        names = draw(st.lists(NAME, unique=True, max_size=5))
+        values.update(algorithm_source="custom", algorithm="", image=EXAMPLE_IMAGE, objective_metric=metrics[0],
+                      objective_type=draw(st.sampled_from(["Maximize", "Minimize"])),
+                      metric_definitions=[{"name": m, "regex": f"{m}=([0-9.]+)"} for m in metrics],
+                      hyperparameters=[draw(hyperparameter(None, n)) for n in names])
+    return values
+
+
+@st.composite
+def wizard_values(draw) -> dict:
+    strategy = draw(st.sampled_from(["Bayesian", "Random", "Hyperband", "Grid"]))
+    hyperband = strategy == "Hyperband"
+    parents = draw(st.lists(st.sampled_from(PARENTS), unique=True, max_size=2))
+    names = draw(st.lists(NAME, min_size=1, max_size=3, unique=True))
+    tag_keys = draw(st.lists(TEXT.filter(lambda k: not k.startswith("hpo-portal")), unique=True, max_size=3))
+    return {
+        "job": {
+            "name": draw(NAME), "strategy": strategy, "early_stopping": draw(st.sampled_from(["Off", "Auto"])),
+            "hyperband_min_resource": draw(st.none() | st.integers(1, 50)) if hyperband else None,
+            "hyperband_max_resource": draw(st.none() | st.integers(1, 500)) if hyperband else None,
+            "warm_start_type": draw(st.sampled_from(["IdenticalDataAndAlgorithm", "TransferLearning"])) if parents else "",
+            "warm_start_parents": parents,
+            "target_objective_value": draw(st.none() | st.floats(-10, 10, allow_nan=False)),
+            "max_jobs_not_improving": draw(st.none() | st.integers(3, 100)),
+            "complete_on_convergence": draw(st.booleans()),
+            "random_seed": draw(st.none() | st.integers(0, 2**31 - 1)),
+            "tags": [(key, draw(TEXT | st.just(""))) for key in tag_keys],
+        },
+        "definitions": [draw(definition(name)) for name in names],
+        "resources": {"max_parallel": draw(st.integers(1, 20)), "max_jobs": draw(st.none() | st.integers(1, 800)),
+                      "max_runtime": draw(st.none() | st.integers(120, 100_000))},
+    }
+
+
+def _through_the_forms(values: dict, options: WizardOptions) -> dict:
+    """What the wizard's forms make of step data seeded from ``values`` (as import and clone do)."""
+    # Stored step data, read back as the wizard's storage hands it to the forms.
+    data = {step: MultiValueDict(step_data) for step, step_data in seed_data(values, options).items()}
+    job = JobSettingsForm(data=data["job"], prefix="job", options=options)
+    definitions = DefinitionsStepForm(data=data["definitions"], prefix="definitions", options=options)
+    resources = TuningResourcesForm(data=data["resources"], prefix="resources")
+    assert job.is_valid(), job.errors
+    assert definitions.is_valid(), [e.form.errors for e in definitions._editors.values()]  # noqa: SLF001
+    assert resources.is_valid(), resources.errors
+    return {"job": job.cleaned_data, "definitions": definitions.cleaned_data, "resources": resources.cleaned_data}
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=wizard_values())
+def test_a_request_the_wizard_builds_comes_back_into_the_wizard_unchanged(values):
+    options = _options()
+    request = convert.build_request(values, options.project, options.user)
+    back = convert.request_to_wizard_data(request)
+    assert convert.build_request(back, options.project, options.user) == request
+    # Through the forms too: the step data import and clone seed, validated as the wizard does.
+    assert convert.build_request(_through_the_forms(back, options), options.project, options.user) == request
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=wizard_values())
+def test_every_problem_in_a_built_request_has_a_place_in_the_wizard(values):
+    """Whatever the validator finds in a request the wizard built, the wizard can say where: next to a
+    field of a step, or (role, VPC, the whole request) on the review step."""
+    options = _options()
+    sources: dict = {}
+    request = convert.build_request(values, options.project, options.user, sources=sources)
+    for issue in spec.validate_request(request, options.validation_context()):
+        location = convert.locate(issue.path, sources)
+        assert location is not None or issue.path == "", issue
+        if location is not None:
+            assert location[0] in ("job", "definitions", "resources", "policy"), (issue, location)
