@@ -16,4 +16,9 @@ urlpatterns = [
     path("<str:name>/request.json", views.request_json, name="request_json"),
     path("<str:name>/training-jobs.csv", views.training_jobs_csv, name="training_jobs_csv"),
     path("<str:name>/training-jobs/<str:training_job_name>/", views.training_job_detail, name="training_job"),
+    # The parts of a job's page that htmx refreshes in place while the job is active.
+    path("<str:name>/parts/header/", views.job_header_part, name="job_header_part"),
+    path("<str:name>/parts/overview/", views.job_overview_part, name="job_overview_part"),
+    path("<str:name>/parts/training-jobs/", views.training_jobs_part, name="training_jobs_part"),
+    path("<str:name>/parts/charts/", views.job_charts_part, name="job_charts_part"),
 ]

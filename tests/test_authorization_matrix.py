@@ -37,6 +37,10 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "hpo_jobs:request_json": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
     "hpo_jobs:training_jobs_csv": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
     "hpo_jobs:training_job": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
+    "hpo_jobs:job_header_part": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
+    "hpo_jobs:job_overview_part": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
+    "hpo_jobs:training_jobs_part": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
+    "hpo_jobs:job_charts_part": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
 }
 
 

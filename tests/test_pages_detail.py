@@ -1,0 +1,458 @@
+"""A job's page: header and actions, overview, best training job, training jobs table, definitions,
+configuration, charts, the live parts htmx refreshes, and stop."""
+
+from __future__ import annotations
+
+import re
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from hpo_jobs.management.commands.make_bench_jobs import bench_request, build_job
+from hpo_jobs.models import HpoJob, TrainingJob
+
+pytestmark = pytest.mark.django_db
+URL = "/projects/demo/hpo-jobs/{}/"
+
+
+@pytest.fixture
+def rich_job(project, alice):
+    """A completed XGBoost job with 40 training jobs: some failed, some stopped, a best one."""
+    return build_job(project, alice, "xgb-rich", 40, seed=7)
+
+
+def page(client, name: str, **params) -> str:
+    response = client.get(URL.format(name), params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def section(html: str, element_id: str) -> str:
+    start = html.index(f'id="{element_id}"')
+    return html[start: start + 20_000]
+
+
+def rows(html: str) -> list[str]:
+    return re.findall(r'<tr data-training-job="([^"]*)"', html)
+
+
+def multi_definition_request(name: str) -> dict:
+    base = bench_request(name, 6)
+    config = base["HyperParameterTuningJobConfig"]
+    ranges = config.pop("ParameterRanges")
+    objective = config.pop("HyperParameterTuningJobObjective")
+    definition = base.pop("TrainingJobDefinition")
+    base["TrainingJobDefinitions"] = [
+        {**definition, "DefinitionName": "deep", "TuningObjective": objective, "HyperParameterRanges": ranges},
+        {**definition, "DefinitionName": "shallow", "TuningObjective": objective,
+         "HyperParameterRanges": {"IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "3"}]},
+         "StaticHyperParameters": {"objective": "binary:logistic", "num_round": "20"}},
+    ]
+    return base
+
+
+# ---- header -----------------------------------------------------------------------------------------
+def test_the_header_shows_status_progress_best_value_and_exports(alice_client, rich_job):
+    header = section(page(alice_client, "xgb-rich"), "job-header")
+    assert 'id="job-status"' in header and ">Completed<" in header
+    assert f"{rich_job.completed_count} <span class=\"muted\">of 40 completed" in header
+    assert "Best validation:auc" in header
+    assert "/projects/demo/hpo-jobs/xgb-rich/training-jobs.csv" in header
+    assert "/projects/demo/hpo-jobs/xgb-rich/request.json" in header
+    assert "/projects/demo/hpo-jobs/xgb-rich/clone/" in header
+
+
+@pytest.mark.parametrize("client_name,status,shown", [
+    ("alice_client", "InProgress", True),  # creator and owner
+    ("bob_client", "InProgress", False),  # a member who did not create it
+    ("admin_client_", "InProgress", True),  # staff
+    ("alice_client", "Pending", True),
+    ("alice_client", "Stopping", False),  # already on its way
+    ("alice_client", "Completed", False),
+    ("alice_client", "Failed", False),
+])
+def test_stop_is_offered_only_to_who_may_and_only_while_the_job_runs(request, make_job, client_name, status, shown):
+    client = request.getfixturevalue(client_name)
+    make_job("stoppable", status=status)
+    html = page(client, "stoppable")
+    assert ('action="/projects/demo/hpo-jobs/stoppable/stop/"' in html) is shown
+
+
+def test_a_member_may_stop_their_own_job(bob_client, bob, make_job):
+    make_job("bobs-job", created_by=bob)
+    assert 'action="/projects/demo/hpo-jobs/bobs-job/stop/"' in page(bob_client, "bobs-job")
+
+
+def test_clone_is_not_offered_to_staff_outside_the_project(admin_client_, make_job):
+    make_job("some-job")
+    assert "/clone/" not in page(admin_client_, "some-job")
+
+
+def test_a_stopping_job_says_it_waits_for_the_engine(alice_client, make_job):
+    make_job("halting", status="Stopping", stop_requested_at=timezone.now())
+    header = section(page(alice_client, "halting"), "job-header")
+    assert ">Stopping<" in header and "waiting for the engine to confirm" in header
+
+
+def test_a_failed_job_shows_why(alice_client, make_job):
+    make_job("broken", status="Failed", failure_reason="ResourceLimitExceeded: The account-level service limit was exceeded")
+    header = section(page(alice_client, "broken"), "job-header")
+    assert "Why it failed:" in header and "ResourceLimitExceeded: The account-level service limit" in header
+
+
+def test_an_engine_error_on_an_active_job_is_shown(alice_client, make_job):
+    make_job("throttled", engine_error="ThrottlingException: Rate exceeded")
+    assert "Rate exceeded" in section(page(alice_client, "throttled"), "job-header")
+
+
+def test_an_unknown_job_is_not_found(alice_client, project):
+    assert alice_client.get(URL.format("no-such-job")).status_code == 404
+
+
+def test_job_names_are_case_insensitive_in_the_address(alice_client, make_job):
+    make_job("Mixed-Case")
+    html = page(alice_client, "mixed-case")
+    assert 'id="job-title">Mixed-Case<' in html  # shown (and linked) by its own name
+
+
+def test_a_job_of_another_project_is_not_found_here(alice_client, make_job, alice):
+    from projects.models import Membership, Project
+
+    other = Project.objects.create(name="Other", slug="other")
+    Membership.objects.create(project=other, user=alice, role=Membership.Role.OWNER)
+    make_job("elsewhere", project_=other)
+    assert alice_client.get(URL.format("elsewhere")).status_code == 404
+    assert alice_client.get("/projects/other/hpo-jobs/elsewhere/").status_code == 200
+
+
+# ---- overview ---------------------------------------------------------------------------------------
+def test_the_overview_shows_the_engines_counters(alice_client, make_job):
+    make_job("counted", training_job_status_counters={
+        "Completed": 7, "InProgress": 2, "Stopped": 1, "RetryableError": 3, "NonRetryableError": 4},
+        objective_status_counters={"Succeeded": 8, "Pending": 2, "Failed": 7})
+    html = section(page(alice_client, "counted"), "overview")
+    for key, value in [("Completed", 7), ("InProgress", 2), ("Stopped", 1), ("RetryableError", 3),
+                       ("NonRetryableError", 4)]:
+        assert re.search(rf'data-counter="{key}"><dt>[^<]+</dt><dd>{value}</dd>', html), key
+    for key, value in [("Succeeded", 8), ("Pending", 2), ("Failed", 7)]:
+        assert re.search(rf'data-objective-counter="{key}"><dt>[^<]+</dt><dd>{value}</dd>', html), key
+    assert "Retryable failures" in html and "Non-retryable failures" in html
+
+
+def test_without_engine_counters_the_stored_rows_are_counted(alice_client, make_job):
+    job = make_job("fresh", children=3)
+    TrainingJob.objects.filter(hpo_job=job, name__endswith="001-abcdef12").update(status="Failed")
+    html = section(page(alice_client, "fresh"), "overview")
+    assert re.search(r'data-counter="Completed"><dt>[^<]+</dt><dd>2</dd>', html)
+    assert re.search(r'data-counter="Failed"><dt>[^<]+</dt><dd>1</dd>', html)
+
+
+def test_the_failure_rollup_groups_child_failures_by_reason(alice_client, make_job):
+    job = make_job("flaky", children=9)
+    children = list(job.training_jobs.order_by("name"))
+    for tj, reason in zip(children, ["OOM"] * 4 + ["Bad CSV"] * 2 + [""]):
+        tj.status, tj.failure_reason = "Failed", reason
+        tj.save()
+    html = page(alice_client, "flaky")
+    rollup = html[html.index("Why training jobs failed"):]
+    assert "7 training jobs failed, for 3 different reasons" in rollup
+    found = re.findall(r'<div class="reason">([^<]+)</div></td>\s*<td class="num"><span class="rollup-count">(\d+)', rollup)
+    assert found == [("OOM", "4"), ("Bad CSV", "2"), ("No reason given", "1")]
+    assert "?tab=training-jobs&amp;status=Failed" in rollup
+
+
+def test_the_rollup_lists_ten_reasons_and_counts_the_rest(alice_client, make_job):
+    job = make_job("many-reasons", children=14)
+    for i, tj in enumerate(job.training_jobs.order_by("name")):
+        tj.status, tj.failure_reason = "Failed", f"reason {i:02d}"
+        tj.save()
+    rollup = page(alice_client, "many-reasons").split("Why training jobs failed")[1]
+    assert rollup.count('<div class="reason">') == 10
+    assert re.search(r'Other reasons</td><td class="num">4<', rollup)
+
+
+def test_the_best_training_job_shows_every_hyperparameter_and_links_to_its_page(alice_client, rich_job):
+    best = rich_job.best_training_job
+    html = section(page(alice_client, "xgb-rich"), "best")
+    assert best["TrainingJobName"] in html
+    assert f'href="/projects/demo/hpo-jobs/xgb-rich/training-jobs/{best["TrainingJobName"]}/"' in html
+    for name, value in best["TunedHyperParameters"].items():
+        assert re.search(rf'<th scope="row" class="mono">{name}</th><td class="mono">{re.escape(value)}</td>', html), name
+    for name, value in rich_job.request["TrainingJobDefinition"]["StaticHyperParameters"].items():
+        assert re.search(rf'<th scope="row" class="mono">{name}</th><td class="mono">{re.escape(value)}</td>', html), name
+    assert "validation:auc" in html
+
+
+def test_warm_started_jobs_show_the_overall_best_too(alice_client, make_job):
+    parent = make_job("parent-job", status="Completed", children=2)
+    request = bench_request("warm-child", 4)
+    request["WarmStartConfig"] = {"WarmStartType": "IdenticalDataAndAlgorithm",
+                                  "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent-job"}]}
+    parent_child = parent.training_jobs.first()
+    make_job("warm-child", status="Completed", request=request,
+             best_training_job={"TrainingJobName": "warm-child-001-aaaaaaaa", "TunedHyperParameters": {"eta": "0.2"},
+                                "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:auc", "Value": 0.8}},
+             overall_best_training_job={"TrainingJobName": parent_child.name, "TuningJobName": "parent-job",
+                                        "TunedHyperParameters": {"eta": "0.1"},
+                                        "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:auc",
+                                                                                        "Value": 0.9}})
+    html = page(alice_client, "warm-child")
+    assert "Overall best training job" in html
+    overall = html[html.index("Overall best training job"):]
+    assert f'href="/projects/demo/hpo-jobs/parent-job/training-jobs/{parent_child.name}/"' in overall
+    assert "a warm-start parent" in overall and "0.9" in overall
+
+
+def test_before_the_engine_names_a_best_job_the_best_stored_child_is_shown(alice_client, make_job):
+    make_job("early", children=5)  # make_job's children: values 0.5 .. 0.504, no BestTrainingJob yet
+    html = section(page(alice_client, "early"), "best")
+    assert "early-005-abcdef12" in html and "best of the stored training jobs" in html
+
+
+# ---- training jobs ----------------------------------------------------------------------------------
+def test_the_training_jobs_tab_lists_them_best_first_with_hyperparameter_columns(alice_client, rich_job):
+    html = page(alice_client, "xgb-rich", tab="training-jobs")
+    values = list(rich_job.training_jobs.exclude(objective_value=None).order_by("-objective_value")
+                  .values_list("name", flat=True))
+    assert rows(html)[: len(values)] == values
+    for name in ("eta", "max_depth", "subsample", "min_child_weight"):
+        assert f'<th scope="col" class="num mono hp-col">{name}</th>' in html
+    assert len(rows(html)) == 40
+
+
+@pytest.mark.parametrize("sort,key,reverse", [
+    ("objective", "objective_value", False),
+    ("created", "creation_time", False),
+    ("-created", "creation_time", True),
+    ("name", "name", False),
+])
+def test_the_training_jobs_sort(alice_client, rich_job, sort, key, reverse):
+    html = page(alice_client, "xgb-rich", tab="training-jobs", sort=sort)
+    jobs = list(rich_job.training_jobs.all())
+    with_value = [j for j in jobs if getattr(j, key) is not None]
+    expected = [j.name for j in sorted(with_value, key=lambda j: getattr(j, key), reverse=reverse)]
+    expected += [j.name for j in jobs if getattr(j, key) is None]
+    assert rows(html)[: len(with_value)] == expected[: len(with_value)]
+    assert set(rows(html)) == {j.name for j in jobs}
+
+
+def test_sorting_by_status_groups_statuses(alice_client, rich_job):
+    html = page(alice_client, "xgb-rich", tab="training-jobs", sort="status")
+    statuses = re.findall(r'data-training-job="[^"]*" data-status="([^"]*)"', html)
+    assert statuses == sorted(statuses)
+
+
+def test_the_training_jobs_filter_by_status(alice_client, rich_job):
+    html = page(alice_client, "xgb-rich", tab="training-jobs", status="Failed")
+    failed = set(rich_job.training_jobs.filter(status="Failed").values_list("name", flat=True))
+    assert failed and set(rows(html)) == failed
+    assert f"{len(failed)} of 40 training jobs match" in html
+
+
+def test_the_training_jobs_filter_by_definition(alice_client, make_job):
+    job = make_job("two-defs", request=multi_definition_request("two-defs"), children=6)
+    for i, tj in enumerate(job.training_jobs.order_by("name")):
+        tj.definition_name = "deep" if i < 4 else "shallow"
+        tj.save()
+    html = page(alice_client, "two-defs", tab="training-jobs", definition="shallow")
+    assert len(rows(html)) == 2
+    assert "deep (4)" in html and "shallow (2)" in html
+
+
+def test_the_training_jobs_paginate_on_the_server(alice_client, make_job):
+    make_job("big", children=120)
+    first = page(alice_client, "big", tab="training-jobs", sort="name")
+    third = page(alice_client, "big", tab="training-jobs", sort="name", page=3)
+    assert len(rows(first)) == 50 and len(rows(third)) == 20
+    assert rows(first)[0] == "big-001-abcdef12" and rows(third)[-1] == "big-120-abcdef12"
+    assert "Page 1 of 3" in first
+
+
+@pytest.mark.parametrize("params", [
+    {"sort": "objective_value; drop"}, {"status": "Nope"}, {"definition": "<x>"}, {"page": "last"},
+    {"tab": "../../etc"}, {"tab": "training-jobs", "sort": "-nope", "page": "0"},
+])
+def test_bad_parameters_fall_back_to_defaults(alice_client, rich_job, params):
+    assert alice_client.get(URL.format("xgb-rich"), params).status_code == 200
+    assert alice_client.get(URL.format("xgb-rich") + "parts/training-jobs/", params).status_code == 200
+
+
+def test_hyperparameter_names_with_markup_are_shown_as_text(alice_client, make_job):
+    evil = '<script>alert("hp")</script>'
+    job = make_job("markup-hp", children=2, best_training_job={
+        "TrainingJobName": "markup-hp-001-abcdef12", "TunedHyperParameters": {evil: evil},
+        "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": evil, "Value": 1.0}})
+    job.training_jobs.update(tuned_hyperparameters={evil: evil}, failure_reason=evil, definition_name=evil)
+    for tab in ("overview", "training-jobs", "charts", "definitions", "configuration"):
+        html = page(alice_client, "markup-hp", tab=tab)
+        assert "<script>alert" not in html, tab
+    assert "&lt;script&gt;alert(&quot;hp&quot;)&lt;/script&gt;" in page(alice_client, "markup-hp", tab="training-jobs")
+
+
+def test_a_job_name_with_markup_is_shown_as_text(alice_client, make_job):
+    name = "<img src=x onerror=alert(1)>"
+    make_job(name, children=1)
+    response = alice_client.get(f"/projects/demo/hpo-jobs/{name}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+# ---- definitions and configuration ------------------------------------------------------------------
+def test_the_definitions_tab_shows_each_definition_in_full(alice_client, make_job):
+    make_job("two-defs", request=multi_definition_request("two-defs"))
+    html = page(alice_client, "two-defs", tab="definitions")
+    for text in ("deep", "shallow", "XGBoost", "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                 "validation:auc", "eta", "0.01 – 0.5", "Logarithmic", "max_depth", "1 – 3", "binary:logistic",
+                 "s3://bench-bucket/breast-cancer/train/", "text/csv", "ml.m5.large", "10 GB", "1h 00m",
+                 "arn:aws:iam::123456789012:role/SageMakerExecution", "s3://bench-bucket/output/", "File"):
+        assert text in html, text
+
+
+def test_the_configuration_tab_shows_the_settings_and_the_exact_request(alice_client, make_job):
+    request = bench_request("configured", 30, parallel=3)
+    request["WarmStartConfig"] = {"WarmStartType": "TransferLearning",
+                                  "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "older-job"}]}
+    request["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"]["TargetObjectiveMetricValue"] = 0.99
+    make_job("older-job", status="Completed")
+    make_job("configured", request=request)
+    html = page(alice_client, "configured", tab="configuration")
+    for text in ("Bayesian", "Max training jobs</dt><dd>30", "Max in parallel</dt><dd>3", "Early stopping</dt><dd>Auto",
+                 "Random seed</dt><dd>42", "after 50 training jobs", "0.99", "TransferLearning",
+                 'href="/projects/demo/hpo-jobs/older-job/"', "&quot;HyperParameterTuningJobName&quot;: &quot;configured&quot;"):
+        assert text in html, text
+
+
+# ---- charts -----------------------------------------------------------------------------------------
+def test_the_charts_tab_draws_a_mark_per_training_job(alice_client, rich_job):
+    html = page(alice_client, "xgb-rich", tab="charts")
+    scored = rich_job.training_jobs.exclude(objective_value=None).count()
+    history = html[html.index('id="objective-history"'): html.index("</svg>", html.index('id="objective-history"'))]
+    assert history.count('class="mark"') == scored
+    parallel = html[html.index('id="parallel-1"'):]
+    parallel = parallel[: parallel.index("</svg>")]
+    assert parallel.count('class="mark"') == 40
+    assert 'role="img"' in history and "Data table" in html
+
+
+def test_charts_of_a_job_with_two_definitions_get_one_parallel_chart_each(alice_client, make_job):
+    job = make_job("two-defs", request=multi_definition_request("two-defs"), children=6)
+    for i, tj in enumerate(job.training_jobs.order_by("name")):
+        tj.definition_name = "deep" if i < 4 else "shallow"
+        tj.save()
+    html = page(alice_client, "two-defs", tab="charts")
+    assert 'id="parallel-1"' in html and 'id="parallel-2"' in html
+    assert "Definition deep · 4 training jobs" in html and "Definition shallow · 2 training jobs" in html
+
+
+# ---- live parts -------------------------------------------------------------------------------------
+PARTS = ["parts/header/", "parts/overview/", "parts/training-jobs/", "parts/charts/"]
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_an_active_jobs_parts_refresh_themselves(alice_client, make_job, part):
+    make_job("live-job", status="InProgress", children=2)
+    html = alice_client.get(URL.format("live-job") + part).content.decode()
+    assert 'hx-trigger="every ' in html
+    assert f'hx-get="/projects/demo/hpo-jobs/live-job/{part}' in html
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_an_ended_jobs_parts_stop_refreshing(alice_client, make_job, part):
+    make_job("ended-job", status="Completed", children=2)
+    html = alice_client.get(URL.format("ended-job") + part).content.decode()
+    assert "hx-trigger" not in html.replace('hx-trigger="change"', "")
+
+
+@pytest.mark.parametrize("tab,part", [("overview", "overview"), ("training-jobs", "training-jobs"),
+                                      ("charts", "charts")])
+def test_the_page_of_an_active_job_polls_its_header_and_tab(alice_client, make_job, tab, part):
+    make_job("live-job", status="InProgress", children=2)
+    html = page(alice_client, "live-job", tab=tab)
+    assert f'hx-get="/projects/demo/hpo-jobs/live-job/parts/header/?tab={tab}"' in html
+    assert f'hx-get="/projects/demo/hpo-jobs/live-job/parts/{part}/' in html
+    assert "django_htmx/htmx-2.min.js" in html
+
+
+def test_the_table_part_keeps_the_sort_and_filter(alice_client, make_job):
+    make_job("live-job", status="InProgress", children=2)
+    html = page(alice_client, "live-job", tab="training-jobs", sort="name", status="Completed")
+    poll = re.search(r'hx-get="(/projects/demo/hpo-jobs/live-job/parts/training-jobs/\?[^"]*)"', html).group(1)
+    assert "sort=name" in poll and "status=Completed" in poll and "tab=training-jobs" in poll
+
+
+def test_the_header_part_turns_completed_when_the_job_does(alice_client, make_job):
+    job = make_job("turning", status="InProgress")
+    assert ">In Progress<" in alice_client.get(URL.format("turning") + "parts/header/").content.decode()
+    HpoJob.objects.filter(pk=job.pk).update(status="Completed", ended_at=timezone.now())
+    html = alice_client.get(URL.format("turning") + "parts/header/").content.decode()
+    assert ">Completed<" in html and "hx-trigger" not in html
+
+
+# ---- stop -------------------------------------------------------------------------------------------
+def test_stop_asks_the_service_and_says_so(alice_client, make_job, monkeypatch):
+    from hpo_jobs import services
+
+    calls = []
+
+    def fake_request_stop(job, user):
+        calls.append((job.name, user.username))
+        HpoJob.objects.filter(pk=job.pk).update(status="Stopping")
+        job.refresh_from_db()
+        return True
+
+    monkeypatch.setattr(services, "request_stop", fake_request_stop)
+    make_job("to-stop", status="InProgress")
+    response = alice_client.post(URL.format("to-stop") + "stop/", follow=True)
+    assert calls == [("to-stop", "alice")]
+    html = response.content.decode()
+    assert "Stopping “to-stop”" in html and ">Stopping<" in html
+
+
+def test_stop_through_the_real_service_marks_the_job_stopping(alice_client, make_job, django_capture_on_commit_callbacks,
+                                                              monkeypatch):
+    from hpo_jobs import services
+
+    queued = []
+    monkeypatch.setattr(services, "_queue_stop", lambda job_id: queued.append(job_id) or True)
+    job = make_job("real-stop", status="InProgress", launch_attempts=1, launched_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(URL.format("real-stop") + "stop/")
+    job.refresh_from_db()
+    assert job.status == "Stopping" and queued == [job.pk]
+
+
+def test_stopping_an_ended_job_changes_nothing(alice_client, make_job, monkeypatch):
+    from hpo_jobs import services
+
+    monkeypatch.setattr(services, "request_stop", lambda job, user: pytest.fail("must not be called"))
+    make_job("done-job", status="Completed")
+    html = alice_client.post(URL.format("done-job") + "stop/", follow=True).content.decode()
+    assert "has already ended" in html
+
+
+def test_stop_is_post_only_and_checks_who_asks(alice_client, bob_client, make_job):
+    make_job("guarded", status="InProgress")
+    assert alice_client.get(URL.format("guarded") + "stop/").status_code == 405
+    assert bob_client.post(URL.format("guarded") + "stop/").status_code == 403
+    assert HpoJob.objects.get(name="guarded").status == "InProgress"
+
+
+# ---- speed ------------------------------------------------------------------------------------------
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+        assert response.status_code == 200
+        if response.streaming:
+            b"".join(response.streaming_content)
+    return len(captured)
+
+
+@pytest.mark.parametrize("suffix", ["", "?tab=training-jobs", "?tab=training-jobs&sort=-duration&status=Completed",
+                                    "?tab=charts", "?tab=definitions", "?tab=configuration", "parts/overview/",
+                                    "parts/training-jobs/", "parts/charts/", "parts/header/"])
+def test_the_number_of_queries_does_not_grow_with_the_children(alice_client, project, alice, suffix):
+    build_job(project, alice, "small", 5, seed=3)
+    build_job(project, alice, "large", 150, seed=3)
+    assert _queries(alice_client, URL.format("small") + suffix) == _queries(alice_client, URL.format("large") + suffix)

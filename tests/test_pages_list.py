@@ -1,0 +1,142 @@
+"""The job list: columns, filter, search, sort, server-side pagination and the empty state."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+
+pytestmark = pytest.mark.django_db
+URL = "/projects/demo/hpo-jobs/"
+
+
+def names_in(response) -> list[str]:
+    return re.findall(r'<tr data-job="([^"]*)">', response.content.decode())
+
+
+def test_it_shows_each_job_with_its_columns(alice_client, make_job, bob):
+    now = timezone.now()
+    make_job("xgb-auc", status="Completed", created_by=bob, completed_count=3, best_objective_value=0.9734512,
+             training_job_status_counters={"Completed": 3, "NonRetryableError": 1},
+             best_training_job={"TrainingJobName": "xgb-auc-001", "FinalHyperParameterTuningJobObjectiveMetric": {
+                 "MetricName": "validation:auc", "Type": "Maximize", "Value": 0.9734512}},
+             started_at=now - timedelta(minutes=12, seconds=5), ended_at=now)
+    html = alice_client.get(URL).content.decode()
+    row = html[html.index('<tr data-job="xgb-auc">'):]
+    row = row[: row.index("</tr>")]
+    for text in ("xgb-auc", "Completed", "3 of 4", "1 failed", "0.973451", "validation:auc", "Bayesian", "local", "bob",
+                 "12m 05s"):
+        assert text in row, text
+    assert 'href="/projects/demo/hpo-jobs/xgb-auc/"' in row
+
+
+def test_an_empty_project_leads_to_the_wizard_and_to_import(bob_client, project):
+    html = bob_client.get(URL).content.decode()
+    assert "No HPO jobs in Demo yet" in html
+    assert 'href="/projects/demo/hpo-jobs/create/"' in html
+    assert 'href="/projects/demo/hpo-jobs/import/"' in html
+
+
+def test_staff_who_are_not_members_are_not_offered_to_create(admin_client_, project):
+    html = admin_client_.get(URL).content.decode()
+    assert "No HPO jobs in Demo yet" in html
+    assert "/hpo-jobs/create/" not in html
+
+
+def test_it_filters_by_status_and_by_the_active_group(alice_client, make_job):
+    make_job("running", status="InProgress")
+    make_job("pending", status="Pending")
+    make_job("done", status="Completed")
+    make_job("broken", status="Failed")
+    assert names_in(alice_client.get(URL, {"status": "Failed"})) == ["broken"]
+    assert sorted(names_in(alice_client.get(URL, {"status": "active"}))) == ["pending", "running"]
+    html = alice_client.get(URL).content.decode()
+    assert "Active (2)" in html and "Failed (1)" in html
+
+
+def test_it_searches_by_name_case_insensitively(alice_client, make_job):
+    make_job("xgb-one")
+    make_job("XGB-two")
+    make_job("linear")
+    assert sorted(names_in(alice_client.get(URL, {"q": "xgb"}))) == ["XGB-two", "xgb-one"]
+    response = alice_client.get(URL, {"q": "nothing-like-this"})
+    assert names_in(response) == [] and "No jobs match" in response.content.decode()
+
+
+def test_it_sorts_by_name_best_value_and_creation(alice_client, make_job):
+    make_job("b-job", best_objective_value=0.5)
+    make_job("a-job", best_objective_value=0.9)
+    make_job("c-job")  # no value yet: last whichever way
+    assert names_in(alice_client.get(URL, {"sort": "name"})) == ["a-job", "b-job", "c-job"]
+    assert names_in(alice_client.get(URL, {"sort": "-name"})) == ["c-job", "b-job", "a-job"]
+    assert names_in(alice_client.get(URL, {"sort": "-best"})) == ["a-job", "b-job", "c-job"]
+    assert names_in(alice_client.get(URL, {"sort": "best"})) == ["b-job", "a-job", "c-job"]
+    assert names_in(alice_client.get(URL)) == ["c-job", "a-job", "b-job"]  # newest first
+
+
+def test_it_sorts_by_duration(alice_client, make_job):
+    now = timezone.now()
+    make_job("short", status="Completed", started_at=now - timedelta(minutes=5), ended_at=now)
+    make_job("long", status="Completed", started_at=now - timedelta(hours=5), ended_at=now)
+    assert names_in(alice_client.get(URL, {"sort": "-duration"})) == ["long", "short"]
+    assert names_in(alice_client.get(URL, {"sort": "duration"})) == ["short", "long"]
+
+
+@pytest.mark.parametrize("params", [
+    {"sort": "drop table"}, {"status": "<script>"}, {"page": "x"}, {"page": "999"}, {"page": "-1"},
+    {"q": "a" * 500}, {"sort": "__class__"},
+])
+def test_bad_parameters_fall_back_to_defaults(alice_client, make_job, params):
+    make_job("only-job")
+    response = alice_client.get(URL, params)
+    assert response.status_code == 200
+
+
+def test_it_paginates_on_the_server(alice_client, make_job):
+    for i in range(30):
+        make_job(f"job-{i:02d}")
+    first = alice_client.get(URL)
+    second = alice_client.get(URL, {"page": 2})
+    assert len(names_in(first)) == 20 and len(names_in(second)) == 10
+    assert not set(names_in(first)) & set(names_in(second))
+    assert "Page 1 of 2" in first.content.decode()
+
+
+def test_it_lists_only_this_projects_jobs(alice_client, make_job, alice):
+    from projects.models import Membership, Project
+
+    other = Project.objects.create(name="Other", slug="other")
+    Membership.objects.create(project=other, user=alice, role=Membership.Role.OWNER)
+    make_job("mine")
+    make_job("theirs", project_=other)
+    assert names_in(alice_client.get(URL)) == ["mine"]
+
+
+def test_job_names_with_markup_are_shown_as_text(alice_client, make_job):
+    make_job("<img src=x onerror=alert(1)>")
+    html = alice_client.get(URL).content.decode()
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_the_number_of_queries_does_not_grow_with_the_jobs(alice_client, make_job, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alice_client.get(URL).status_code == 200
+        return len(captured)
+
+    make_job("first", best_training_job={"TrainingJobName": "x"})
+    few = count()
+    for i in range(40):
+        make_job(f"more-{i}", status="Completed" if i % 2 else "Failed")
+    assert count() == few
+    assert count() == few  # and again with a search and a filter
+    with CaptureQueriesContext(connection) as captured:
+        alice_client.get(URL, {"q": "more", "status": "Failed", "sort": "-duration"})
+    assert len(captured) <= few + 1  # a name search counts its matches: one query more
