@@ -1,0 +1,239 @@
+"""One training job as a child process under SageMaker's container contract.
+
+Each training job gets a directory laid out like ``/opt/ml``::
+
+    input/config/hyperparameters.json   every value a string, plus _tuning_objective_metric
+    input/config/inputdataconfig.json   the channels
+    input/config/resourceconfig.json    one host, algo-1
+    input/data/<channel>/               symlinks to the files of the allowed local channel folder
+    model/                              the algorithm saves its model here
+    output/failure                      the algorithm explains a failure here
+    output/data/
+
+The command runs with that directory as its working directory, the argument ``train`` (SageMaker
+runs ``docker run <image> train``), and ``SAGEMAKER_BASE_DIR`` set to it: the variable SageMaker's
+training toolkit reads instead of ``/opt/ml``. The toolkit's ``SM_*`` variables (SM_MODEL_DIR,
+SM_CHANNEL_<NAME>, SM_HPS, ...) are set too. The environment is built from scratch: a training job
+never sees the server's variables (secret key, database URL, AWS credentials).
+
+stdout and stderr go straight to one log file (no pipe through the supervisor, so a job keeps
+running, and logging, if its supervisor dies). Each job is the leader of its own process group,
+so stopping it stops everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+HOST = "algo-1"
+FAILURE_REASON_MAX = 1024  # SageMaker keeps the first 1024 characters of output/failure
+
+# Variables a request's Environment may not set: they would let a member load code or read files
+# of their choice into a training job (LD_PRELOAD, PYTHONPATH, BASH_ENV...), or override the
+# variables the engine sets for the contract.
+_DENIED_PREFIXES = (
+    "LD_", "DYLD_", "PYTHON", "GCONV", "SM_", "SAGEMAKER_", "BASH_", "PERL", "RUBY", "NODE_",
+    "JAVA", "_JAVA", "MALLOC_", "GLIBC_", "OMP_", "OPENBLAS_", "MKL_",
+)
+_DENIED_NAMES = frozenset({
+    "PATH", "HOME", "IFS", "ENV", "SHELLOPTS", "PS4", "CLASSPATH", "BROWSER", "HOSTALIASES",
+    "LOCPATH", "NLSPATH", "RESOLV_HOST_CONF", "TMPDIR", "TRAINING_JOB_NAME", "TRAINING_JOB_ARN",
+    "LANG", "LC_ALL",
+})
+_ENV_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def check_environment(environment: dict[str, Any]) -> None:
+    """Refuse (ValueError) request Environment variables that could take over a training job."""
+    for name, value in environment.items():
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name) or len(name) > 512:
+            raise ValueError(f"Environment variable name {name!r} is not valid")
+        if not isinstance(value, str) or len(value) > 512:
+            raise ValueError(f"Environment variable {name} must be text of at most 512 characters")
+        upper = name.upper()
+        if upper in _DENIED_NAMES or upper.startswith(_DENIED_PREFIXES):
+            raise ValueError(
+                f"Environment variable {name} cannot be set on the local engine: it controls how "
+                "programs are loaded or is set by the engine itself"
+            )
+
+
+def is_within(path: Path, folders: list[Path]) -> bool:
+    """Whether ``path`` (already resolved) is one of ``folders`` or lies under one."""
+    return any(path == folder or folder in path.parents for folder in folders)
+
+
+def _link_channel(source: Path, target: Path, allowed: list[Path]) -> int:
+    """Symlink the files of a channel folder (or a single file) into ``target``; returns how many.
+
+    Every file is resolved again here and must still lie under an allowed folder: a symlink inside
+    a data folder cannot lead a training job to the server's files.
+    """
+    target.mkdir(parents=True)
+    real = source.resolve(strict=True)
+    if not is_within(real, allowed):
+        raise ValueError(f"Channel folder {source} is outside the allowed data folders")
+    if real.is_file():
+        os.symlink(real, target / real.name)
+        return 1
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(real):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            if filename.startswith("."):
+                continue
+            path = Path(dirpath) / filename
+            resolved = path.resolve()
+            if not resolved.is_file() or not is_within(resolved, allowed):
+                continue
+            destination = target / path.relative_to(real)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(resolved, destination)
+            count += 1
+    return count
+
+
+def prepare(
+    root: Path, hyperparameters: dict[str, str], channels: list[dict[str, Any]], allowed: list[Path]
+) -> None:
+    """Lay out a fresh /opt/ml-like directory at ``root`` (an old one, from an interrupted run, is removed)."""
+    if root.exists():
+        shutil.rmtree(root)
+    config = root / "input" / "config"
+    config.mkdir(parents=True)
+    for sub in ("model", "output/data", "tmp"):
+        (root / sub).mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=1), encoding="utf-8")
+    input_config = {
+        channel["name"]: {
+            "ContentType": channel.get("content_type") or "text/csv",
+            "TrainingInputMode": channel.get("input_mode") or "File",
+            "S3DistributionType": "FullyReplicated",
+            "RecordWrapperType": "None",
+        }
+        for channel in channels
+    }
+    (config / "inputdataconfig.json").write_text(json.dumps(input_config, indent=1), encoding="utf-8")
+    resource = {"current_host": HOST, "hosts": [HOST], "network_interface_name": "lo"}
+    (config / "resourceconfig.json").write_text(json.dumps(resource), encoding="utf-8")
+    for channel in channels:
+        if "/" in channel["name"] or channel["name"] in (".", ".."):
+            raise ValueError(f"Channel name {channel['name']!r} is not a folder name")
+        _link_channel(Path(channel["path"]), root / "input" / "data" / channel["name"], allowed)
+
+
+def child_env(
+    root: Path,
+    *,
+    training_job_name: str,
+    training_job_arn: str,
+    channels: list[str],
+    hyperparameters: dict[str, str],
+    threads: int,
+    pythonpath: str,
+    extra: dict[str, str],
+) -> dict[str, str]:
+    """The whole environment of a training job: the request's variables, then the contract's."""
+    env = dict(extra)
+    threads_text = str(max(1, threads))
+    env.update(
+        {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "HOME": str(root),
+            "TMPDIR": str(root / "tmp"),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",  # metrics must reach the log as they are printed
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": pythonpath,  # the built-ins run as ``python -m hpo_jobs.local_engine...``
+            # Parallel jobs share the cores: each gets its slice, not every core.
+            "OMP_NUM_THREADS": threads_text,
+            "OPENBLAS_NUM_THREADS": threads_text,
+            "MKL_NUM_THREADS": threads_text,
+            "SAGEMAKER_BASE_DIR": str(root),
+            "TRAINING_JOB_NAME": training_job_name,
+            "TRAINING_JOB_ARN": training_job_arn,
+            "SM_MODEL_DIR": str(root / "model"),
+            "SM_INPUT_DIR": str(root / "input"),
+            "SM_INPUT_CONFIG_DIR": str(root / "input" / "config"),
+            "SM_OUTPUT_DIR": str(root / "output"),
+            "SM_OUTPUT_DATA_DIR": str(root / "output" / "data"),
+            "SM_CHANNELS": json.dumps(sorted(channels)),
+            "SM_HPS": json.dumps(hyperparameters),
+            "SM_CURRENT_HOST": HOST,
+            "SM_HOSTS": json.dumps([HOST]),
+            "SM_NUM_CPUS": threads_text,
+            "SM_NUM_GPUS": "0",
+        }
+    )
+    for channel in channels:
+        env["SM_CHANNEL_" + re.sub(r"[^A-Z0-9_]", "_", channel.upper())] = str(root / "input" / "data" / channel)
+    return env
+
+
+def launch(command: list[str], root: Path, log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start the training job's command in its own process group, its output appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [*command, "train"],
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    """Send ``sig`` to a training job's process group, if it still exists."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def failure_reason(root: Path) -> str | None:
+    """The first 1024 characters of output/failure, as SageMaker reports them; None when empty."""
+    try:
+        with open(root / "output" / "failure", encoding="utf-8", errors="replace") as handle:
+            text = handle.read(FAILURE_REASON_MAX * 4)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    text = text.strip()
+    return text[:FAILURE_REASON_MAX] or None
+
+
+def kill_leftovers(root: Path) -> int:
+    """SIGKILL every process still running for the training job at ``root``; how many were found.
+
+    Used when a supervisor restarts: the processes of a job whose supervisor died are found by the
+    SAGEMAKER_BASE_DIR in their environment, so a reused process id can never hit a stranger.
+    """
+    marker = f"SAGEMAKER_BASE_DIR={root}".encode()
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return 0
+    killed = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+    return killed
