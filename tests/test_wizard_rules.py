@@ -202,10 +202,10 @@ def test_early_stopping_with_two_definitions_is_shown_on_review_and_on_the_job_s
 
 # ---- step 2: definitions --------------------------------------------------------------------------
 def test_a_blank_range_end_is_an_error_next_to_it_never_dropped(defs):
-    page = defs.next({hp(defs, "eta", "min"): "", hp(defs, "gamma", "max"): ""})
+    page = defs.next({hp(defs, "eta", "min"): "", hp(defs, "max_depth", "max"): ""})
     assert page.step == "definitions"
     assert page.error_near(hp(page, "eta", "min")) == ["Enter the lowest value of the range."]
-    assert page.error_near(hp(page, "gamma", "max")) == ["Enter the highest value of the range."]
+    assert page.error_near(hp(page, "max_depth", "max")) == ["Enter the highest value of the range."]
     assert page.error_near(hp(page, "eta", "max")) == []
 
 
