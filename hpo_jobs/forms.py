@@ -731,7 +731,8 @@ class HyperparameterForm(forms.Form):
         self.spec = algorithm.hyperparameter(raw) if (algorithm is not None and builtin and isinstance(raw, str)) else None
         if self.spec is not None:
             self.fields["name"].widget = forms.HiddenInput()
-            allowed = list(self.spec.allowed_types)
+            # tunable_as() adds Categorical for numeric parameters: Grid search takes lists of values only.
+            allowed = list(dict.fromkeys([*self.spec.allowed_types, *self.spec.tunable_as()]))
             if "Static" not in allowed:
                 allowed.append("Static")  # "not set": left at the algorithm's default
             self.fields["kind"].choices = [(k, k) for k in catalogue.PARAMETER_TYPES if k in allowed]
@@ -797,7 +798,8 @@ class HyperparameterForm(forms.Form):
             parts.append(f"{'Whole number ' if hp.is_integer else 'Number '}{hp.bounds_text()}.")
         if hp.suggested_min is not None and hp.suggested_max is not None:
             parts.append(f"Suggested range {_number_text(hp.suggested_min)}–{_number_text(hp.suggested_max)}.")
-        parts.append(f"Types: {', '.join(hp.allowed_types)}.")
+        types = [t for t in catalogue.PARAMETER_TYPES if t in {*hp.allowed_types, *hp.tunable_as()}]
+        parts.append(f"Types: {', '.join(types)}.")
         return " ".join(parts)
 
 

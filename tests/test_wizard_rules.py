@@ -289,6 +289,37 @@ def test_grid_takes_categorical_ranges_only(bob_client, project, root):
     assert "MaxNumberOfTrainingJobs" not in page.request_json()["HyperParameterTuningJobConfig"]["ResourceLimits"]
 
 
+def test_grid_on_xgboost_tunes_numeric_parameters_as_lists_of_values(bob_client, project, root):
+    page = start(bob_client).next(job__name="grid-xgb", job__strategy="Grid")
+    page = page.next(fill_channels(page, root))
+    changes = {}
+    for index in range(int(page.value("def-hp-TOTAL_FORMS"))):
+        if page.value(f"def-hp-{index}-kind") in ("Integer", "Continuous"):
+            changes[f"def-hp-{index}-kind"] = "Static"
+    changes.update({
+        hp(page, "max_depth", "kind"): "Categorical", hp(page, "max_depth", "values"): "3, 5",
+        hp(page, "eta", "kind"): "Categorical", hp(page, "eta", "values"): "0.1, 0.2, 0.3",
+        hp(page, "num_round", "value"): "20", hp(page, "objective", "value"): "binary:logistic",
+        "def-objective_metric": "validation:auc",
+    })
+    page = page.next(changes)
+    assert page.step == "resources", page.errors()
+    page = page.next(resources__max_jobs="")
+    assert page.step == "review", page.errors()
+    ranges = page.request_json()["TrainingJobDefinitions"][0]["HyperParameterRanges"]
+    assert sorted(ranges["CategoricalParameterRanges"], key=lambda r: r["Name"]) == [
+        {"Name": "eta", "Values": ["0.1", "0.2", "0.3"]}, {"Name": "max_depth", "Values": ["3", "5"]}]
+    assert not ranges.get("IntegerParameterRanges") and not ranges.get("ContinuousParameterRanges")
+
+
+def test_a_numeric_value_list_is_checked_against_the_parameters_bounds(bob_client, project, root):
+    page = start(bob_client).next(job__name="grid-bounds", job__strategy="Grid")
+    page = page.next({**fill_channels(page, root),
+                      hp(page, "subsample", "kind"): "Categorical", hp(page, "subsample", "values"): "0.5, 7"})
+    assert page.step == "definitions"
+    assert any("7" in e for e in page.error_near(hp(page, "subsample", "values"))), page.errors()
+
+
 def test_a_builtin_metric_has_its_own_direction(defs):
     page = defs.next({"def-objective_metric": "validation:rmse", "def-objective_type": "Maximize"})
     page = page.next()
