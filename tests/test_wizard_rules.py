@@ -248,8 +248,8 @@ def test_a_required_builtin_hyperparameter_must_be_given(defs):
 
 def test_a_builtin_row_offers_only_its_allowed_types(defs):
     row = defs.hp_index("eta")
-    page = defs.next({f"def-hp-{row}-kind": "Categorical"})
-    assert page.error_near(f"def-hp-{row}-kind") == ["eta can be Static or Continuous."]
+    page = defs.next({f"def-hp-{row}-kind": "Integer"})
+    assert page.error_near(f"def-hp-{row}-kind") == ["eta can be Static, Continuous or Categorical."]
 
 
 def test_categorical_values_are_checked(defs):
