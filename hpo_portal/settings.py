@@ -272,6 +272,8 @@ HPO_LOCAL_DATA_DIRS = [
     Path(p).resolve() for p in env_list("HPO_LOCAL_DATA_DIRS", [str(VAR_DIR / "data")])
 ]
 HPO_LOCAL_MAX_PARALLEL = env_int("HPO_LOCAL_MAX_PARALLEL", os.cpu_count() or 1, minimum=1)
+# How often the local engine restarts a tuning job whose supervisor died before ending it Failed.
+HPO_LOCAL_MAX_RESTARTS = env_int("HPO_LOCAL_MAX_RESTARTS", 3, minimum=0)
 # A custom algorithm's image maps to a local command only through this setting (JSON object of
 # image URI -> argv list). The example algorithm shipped with the portal is always there.
 HPO_LOCAL_EXAMPLE_IMAGE = "hpo-portal/example-custom:latest"

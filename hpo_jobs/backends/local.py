@@ -62,7 +62,6 @@ DIRECTIONS = ("Maximize", "Minimize")
 BUILTIN_MODULES = {"xgboost": "xgboost_train", "linear-learner": "linear_learner_train", "knn": "knn_train"}
 # SageMaker's quota on training jobs per tuning job: the budget when the request gives none.
 DEFAULT_MAX_TRAINING_JOBS = 750
-DEFAULT_MAX_RESTARTS = 3
 _COUNTER_NAMES = ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped")
 
 
@@ -231,7 +230,7 @@ class LocalBackend:
             state = self._state(folder)
             if state["status"] not in store.ACTIVE_STATUSES:
                 return False
-            max_restarts = getattr(settings, "HPO_LOCAL_MAX_RESTARTS", DEFAULT_MAX_RESTARTS)
+            max_restarts = settings.HPO_LOCAL_MAX_RESTARTS
             if state["launches"] > max_restarts:
                 self._give_up(folder, state)
                 return False
