@@ -177,7 +177,7 @@ class TrainingJob(models.Model):
         indexes = [
             models.Index(fields=["hpo_job", "creation_time"]),
             models.Index(fields=["hpo_job", "objective_value"]),
-            models.Index(fields=["hpo_job", "status"]),
+            models.Index(fields=["hpo_job", "status", "creation_time"]),
         ]
         ordering = ["creation_time", "name"]
 
