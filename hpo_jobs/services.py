@@ -37,12 +37,12 @@ from .backends import (
     AlreadyExistsError,
     Backend,
     BackendError,
+    CredentialsError,
     NotFoundError,
     PermanentBackendError,
     TransientBackendError,
     get_backend,
 )
-from .backends.sagemaker import CredentialsError
 from .models import EngineHealth, HpoJob, TrainingJob
 
 if TYPE_CHECKING:

@@ -42,21 +42,25 @@ def project_create(request: HttpRequest) -> HttpResponse:
     return render(request, "projects/project_form.html", {"form": form})
 
 
-@access.project_view()
-def project_detail(request: HttpRequest, project: Project) -> HttpResponse:
-    memberships = project.memberships.select_related("user")
+def _render_project(request: HttpRequest, project: Project, add_form: AddMemberForm, status: int = 200) -> HttpResponse:
     return render(
         request,
         "projects/project_detail.html",
         {
             "project": project,
-            "memberships": memberships,
+            "memberships": project.memberships.select_related("user"),
             "can_manage": access.can_manage_members(request.user, project),
-            "add_form": AddMemberForm(project=project),
+            "add_form": add_form,
             "recent_jobs": project.hpo_jobs.select_related("created_by")[:5],
             "job_count": project.hpo_jobs.count(),
         },
+        status=status,
     )
+
+
+@access.project_view()
+def project_detail(request: HttpRequest, project: Project) -> HttpResponse:
+    return _render_project(request, project, AddMemberForm(project=project))
 
 
 @require_POST
@@ -68,20 +72,7 @@ def member_add(request: HttpRequest, project: Project) -> HttpResponse:
         Membership.objects.create(project=project, user=user, role=form.cleaned_data["role"])
         messages.success(request, f"{user.username} added as {form.cleaned_data['role']}.")
         return redirect(project)
-    memberships = project.memberships.select_related("user")
-    return render(
-        request,
-        "projects/project_detail.html",
-        {
-            "project": project,
-            "memberships": memberships,
-            "can_manage": True,
-            "add_form": form,
-            "recent_jobs": project.hpo_jobs.select_related("created_by")[:5],
-            "job_count": project.hpo_jobs.count(),
-        },
-        status=400,
-    )
+    return _render_project(request, project, form, status=400)
 
 
 def _owner_count_after(project: Project, membership: Membership, new_role: str | None) -> int:

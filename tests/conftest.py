@@ -201,11 +201,11 @@ def purge_broker() -> None:
             app.control.purge(connection=conn)
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A real `celery worker` process (with embedded beat) on the configured broker and the test database."""
-    purge_broker()
-    env = os.environ.copy()
+def start_worker(module: list[str], tmp_path: Path, worker_args: tuple[str, ...] = (),
+                 env_overrides: dict[str, str] | None = None, env_unset: tuple[str, ...] = ()) -> subprocess.Popen:
+    """Start ``python -m <module> worker`` as a Celery worker process (with embedded beat) on the
+    configured broker and the test database; returns once it is ready, log at ``proc.log_path``."""
+    env = {k: v for k, v in os.environ.items() if k not in env_unset}
     env.update({
         "DATABASE_URL": _database_url(),
         "HPO_POLL_INTERVAL_S": env.get("HPO_TEST_POLL_INTERVAL_S", "1"),
@@ -213,20 +213,30 @@ def celery_worker_process(transactional_db, tmp_path):
         "HPO_LOCAL_ENGINE_DIR": str(settings.HPO_LOCAL_ENGINE_DIR),
         "HPO_LOCAL_DATA_DIRS": ",".join(str(p) for p in settings.HPO_LOCAL_DATA_DIRS),
         "HPO_BACKEND": settings.HPO_BACKEND,
+        **(env_overrides or {}),
     })
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "hpo_portal", "worker", "-B", "-c", "2", "-l", "info",
+            [sys.executable, "-m", *module, "worker", *worker_args, "-B", "-c", "2", "-l", "info",
              "-s", str(tmp_path / "beat-schedule"), "--without-mingle", "--without-gossip"],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=settings.BASE_DIR, start_new_session=True,
         )
     deadline = time.monotonic() + 60
     while b"ready." not in log.read_bytes():
         if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process_group(proc)
             raise RuntimeError(f"Celery worker did not start:\n{log.read_text(errors='replace')[-4000:]}")
         time.sleep(0.2)
     proc.log_path = log  # type: ignore[attr-defined]
+    return proc
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real `celery worker` process (with embedded beat) on the configured broker and the test database."""
+    purge_broker()
+    proc = start_worker(["celery", "-A", "hpo_portal"], tmp_path)
     yield proc
     stop_process_group(proc)
     purge_broker()

@@ -5,10 +5,6 @@ database, against AWS stubbed at the seam inside that worker (tests/stubbed_work
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +13,7 @@ from django.conf import settings
 
 from hpo_jobs.models import HpoJob
 from tests.aws_fakes import ROLE_ARN, aws_env, make_request, moto_aws  # noqa: F401  (fixtures)
-from tests.conftest import _database_url, purge_broker
+from tests.conftest import purge_broker, start_worker, stop_process_group
 from tests.wizard_helpers import WizardPage
 
 pytestmark = pytest.mark.e2e
@@ -28,14 +24,7 @@ def stubbed_worker(transactional_db, tmp_path, settings):
     """conftest's celery_worker_process, started through the stubbed-AWS wrapper, on the SageMaker engine."""
     settings.HPO_BACKEND = "sagemaker"
     purge_broker()
-    env = os.environ.copy()
-    for key in ("AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
-        env.pop(key, None)
-    env.update({
-        "DATABASE_URL": _database_url(),
-        "HPO_POLL_INTERVAL_S": env.get("HPO_TEST_POLL_INTERVAL_S", "1"),
-        "HPO_SWEEP_INTERVAL_S": "5",
+    env = {
         "HPO_BACKEND": "sagemaker",
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
@@ -44,28 +33,15 @@ def stubbed_worker(transactional_db, tmp_path, settings):
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_CONFIG_FILE": "/nonexistent/aws-config",
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-    })
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.stubbed_worker", "worker", "-B", "-P", "threads", "-c", "2", "-l", "info",
-             "-s", str(tmp_path / "beat-schedule"), "--without-mingle", "--without-gossip"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=settings.BASE_DIR, start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.2)
-    proc.log_path = log  # type: ignore[attr-defined]
+    }
+    # No other credential source may leak in from the machine.
+    unset = ("AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+             "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN")
+    # Threads, not processes: the tasks share the wrapper's in-memory stubbed AWS.
+    proc = start_worker(["tests.stubbed_worker"], tmp_path, worker_args=("-P", "threads"),
+                        env_overrides=env, env_unset=unset)
     yield proc
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_process_group(proc)
     purge_broker()
 
 

@@ -11,6 +11,7 @@ from .base import (  # noqa: F401  (re-exported: callers import errors from here
     AlreadyExistsError,
     Backend,
     BackendError,
+    CredentialsError,
     NotFoundError,
     PermanentBackendError,
     TransientBackendError,

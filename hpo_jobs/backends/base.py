@@ -28,6 +28,11 @@ class NotFoundError(BackendError):
     """The engine does not know the job (never created, or deleted on its side)."""
 
 
+class CredentialsError(PermanentBackendError):
+    """The engine refuses who we are (credentials missing, invalid, expired, or not allowed): the
+    job is not at fault, so services keep it and try again later."""
+
+
 class AlreadyExistsError(PermanentBackendError):
     """A tuning job with this name already exists in the engine (ResourceInUse)."""
 

@@ -18,6 +18,7 @@ from hpo_jobs import aws
 
 from .base import (
     AlreadyExistsError,
+    CredentialsError,
     NotFoundError,
     PermanentBackendError,
     TransientBackendError,
@@ -41,10 +42,6 @@ CREDENTIAL_CODES = frozenset({
 })
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "NotAuthorized"})
 NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
-
-
-class CredentialsError(PermanentBackendError):
-    """AWS credentials are missing, invalid, expired, or not allowed to do this."""
 
 
 def _describe_client_error(exc: bx.ClientError) -> tuple[str, str, int]:
