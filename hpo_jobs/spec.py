@@ -304,6 +304,9 @@ def check_shape(
     return issues
 
 
+_INTEGER_BITS = {"integer": 32, "long": 64}
+
+
 def _walk(value: Any, shape: Any, path: str, label: str, issues: list[Issue],
           skip_pattern: Callable[[str], bool] | None, depth: int) -> None:
     if depth > 64:  # the model is not recursive; this only guards against a future one
@@ -363,6 +366,10 @@ def _walk(value: Any, shape: Any, path: str, label: str, issues: list[Issue],
         if not isinstance(value, str):
             add(Issue(path, f"{label} must be {_TYPE_WORDS[kind]} (got {show(value)})"))
             return
+        if "\x00" in value:
+            # No field of the wizard takes one, and PostgreSQL cannot store one in a job's request.
+            add(Issue(path, f"{label} must not contain a null character (\\u0000)"))
+            return
         enum = meta.get("enum")
         if enum:
             if value not in _enum_set(tuple(enum)):
@@ -391,7 +398,9 @@ def _walk(value: Any, shape: Any, path: str, label: str, issues: list[Issue],
         if isinstance(value, bool) or not isinstance(value, int):
             add(Issue(path, f"{label} must be {_TYPE_WORDS[kind]} (got {show(value)})"))
             return
-        _check_range(value, meta, path, label, issues)
+        # The service reads an integer in 32 bits and a long in 64, whatever range the model states.
+        bits = _INTEGER_BITS[kind]
+        _check_range(value, {"min": -(2 ** (bits - 1)), "max": 2 ** (bits - 1) - 1, **meta}, path, label, issues)
         return
 
     if kind in ("float", "double"):

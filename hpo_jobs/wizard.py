@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.storage import get_storage
 from formtools.wizard.views import SessionWizardView
@@ -166,16 +167,18 @@ class JobWizard(SessionWizardView):
         if not management.is_valid():
             raise SuspiciousOperation("ManagementForm data is missing or has been tampered with.")
         posted_step = management.cleaned_data["current_step"]
-        if posted_step in self.get_form_list():
-            # The step a page was posted from is the step its data belongs to (back button, old tab).
-            self.storage.current_step = posted_step
+        if posted_step not in self.get_form_list():
+            # No page of the wizard posts that: formtools would store it as the current step and fail.
+            raise SuspiciousOperation("ManagementForm data is missing or has been tampered with.")
+        # The step a page was posted from is the step its data belongs to (back button, old tab).
+        self.storage.current_step = posted_step
         step = self.steps.current
 
         goto = self.request.POST.get("wizard_goto_step", "")
         target, _, definition = goto.partition(":")
         if target in self.get_form_list():
             self._keep_typed(step)
-            if target == "definitions" and definition.isdigit():
+            if target == "definitions" and re.fullmatch(r"[0-9]{1,6}", definition):
                 self._open_definition(int(definition))
             return self.render_goto_step(target)
 
@@ -472,6 +475,7 @@ def _name_taken(name: str) -> bool:
     return name_problem(name) is not None
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @access.project_view(access.can_create_jobs)
 def import_job(request: HttpRequest, project) -> HttpResponse:
     """Import a CreateHyperParameterTuningJob request: checked by the same rules, then opened in the wizard at review."""
@@ -520,7 +524,8 @@ def clone_name(name: str) -> str:
 @access.project_view(access.can_create_jobs)
 def clone_job(request: HttpRequest, project, name: str) -> HttpResponse:
     """The wizard filled in from a job of this project, under a new free name."""
-    job = get_object_or_404(HpoJob, project=project, name=name)
+    # Tuning job names are case-insensitive, as on the job's own pages.
+    job = get_object_or_404(HpoJob, project=project, name__iexact=name)
     try:
         values = convert.request_to_wizard_data(job.request)
     except convert.UnsupportedRequest as exc:

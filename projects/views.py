@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -75,6 +75,17 @@ def member_add(request: HttpRequest, project: Project) -> HttpResponse:
     return _render_project(request, project, form, status=400)
 
 
+# A user id in an address is any run of digits; the database holds ids up to this.
+MAX_ID = 2**63 - 1
+
+
+def _membership(project: Project, user_id: int) -> Membership:
+    """The user's membership of the project, locked for the change; 404 when there is none."""
+    if user_id > MAX_ID:
+        raise Http404("No such member")
+    return get_object_or_404(Membership.objects.select_for_update(), project=project, user_id=user_id)
+
+
 def _owner_count_after(project: Project, membership: Membership, new_role: str | None) -> int:
     owners = project.memberships.select_for_update().filter(role=Membership.Role.OWNER)
     count = owners.count()
@@ -91,7 +102,7 @@ def member_role(request: HttpRequest, project: Project, user_id: int) -> HttpRes
         messages.error(request, "Choose owner or member.")
         return redirect(project)
     with transaction.atomic():
-        membership = get_object_or_404(Membership.objects.select_for_update(), project=project, user_id=user_id)
+        membership = _membership(project, user_id)
         new_role = form.cleaned_data["role"]
         if _owner_count_after(project, membership, new_role) < 1:
             messages.error(request, "A project needs at least one owner: make someone else owner first.")
@@ -107,7 +118,7 @@ def member_role(request: HttpRequest, project: Project, user_id: int) -> HttpRes
 @access.project_view(access.can_manage_members)
 def member_remove(request: HttpRequest, project: Project, user_id: int) -> HttpResponse:
     with transaction.atomic():
-        membership = get_object_or_404(Membership.objects.select_for_update(), project=project, user_id=user_id)
+        membership = _membership(project, user_id)
         if _owner_count_after(project, membership, None) < 1:
             messages.error(request, "The last owner cannot be removed: make someone else owner first.")
             return redirect(project)
