@@ -9,6 +9,11 @@ class HpoJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "backend"]
     search_fields = ["name", "project__slug"]
     raw_id_fields = ["project", "created_by"]
+    # The request is the exact one sent to the engine, and the mirrored fields are the engine's
+    # answers: editing either would make the pages lie about the job.
+    readonly_fields = ["name", "backend", "request", "strategy", "arn", "engine_status", "last_describe",
+                       "best_training_job", "overall_best_training_job", "training_job_status_counters",
+                       "objective_status_counters", "completion_details"]
 
 
 @admin.register(TrainingJob)

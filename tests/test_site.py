@@ -134,3 +134,11 @@ def test_site_settings_reject_bad_lines_next_to_the_field(admin_client_):
     assert "Not understood: docker.io/evil" in html
     assert "Not understood: big-machine" in html
     assert not SiteSettings.load().ecr_enabled
+
+
+@pytest.mark.django_db
+def test_staff_cannot_rewrite_a_jobs_stored_request_in_the_admin(admin_client_, make_job):
+    job = make_job("admin-job")
+    page = admin_client_.get(f"/admin/hpo_jobs/hpojob/{job.pk}/change/").content.decode()
+    assert 'name="request"' not in page
+    assert "HyperParameterTuningJobName" in page  # shown, read-only
