@@ -581,6 +581,7 @@ class _Rules:
             self.definition_forms, self.job_name, self.resource_limits, self.strategy_rules, self.warm_start,
             self.early_stopping_rules, self.ranges, self.static_hyperparameters, self.algorithms,
             self.metric_definitions, self.images, self.channels, self.resources, self.stopping, self.environment,
+            self.tags,
         ):
             try:
                 group()
@@ -588,6 +589,20 @@ class _Rules:
                 logger.exception("Rule group %s failed", group.__name__)
                 self.add("", INTERNAL_ERROR)
         return self.issues
+
+    # -- tags: keys unique; the aws: prefix is AWS's own --
+    def tags(self) -> None:
+        seen: set[str] = set()
+        for index, tag in enumerate(_list(self.request.get("Tags"))):
+            key = _str(_dict(tag).get("Key"))
+            if key is None:
+                continue
+            path = f"Tags[{index}].Key"
+            if key.lower().startswith("aws:"):
+                self.add(path, f"Tag keys starting with 'aws:' are reserved for AWS (got {key!r})")
+            if key in seen:
+                self.add(path, f"Tag {key!r} is given twice")
+            seen.add(key)
 
     # -- which form of definitions, and where objective and ranges sit --
     def definition_forms(self) -> None:

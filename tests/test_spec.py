@@ -884,3 +884,13 @@ def test_input_shape_is_the_operations_input_and_is_cached():
 def test_allowed_by_matches_prefixes_only_at_a_boundary(uri, allowed):
     assert spec.allowed_by(uri, ["  ", "123456789012.dkr.ecr.us-east-1.amazonaws.com"]) is allowed
     assert spec.allowed_by(uri, []) is False
+
+
+def test_it_refuses_reserved_and_repeated_tag_keys():
+    request = multi_request()
+    request["Tags"] = [{"Key": "aws:cost", "Value": "x"}, {"Key": "team", "Value": "a"}, {"Key": "team", "Value": "b"}]
+    issues = {(i.path, i.message) for i in spec.validate_request(request, spec.ValidationContext())}
+    assert ("Tags[0].Key", "Tag keys starting with 'aws:' are reserved for AWS (got 'aws:cost')") in issues
+    assert ("Tags[2].Key", "Tag 'team' is given twice") in issues
+    request["Tags"] = [{"Key": "team", "Value": "a"}]
+    assert not [i for i in spec.validate_request(request, spec.ValidationContext()) if i.path.startswith("Tags")]
