@@ -538,7 +538,17 @@ def load_algorithm_defaults(draft: dict[str, Any], options: WizardOptions) -> st
     fields["input_mode"] = algorithm.default_input_mode
     draft["hyperparameters"] = builtin_rows(algorithm)
     draft["metric_definitions"] = []
+    _name_evaluation_channel(draft["channels"], algorithm.default_objective.name)
     return f"{algorithm.display_name}'s hyperparameters, objective metric and input mode loaded."
+
+
+def _name_evaluation_channel(channels: list[dict[str, str]], metric: str) -> None:
+    """Rename the evaluation channel after the objective's prefix: k-NN reports test:…, XGBoost validation:…."""
+    wanted = metric.split(":", 1)[0]
+    other = {"validation": "test", "test": "validation"}.get(wanted)
+    names = [c.get("name") for c in channels]
+    if other and wanted not in names and names.count(other) == 1:
+        channels[names.index(other)]["name"] = wanted
 
 
 def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[str, Any]:
@@ -697,7 +707,9 @@ class DefinitionForm(forms.Form):
                 data["image"] = image
                 known = algorithm.objective_metric(data.get("objective_metric") or "")
                 if known is not None:
-                    # A built-in metric's direction is a fact of the metric, not a choice.
+                    # A built-in metric's direction is a fact of the metric, not a choice (its field is
+                    # hidden, so whatever a page posted there is replaced rather than shown as an error).
+                    self.errors.pop("objective_type", None)
                     data["objective_type"] = known.direction
         elif source == "custom":
             data["algorithm"] = ""
@@ -1015,7 +1027,7 @@ class DefinitionsStepForm:
     def _read(self, data) -> tuple[list[dict[str, Any]], int | None]:
         try:
             raw = json.loads(data.get(f"{self.prefix}-drafts") or "[]")
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # a tampered page: as if it held no drafts
             raw = []
         drafts = [normalize_draft(d) for d in (raw if isinstance(raw, list) else [])[:MAX_DRAFTS]]
         try:
@@ -1257,6 +1269,11 @@ class ImportForm(forms.Form):
             parsed = json.loads(text)
         except json.JSONDecodeError as exc:
             self.add_error(field_name, f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+            return data
+        except (RecursionError, ValueError):
+            # Valid JSON that Python's reader refuses: nesting too deep, an integer of thousands of digits.
+            self.add_error(field_name, "This is not JSON the portal can read: it is nested too deeply or holds "
+                                       "a number too long to be a request's.")
             return data
         if not isinstance(parsed, dict):
             self.add_error(field_name, "The request must be a JSON object ({ ... }).")
