@@ -72,9 +72,10 @@ SETTLED_CHILD_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 
 PAGE_SIZE = 100  # ListTrainingJobsForHyperParameterTuningJob's maximum
 MAX_CHILDREN = 10_000  # Random search's raised quota: the most children a tuning job can have
-# Longer than any one sync takes (a 10,000-child listing is 100 calls), so a claim only lapses
-# when its worker died.
-SYNC_LEASE = timedelta(minutes=5)
+# A claim lapses after this long, so a worker killed mid-sync holds its job back from the page for
+# at most this. A sync that outlives it (a 10,000-child first listing) is still safe: upserts and the
+# compare-and-set on status make a second, overlapping sync harmless, only wasteful.
+SYNC_LEASE = timedelta(seconds=90)
 # Right after a create, a describe may not find the job yet (eventual consistency): not Deleted.
 NOT_FOUND_GRACE = timedelta(minutes=5)
 # A job whose launch was never queued (broker down) is queued by the sweep after this long; the
