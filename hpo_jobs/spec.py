@@ -541,6 +541,10 @@ def _local_channel_path(path: str, skip: bool) -> bool:
 
 
 # ---- the rules --------------------------------------------------------------------------------------
+# Job names that would collide with the pages under /projects/<slug>/hpo-jobs/.
+PORTAL_PAGE_NAMES = frozenset({"create", "import"})
+
+
 def validate_request(request: Any, ctx: ValidationContext) -> list[Issue]:
     """Every issue of a CreateHyperParameterTuningJob request under SageMaker's rules and the portal's policy;
     never raises, whatever ``request`` holds."""
@@ -670,6 +674,10 @@ class _Rules:
     # -- job name --
     def job_name(self) -> None:
         name = _str(self.request.get("HyperParameterTuningJobName"))
+        if name and name.lower() in PORTAL_PAGE_NAMES:
+            self.add("HyperParameterTuningJobName",
+                     f"{show(name)} is the name of one of the portal's own pages; choose another job name")
+            return
         if self.ctx.name_taken is None or not name:
             return
         if check_shape(name, input_shape().members["HyperParameterTuningJobName"], "name"):

@@ -766,7 +766,7 @@ def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str,
 @require_safe
 @access.project_view()
 def job_list(request: HttpRequest, project: Project) -> HttpResponse:
-    q = request.GET.get("q", "").strip()[:64]
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:64]  # PostgreSQL text holds no NUL
     status = _choice(request.GET.get("status"), JOB_STATUS_FILTERS, "")
     sort = _choice(request.GET.get("sort"), JOB_SORTS, JOB_SORT_DEFAULT)
 

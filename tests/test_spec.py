@@ -894,3 +894,11 @@ def test_it_refuses_reserved_and_repeated_tag_keys():
     assert ("Tags[2].Key", "Tag 'team' is given twice") in issues
     request["Tags"] = [{"Key": "team", "Value": "a"}]
     assert not [i for i in spec.validate_request(request, spec.ValidationContext()) if i.path.startswith("Tags")]
+
+
+@pytest.mark.parametrize("name", ["create", "Import"])
+def test_it_refuses_job_names_of_the_portals_own_pages(name):
+    request = multi_request()
+    request["HyperParameterTuningJobName"] = name
+    issues = [i for i in validate_request(request, ValidationContext()) if i.path == "HyperParameterTuningJobName"]
+    assert len(issues) == 1 and "the name of one of the portal's own pages" in issues[0].message
