@@ -124,6 +124,14 @@ class Scale:
         return [t for t in nice_ticks(self.lo, self.hi, count) if self.lo <= t <= self.hi]
 
 
+def _y_gridlines(parts: list[str], y: "Scale", count: int, x_lo: float, x_hi: float, label_gap: float) -> None:
+    """Horizontal grid lines at ``y``'s ticks, each labelled at the left."""
+    for tick in y.ticks(count):
+        ty = y(tick)
+        parts.append(f'<line x1="{_n(x_lo)}" x2="{_n(x_hi)}" y1="{_n(ty)}" y2="{_n(ty)}" stroke="{GRID}"/>')
+        parts.append(f'<text x="{_n(x_lo - label_gap)}" y="{_n(ty + 4)}" text-anchor="end">{_e(format_value(tick))}</text>')
+
+
 def _svg_open(chart_id: str, width: int, height: int, title: str, desc: str, css_class: str) -> list[str]:
     return [
         f'<svg class="chart {css_class}" id="{_e(chart_id)}" viewBox="0 0 {width} {height}" '
@@ -249,10 +257,7 @@ def objective_history(
 
     # Grid and y axis.
     parts.append('<g class="axis axis-y" aria-hidden="true">')
-    for tick in y.ticks(5):
-        ty = y(tick)
-        parts.append(f'<line x1="{xs_lo}" x2="{xs_hi}" y1="{_n(ty)}" y2="{_n(ty)}" stroke="{GRID}"/>')
-        parts.append(f'<text x="{xs_lo - 6}" y="{_n(ty + 4)}" text-anchor="end">{_e(format_value(tick))}</text>')
+    _y_gridlines(parts, y, 5, xs_lo, xs_hi, label_gap=6)
     parts.append(
         f'<text x="14" y="{_n((ys_lo + ys_hi) / 2)}" text-anchor="middle" '
         f'transform="rotate(-90 14 {_n((ys_lo + ys_hi) / 2)})">{_e(metric_name or "objective")}</text>'
@@ -550,10 +555,7 @@ def metric_curve(
     )
     parts = _svg_open(chart_id, width, height, title, desc, "chart-curve")
     parts.append('<g class="axis" aria-hidden="true">')
-    for tick in y.ticks(4):
-        ty = y(tick)
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_n(ty)}" y2="{_n(ty)}" stroke="{GRID}"/>')
-        parts.append(f'<text x="{left - 5}" y="{_n(ty + 4)}" text-anchor="end">{_e(format_value(tick))}</text>')
+    _y_gridlines(parts, y, 4, left, width - right, label_gap=5)
     for tick in nice_ticks(1, max(2, len(values)), 5):
         if tick == int(tick) and 1 <= tick <= len(values):
             parts.append(f'<text x="{_n(x(tick))}" y="{height - bottom + 15}" text-anchor="middle">{int(tick)}</text>')
