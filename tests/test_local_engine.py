@@ -31,6 +31,7 @@ from hpo_jobs import catalogue
 from hpo_jobs.backends.base import AlreadyExistsError, NotFoundError, PermanentBackendError
 from hpo_jobs.backends.local import LocalBackend
 from hpo_jobs.local_engine import store
+from hpo_jobs.local_engine.container import processes_where
 from hpo_jobs.local_engine.demo_data import write_demo_datasets
 
 REGION = "us-east-1"
@@ -90,31 +91,13 @@ ALGORITHMS = {
 def _job_processes(engine_dir: Path) -> list[int]:
     """Pids of live processes that belong to a training job under ``engine_dir``."""
     prefix = f"SAGEMAKER_BASE_DIR={engine_dir}/".encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if any(item.startswith(prefix) for item in environ.split(b"\0")):
-            pids.append(int(entry.name))
-    return pids
+    return processes_where("environ", lambda items: any(item.startswith(prefix) for item in items))
 
 
 def _supervisor_processes(engine_dir: Path) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"hpo_jobs.local_engine.supervisor" in cmdline and str(engine_dir).encode() in cmdline:
-            pids.append(int(entry.name))
-    return pids
+    marker = str(engine_dir).encode()
+    return processes_where(
+        "cmdline", lambda items: b"hpo_jobs.local_engine.supervisor" in items and any(marker in i for i in items))
 
 
 class Engine:

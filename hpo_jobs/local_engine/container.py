@@ -30,7 +30,7 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 HOST = "algo-1"
 FAILURE_REASON_MAX = 1024  # SageMaker keeps the first 1024 characters of output/failure
@@ -212,6 +212,24 @@ def failure_reason(root: Path) -> str | None:
     return text[:FAILURE_REASON_MAX] or None
 
 
+def processes_where(file: str, matches: Callable[[list[bytes]], bool]) -> list[int]:
+    """Pids of live processes whose /proc/<pid>/<file> (``environ`` or ``cmdline``), split on NUL, matches."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    pids = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            items = (entry / file).read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if matches(items):
+            pids.append(int(entry.name))
+    return pids
+
+
 def kill_leftovers(root: Path) -> int:
     """SIGKILL every process still running for the training job at ``root``; how many were found.
 
@@ -219,21 +237,11 @@ def kill_leftovers(root: Path) -> int:
     SAGEMAKER_BASE_DIR in their environment, so a reused process id can never hit a stranger.
     """
     marker = f"SAGEMAKER_BASE_DIR={root}".encode()
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return 0
     killed = 0
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in processes_where("environ", lambda items: marker in items):
         try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker in environ.split(b"\0"):
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed += 1
-            except (ProcessLookupError, PermissionError):
-                pass
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except (ProcessLookupError, PermissionError):
+            pass
     return killed
