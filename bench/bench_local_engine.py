@@ -39,7 +39,7 @@ django.setup()
 import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from hpo_jobs import catalogue  # noqa: E402
+from hpo_jobs.sagemaker import catalogue  # noqa: E402
 from hpo_jobs.backends.local import LocalBackend  # noqa: E402
 from hpo_jobs.local_engine import container, store  # noqa: E402
 

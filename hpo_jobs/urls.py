@@ -2,7 +2,8 @@
 
 from django.urls import path, register_converter
 
-from . import views, wizard
+from .pages import views
+from .wizard import views as wizard
 from .converters import NameConverter
 
 register_converter(NameConverter, "name")

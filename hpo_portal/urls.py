@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from hpo_jobs.site_views import site_settings
+from hpo_jobs.pages.site_views import site_settings
 
 from . import views
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from hpo_jobs import views
+from hpo_jobs.pages import views
 from hpo_jobs.management.commands.make_bench_jobs import build_job
 from hpo_jobs.models import HpoJob
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from hpo_jobs import spec
-from hpo_jobs.forms import WizardOptions
+from hpo_jobs.sagemaker import spec
+from hpo_jobs.wizard.forms import WizardOptions
 from hpo_jobs.models import HpoJob
 
 from .wizard_helpers import data_dir

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from hpo_jobs import catalogue
-from hpo_jobs.catalogue import ALGORITHMS, UnknownRegionError
+from hpo_jobs.sagemaker import catalogue
+from hpo_jobs.sagemaker.catalogue import ALGORITHMS, UnknownRegionError
 
 ALGORITHM_KEYS = list(ALGORITHMS)
 ALL_HYPERPARAMETERS = [

@@ -1,4 +1,4 @@
-"""The inline SVG charts (hpo_jobs/charts.py): one mark per training job, labelled, escaped, valid XML."""
+"""The inline SVG charts (hpo_jobs/pages/charts.py): one mark per training job, labelled, escaped, valid XML."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hpo_jobs import charts
+from hpo_jobs.pages import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)

@@ -9,7 +9,8 @@ import pytest
 from botocore.stub import Stubber
 from django.core.cache import cache
 
-from hpo_jobs import aws, ecr
+from hpo_jobs import aws
+from hpo_jobs.wizard import ecr
 from hpo_jobs.models import HpoJob, SiteSettings
 
 from .aws_fakes import ACCOUNT, aws_env, moto_aws  # noqa: F401  (fixtures)

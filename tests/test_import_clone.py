@@ -12,10 +12,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.datastructures import MultiValueDict
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from hpo_jobs import catalogue, convert, spec
-from hpo_jobs.forms import DefinitionsStepForm, JobSettingsForm, TuningResourcesForm, WizardOptions
+from hpo_jobs.sagemaker import catalogue, spec
+from hpo_jobs.wizard import convert
+from hpo_jobs.wizard.forms import DefinitionsStepForm, JobSettingsForm, TuningResourcesForm, WizardOptions
 from hpo_jobs.models import HpoJob, SiteSettings
-from hpo_jobs.wizard import seed_data
+from hpo_jobs.wizard.views import seed_data
 from projects.models import Project
 
 from .wizard_helpers import WizardPage, data_dir

@@ -27,7 +27,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from scipy import stats
 
-from hpo_jobs import catalogue
+from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.backends.base import AlreadyExistsError, NotFoundError, PermanentBackendError
 from hpo_jobs.backends.local import LocalBackend
 from hpo_jobs.local_engine import store

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from hpo_jobs import catalogue
+from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.backends.base import PermanentBackendError
 from tests.test_local_engine import (  # noqa: F401  (engine is a fixture)
     REGION,

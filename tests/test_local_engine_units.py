@@ -11,10 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from hpo_jobs import catalogue
+from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.local_engine import container
 from hpo_jobs.local_engine.demo_data import write_demo_datasets
-from hpo_jobs.local_engine.metrics import LogFollower, cloudwatch_text, parse_text
+from hpo_jobs.local_engine.metrics import LogFollower
+from hpo_jobs.sagemaker.metrics import cloudwatch_text, parse_text
 from hpo_jobs.local_engine.space import Range, parse_ranges, suggest
 from hpo_jobs.local_engine.strategies import MedianStoppingRule
 from hpo_jobs.local_engine.supervisor import training_job_name

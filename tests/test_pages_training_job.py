@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from hpo_jobs import views
+from hpo_jobs.pages import views
 from hpo_jobs.backends import NotFoundError, TransientBackendError
 from hpo_jobs.management.commands.make_bench_jobs import bench_request
 

@@ -63,7 +63,7 @@ def test_input_channels_table_stays_inside_the_definition_card(page, live_server
 def test_choosing_knn_names_the_evaluation_channel_after_its_test_metrics(project, alice):
     # k-NN's objective metrics are all test:…; with the default train/validation channels every
     # training job of a k-NN job failed ("Tuning k-NN needs a test channel").
-    from hpo_jobs import forms
+    from hpo_jobs.wizard import forms
 
     options = forms.WizardOptions.for_project(project, alice)
     draft = forms.new_draft(options, "definition-1")
@@ -83,7 +83,8 @@ def test_predictor_type_is_required_and_starts_filled_in(project, alice, algorit
     # SageMaker requires predictor_type for Linear Learner and k-NN. The wizard showed it blank with a
     # "default binary_classifier" placeholder, accepted it blank, and every training job then failed
     # with "Hyperparameter predictor_type is required".
-    from hpo_jobs import catalogue, forms
+    from hpo_jobs.sagemaker import catalogue
+    from hpo_jobs.wizard import forms
 
     spec = next(h for h in catalogue.get(algorithm).hyperparameters if h.name == "predictor_type")
     assert spec.required

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from botocore.validate import validate_parameters
 
-from hpo_jobs import catalogue, spec
-from hpo_jobs.spec import Issue, ValidationContext, check_shape, strip_read_only, validate_request
+from hpo_jobs.sagemaker import catalogue, spec
+from hpo_jobs.sagemaker.spec import Issue, ValidationContext, check_shape, strip_read_only, validate_request
 
 # ---- a builder for realistic requests ---------------------------------------------------------------
 REGION = "us-east-1"

@@ -10,8 +10,8 @@ from botocore.validate import validate_parameters
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hpo_jobs import spec
-from hpo_jobs.spec import Issue, ValidationContext, strip_read_only, validate_request
+from hpo_jobs.sagemaker import spec
+from hpo_jobs.sagemaker.spec import Issue, ValidationContext, strip_read_only, validate_request
 
 from .test_spec import (
     CTX,

@@ -6,8 +6,8 @@ import botocore.session
 import botocore.validate
 import pytest
 
-from hpo_jobs import spec
-from hpo_jobs.forms import WizardOptions
+from hpo_jobs.sagemaker import spec
+from hpo_jobs.wizard.forms import WizardOptions
 from hpo_jobs.models import HpoJob, SiteSettings
 
 from .wizard_helpers import data_dir, fill_channels, start
@@ -317,7 +317,7 @@ def test_choosing_another_builtin_lists_its_hyperparameters(bob_client, project)
 
 
 def test_a_builtin_lists_every_hyperparameter_with_defaults_and_suggested_ranges(bob_client, project):
-    from hpo_jobs import catalogue
+    from hpo_jobs.sagemaker import catalogue
 
     page = to_definitions(bob_client, "listing")
     xgboost = catalogue.get("xgboost")

@@ -41,9 +41,10 @@ from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 
-from hpo_jobs import catalogue
+from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.local_engine import container, store
-from hpo_jobs.local_engine.metrics import compile_definitions, tail
+from hpo_jobs.local_engine.metrics import tail
+from hpo_jobs.sagemaker.metrics import compile_definitions
 from hpo_jobs.local_engine.space import grid, grid_size, infer_max_resource, parse_ranges
 
 from .base import AlreadyExistsError, NotFoundError, PermanentBackendError, TransientBackendError

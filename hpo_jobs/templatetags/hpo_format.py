@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django import template
 
-from hpo_jobs.charts import format_value
+from hpo_jobs.pages.charts import format_value
 
 register = template.Library()
 

@@ -35,10 +35,12 @@ from django.views.decorators.http import require_POST, require_safe
 from projects import access
 from projects.models import Project
 
-from . import charts, services
-from .backends import BackendError, get_backend
-from .models import HpoJob, TrainingJob
-from .templatetags.hpo_format import status_words
+from hpo_jobs import services
+from hpo_jobs.backends import BackendError, get_backend
+from hpo_jobs.models import HpoJob, TrainingJob
+from hpo_jobs.templatetags.hpo_format import status_words
+
+from . import charts
 
 JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and sort do the rest
 TRAINING_JOBS_PER_PAGE = 50
@@ -206,7 +208,7 @@ def _algorithm_label(spec: dict[str, Any]) -> tuple[str, bool]:
         return spec["AlgorithmName"], False
     image = spec.get("TrainingImage") or ""
     try:
-        from . import catalogue
+        from hpo_jobs.sagemaker import catalogue
 
         algorithm = catalogue.algorithm_for_image(image)
     except Exception:  # the catalogue is a reader's aid here: a page must not fail on it
@@ -222,7 +224,7 @@ def _metric_definitions(spec: dict[str, Any]) -> list[dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     image = spec.get("TrainingImage") or ""
     try:
-        from . import catalogue
+        from hpo_jobs.sagemaker import catalogue
 
         algorithm = catalogue.algorithm_for_image(image) if image else None
     except Exception:
@@ -990,7 +992,7 @@ def _read_log(job: HpoJob, training_job: TrainingJob) -> tuple[str, str]:
 def _parse_metrics(log: str, regexes: list[dict[str, str]]) -> tuple[dict[str, list[float]], str]:
     if not log or not regexes:
         return {}, ""
-    from .local_engine.metrics import parse_text  # SageMaker's way of reading metrics from a log
+    from hpo_jobs.sagemaker.metrics import parse_text
 
     try:
         return parse_text(log, regexes), ""

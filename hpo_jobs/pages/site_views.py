@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 
 from projects.access import staff_required
 
-from .models import SiteSettings
+from hpo_jobs.models import SiteSettings
 
 ECR_ENTRY = forms.RegexField(
     regex=r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?(/[a-z0-9][a-z0-9._/-]*)?$"

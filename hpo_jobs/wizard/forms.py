@@ -28,9 +28,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 
-from . import catalogue, convert, ecr, spec
-from .backends import BackendError, get_backend
-from .models import HpoJob, SiteSettings
+from hpo_jobs.backends import BackendError, get_backend
+from hpo_jobs.models import HpoJob, SiteSettings
+from hpo_jobs.sagemaker import catalogue, spec
+
+from . import convert, ecr
 
 NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
 DEFINITION_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}")

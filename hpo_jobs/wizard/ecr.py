@@ -15,9 +15,10 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from django.conf import settings
 from django.core.cache import cache
 
-from . import aws, catalogue
-from .models import SiteSettings
-from .spec import _allowed_by  # the one definition of "within an allowed prefix", shared with the validator
+from hpo_jobs import aws
+from hpo_jobs.models import SiteSettings
+from hpo_jobs.sagemaker import catalogue
+from hpo_jobs.sagemaker.spec import _allowed_by  # the one definition of "within an allowed prefix", shared with the validator
 
 log = logging.getLogger(__name__)
 

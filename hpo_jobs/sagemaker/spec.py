@@ -1212,7 +1212,7 @@ def allowed_by(uri: str, prefixes: Iterable[str]) -> bool:
     return False
 
 
-_allowed_by = allowed_by  # the name hpo_jobs.ecr imported first
+_allowed_by = allowed_by  # the name hpo_jobs.wizard.ecr imports
 
 
 def local_path_problem(uri: str, data_dirs: Iterable[Path]) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
-from . import catalogue
+from hpo_jobs.sagemaker import catalogue
 
 PROJECT_TAG = "hpo-portal:project"
 CREATOR_TAG = "hpo-portal:created-by"

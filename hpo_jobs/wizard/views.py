@@ -35,7 +35,11 @@ from formtools.wizard.views import SessionWizardView
 
 from projects import access
 
-from . import catalogue, convert, services, spec
+from hpo_jobs import services
+from hpo_jobs.models import HpoJob
+from hpo_jobs.sagemaker import catalogue, spec
+
+from . import convert
 from .forms import (
     DefinitionsStepForm,
     ImportForm,
@@ -45,7 +49,6 @@ from .forms import (
     WizardOptions,
     name_problem,
 )
-from .models import HpoJob
 
 STEPS = (
     ("job", JobSettingsForm),
