@@ -1,11 +1,15 @@
-"""Benchmark the poller: AWS calls and time per poll cycle over 100 active jobs of 750 children each.
+"""Benchmark the poller: AWS calls and time per poll cycle over 100 active jobs of 750 children each,
+how a cycle grows with the number of active jobs when every AWS call takes 50 ms, and how many rows a
+changed poll of a 10,000-child job writes.
 
     .venv/bin/python bench/bench_sync.py
 
 Runs the real services and SageMaker backend over boto3 clients whose HTTP exchange is replaced by
 tests.aws_fakes.FakeSageMaker (it counts calls by operation), on a throwaway SQLite database under
-var/bench/. Times are this machine's work per cycle (database, botocore, our code) with no network;
-the last column adds an assumed 50 ms per AWS call to show what the call counts mean in practice.
+var/bench/ (or, with BENCH_DB=postgres, a throwaway PostgreSQL database: see database.py). In the first table times are this machine's work per cycle (database, botocore, our
+code) with no network, and the last column adds an assumed 50 ms per AWS call to show what the call
+counts mean in practice. The second table really waits 50 ms in every answer, so it shows what the
+side-by-side sync of a cycle (HPO_SYNC_CONCURRENCY) buys.
 """
 
 from __future__ import annotations
@@ -18,11 +22,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from database import bench_database_url  # noqa: E402
+from database import label as database_label  # noqa: E402
 BENCH_DIR = ROOT / "var" / "bench"
 JOBS = 100
 CHILDREN = 750
 NEW_CHILDREN = 10
 CALL_LATENCY_S = 0.05
+FAN_OUT_JOBS = (1, 10, 100, 500)
+BIG_JOB_CHILDREN = 10_000
 
 
 def configure() -> None:
@@ -34,7 +44,7 @@ def configure() -> None:
         "SECRET_KEY": "bench-only-secret-key-not-for-production",
         "DEBUG": "0",
         "HPO_VAR_DIR": str(BENCH_DIR),
-        "DATABASE_URL": f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}",
+        "DATABASE_URL": bench_database_url(BENCH_DIR / "bench.sqlite3"),
         "HPO_BACKEND": "sagemaker",
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
@@ -125,8 +135,110 @@ def main() -> int:
         with_latency = seconds + (describes + lists) * CALL_LATENCY_S
         print(f"{label:<{width}}  {describes:>8}  {lists:>5}  {seconds:>9.2f}s  {with_latency:>10.1f}s")
     print(f"\nGoal: {JOBS} describes and 0 lists per cycle when nothing changed; 1-2 lists for new children "
-          f"in one job.\nSQLite at {BENCH_DIR / 'bench.sqlite3'}; times are medians of the repeats on this machine.")
+          f"in one job.\n{database_label()}; times are medians of the repeats on this machine.")
+
+    fake.detach()
+    fan_out(project, user)
+    changed_poll(project, user)
     return 0
+
+
+def slow_fake():
+    """A FakeSageMaker whose every answer waits CALL_LATENCY_S first, as a call to AWS would."""
+    from tests.aws_fakes import FakeSageMaker
+
+    class SlowFakeSageMaker(FakeSageMaker):
+        def _answer(self, model, context, **kwargs):
+            if model.name in self.operations:
+                time.sleep(CALL_LATENCY_S)
+            return super()._answer(model, context, **kwargs)
+
+    return SlowFakeSageMaker(validate=False)
+
+
+def _jobs(project, user, fake, prefix: str, count: int, children: int = 0) -> list:
+    from django.utils import timezone
+
+    from hpo_jobs.models import HpoJob
+    from tests.aws_fakes import make_request
+
+    now = timezone.now()
+    jobs = []
+    for i in range(count):
+        request = make_request(f"{prefix}-{i:03d}")
+        fake.add_job(request).add_children(children)
+        jobs.append(HpoJob(
+            project=project, name=request["HyperParameterTuningJobName"], created_by=user, backend="sagemaker",
+            request=request, strategy="Bayesian", max_training_jobs=max(children, 1),
+            status=HpoJob.Status.IN_PROGRESS, launched_at=now, arn="arn:placeholder",
+        ))
+    return HpoJob.objects.bulk_create(jobs)
+
+
+def fan_out(project, user) -> None:
+    """An unchanged poll cycle of 1, 10, 100 and 500 active jobs, each AWS call taking 50 ms."""
+    from django.conf import settings
+
+    from hpo_jobs import aws, services
+    from hpo_jobs.models import HpoJob
+
+    print(f"\nPoll cycle against active jobs, every AWS call taking {CALL_LATENCY_S * 1000:.0f} ms "
+          f"(HPO_SYNC_CONCURRENCY={settings.HPO_SYNC_CONCURRENCY}):")
+    print(f"{'active jobs':>11}  {'describes':>9}  {'time/cycle':>10}  {'vs 1 job':>8}  {'one after another':>17}")
+    single = None
+    for count in FAN_OUT_JOBS:
+        HpoJob.objects.all().delete()
+        fake = slow_fake()
+        fake.attach(aws.client("sagemaker"))
+        _jobs(project, user, fake, f"fan-{count}", count)
+        services.sync_active_jobs()  # the first mirror (one empty listing each)
+        fake.reset_counts()
+        start = time.perf_counter()
+        result = services.sync_active_jobs()
+        seconds = time.perf_counter() - start
+        fake.detach()
+        assert result["synced"] == count, result
+        single = single or seconds
+        print(f"{count:>11}  {fake.calls['DescribeHyperParameterTuningJob']:>9}  {seconds:>9.2f}s  "
+              f"{seconds / single:>7.1f}x  {count * CALL_LATENCY_S:>16.1f}s")
+    print(f"Goal: a cycle takes about the time of one job, not the sum (the last column: "
+          f"{CALL_LATENCY_S * 1000:.0f} ms per job one after another, the AWS waits alone).")
+
+
+def changed_poll(project, user) -> None:
+    """A changed poll of a 10,000-child job with 10 new children: rows written and time."""
+    from tests.aws_fakes import FakeSageMaker
+
+    from hpo_jobs import aws, services
+    from hpo_jobs.models import HpoJob, TrainingJob
+
+    HpoJob.objects.all().delete()
+    fake = FakeSageMaker(validate=False)
+    fake.attach(aws.client("sagemaker"))
+    (job,) = _jobs(project, user, fake, "big", 1, children=BIG_JOB_CHILDREN)
+    services.sync_job(job.pk)
+    assert TrainingJob.objects.filter(hpo_job=job).count() == BIG_JOB_CHILDREN
+    written: list[int] = []
+    real = TrainingJob.objects.bulk_create
+
+    def counting(rows, *args, **kwargs):
+        rows = list(rows)
+        written.append(len(rows))
+        return real(rows, *args, **kwargs)
+
+    TrainingJob.objects.bulk_create = counting
+    try:
+        fake.job(job.name).add_children(NEW_CHILDREN, status="InProgress")
+        fake.reset_counts()
+        start = time.perf_counter()
+        services.sync_job(job.pk)
+        seconds = time.perf_counter() - start
+    finally:
+        del TrainingJob.objects.bulk_create
+    fake.detach()
+    print(f"\nChanged poll of a {BIG_JOB_CHILDREN:,}-child job with {NEW_CHILDREN} new children: "
+          f"{sum(written)} rows written, {fake.calls['ListTrainingJobsForHyperParameterTuningJob']} list call(s), "
+          f"{seconds * 1000:.0f} ms (goal: only the {NEW_CHILDREN} new rows written).")
 
 
 if __name__ == "__main__":

@@ -234,6 +234,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 
 HPO_POLL_INTERVAL_S = env_int("HPO_POLL_INTERVAL_S", 10, minimum=1)
+# How many jobs one poll cycle syncs side by side (threads: a sync mostly waits on the engine). SQLite
+# takes one writer at a time, so there the threads would only queue for its lock.
+HPO_SYNC_CONCURRENCY = env_int(
+    "HPO_SYNC_CONCURRENCY", 1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8, minimum=1
+)
 HPO_SWEEP_INTERVAL_S = env_int("HPO_SWEEP_INTERVAL_S", 60, minimum=5)
 # A Pending job not launched after this long is queued again by the sweep.
 HPO_RELAUNCH_AFTER_S = env_int("HPO_RELAUNCH_AFTER_S", 120, minimum=1)

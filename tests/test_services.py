@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from unittest import mock
 
@@ -237,6 +238,9 @@ def test_a_claimed_job_is_left_alone_by_an_overlapping_sync(launched, fake_sagem
     assert services.sync_active_jobs()["synced"] == 1
 
 
+# Jobs of one cycle are synced in threads, each with its own database connection: these tests
+# commit for real so that the threads see the jobs.
+@pytest.mark.django_db(transaction=True)
 def test_one_failing_job_never_stops_the_others(launched, fake_sagemaker, monkeypatch, caplog):
     jobs = [launched(f"tune-{i}") for i in range(3)]
     real = services._sync_claimed
@@ -255,6 +259,53 @@ def test_one_failing_job_never_stops_the_others(launched, fake_sagemaker, monkey
     assert synced.count() == 1
     # The broken job's claim is released, not left to lapse.
     assert HpoJob.objects.get(name="tune-0").sync_claimed_until is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_jobs_of_a_cycle_are_synced_side_by_side(launched, fake_sagemaker, settings):
+    # Each describe waits until three are in flight at once: a cycle that synced one job after the
+    # other would never get there, and the barrier's deadline would fail every sync.
+    settings.HPO_SYNC_CONCURRENCY = 3
+    jobs = [launched(f"tune-{i}") for i in range(3)]
+    meeting = threading.Barrier(3, timeout=120)
+    threads: set[str] = set()
+
+    def meet(params):
+        threads.add(threading.current_thread().name)
+        meeting.wait()
+
+    for _ in jobs:
+        fake_sagemaker.after("DescribeHyperParameterTuningJob", meet)
+    assert services.sync_active_jobs() == {"jobs": 3, "synced": 3, "skipped": 0, "errors": 0}
+    assert len(threads) == 3
+    assert HpoJob.objects.filter(last_synced_at__isnull=False).count() == 3
+
+
+def test_a_changed_poll_writes_only_the_children_that_changed(launched, fake_sagemaker, monkeypatch):
+    job = launched("tune-many")
+    fake_sagemaker.job("tune-many").add_children(250)
+    services.sync_job(job.pk)
+    assert TrainingJob.objects.filter(hpo_job=job).count() == 250
+
+    written: list[int] = []
+    real = TrainingJob.objects.bulk_create
+
+    def counting(rows, *args, **kwargs):
+        rows = list(rows)
+        written.append(len(rows))
+        return real(rows, *args, **kwargs)
+
+    monkeypatch.setattr(TrainingJob.objects, "bulk_create", counting)
+    fake_sagemaker.job("tune-many").add_children(3, status="InProgress")
+    services.sync_job(job.pk)
+    assert sum(written) == 3  # the three new ones; the page they came on held others, unchanged
+    assert TrainingJob.objects.filter(hpo_job=job).count() == 253
+
+    written.clear()
+    fake_sagemaker.job("tune-many").finish_children()
+    services.sync_job(job.pk)
+    assert sum(written) == 3  # the three that finished
+    assert TrainingJob.objects.filter(hpo_job=job, status="Completed").count() == 253
 
 
 # --- stop ---------------------------------------------------------------------------------------
