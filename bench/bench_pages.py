@@ -1,16 +1,16 @@
-"""The job pages at scale: SQL queries and server time for a job with 10 and with 10,000 training
-jobs, and for a project with 10 and with 10,000 jobs, measured in one run on a throwaway SQLite
-database under var/bench/pages/.
+"""The job pages at scale: SQL queries and wall time of each page for a job with 10, 1,000, 10,000
+and 50,000 training jobs, and for a project with as many jobs, measured in one run on a throwaway
+database: SQLite under var/bench/pages/, or PostgreSQL with BENCH_DB=postgres (see database.py;
+``make bench`` runs both when DATABASE_URL names a PostgreSQL server).
 
     .venv/bin/python bench/bench_pages.py
 
-What must hold (the issue's speed rules): the number of queries does not grow with the children
-(or the jobs), and the details page and the job list take at most 1.5x the time of their small
-counterparts. The exit status is 1 when one of them does not hold.
-
-Server time is judged on CPU time: the time the request costs this process, database included
-(SQLite runs in-process). Wall time is printed beside it; on a machine busy with other work it
-mostly measures the scheduler, so it is shown, not judged.
+What must hold: the number of queries does not grow with the children (or the jobs), and each
+page's wall time (the request as a client sees it, database included) stays within 1.5x of the
+10 case at 10,000 and within 2x at 50,000 (the CSV, which writes every row, is shown as its cost per
+row instead); the charts tab's size stays bounded. The exit status is
+1 when one of them does not hold. The sizes are timed in turns, so that a busy moment of the machine
+weighs on all alike; medians of RUNS requests are reported.
 """
 
 from __future__ import annotations
@@ -23,10 +23,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from database import bench_database_url  # noqa: E402
+from database import label as database_label  # noqa: E402
+
 BENCH_DIR = ROOT / "var" / "bench" / "pages"  # this script's own: it is wiped at each run
-SMALL, LARGE = 10, 10_000
-RUNS = 15  # timed runs per page (the median is reported), after two warm-up runs
-MAX_RATIO = 1.5
+SIZES = (10, 1_000, 10_000, 50_000)
+LIMITS = {10_000: 1.5, 50_000: 2.0}  # the largest wall-time ratio to the 10 case allowed at a size
+RUNS = 7  # timed runs per page and size (the median is reported), after one warm-up run
+MAX_CHARTS_BYTES = 1_000_000  # the charts tab may not grow past this, whatever the children
 
 
 def setup_django() -> None:
@@ -35,7 +41,7 @@ def setup_django() -> None:
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "hpo_portal.settings",
         "HPO_VAR_DIR": str(BENCH_DIR),
-        "DATABASE_URL": f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}",
+        "DATABASE_URL": bench_database_url(BENCH_DIR / "bench.sqlite3"),
         "SECRET_KEY": "bench-only-secret-key",
         "DEBUG": "0",  # measure what production runs: no debug templates, no query log
         "ALLOWED_HOSTS": "testserver",
@@ -57,105 +63,113 @@ def setup_django() -> None:
     call_command("migrate", verbosity=0)
 
 
-def measure(client, small_url: str, large_url: str, streaming: bool = False) -> list[tuple[int, float, float]]:
-    """For the small and the large URL: the queries of one request, and the median server time of
-    RUNS requests, as CPU time (ms) and as wall time (ms). The two URLs are timed in turns, so
-    that a busy moment of the machine weighs on both alike."""
+def measure(client, urls: list[str], streaming: bool = False) -> list[tuple[int, float, int]]:
+    """For each URL: the queries of one request, the median wall time (ms) of RUNS requests, and the
+    response's size in bytes. The URLs are timed in turns."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    def get(url: str) -> tuple[float, float]:
-        wall, cpu = time.perf_counter(), time.process_time()
+    def get(url: str) -> tuple[float, int]:
+        wall = time.perf_counter()
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
-        if streaming:
-            for _ in response.streaming_content:
-                pass
-        return (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000
+        size = sum(len(chunk) for chunk in response.streaming_content) if streaming else len(response.content)
+        return (time.perf_counter() - wall) * 1000, size
 
-    queries = []
-    for url in (small_url, large_url):
-        for _ in range(2):
-            get(url)
+    queries, sizes = [], []
+    for url in urls:
+        get(url)
         with CaptureQueriesContext(connection) as captured:
-            get(url)
-        queries.append(len(captured))  # now: the next request clears the connection's query log
-    times: tuple[list, list] = ([], [])
+            _, size = get(url)
+        queries.append(len(captured))
+        sizes.append(size)
+    times: list[list[float]] = [[] for _ in urls]
     for _ in range(RUNS):
-        times[0].append(get(small_url))
-        times[1].append(get(large_url))
-    return [
-        (queries[i], statistics.median(t[0] for t in times[i]), statistics.median(t[1] for t in times[i]))
-        for i in (0, 1)
-    ]
+        for i, url in enumerate(urls):
+            times[i].append(get(url)[0])
+    return [(queries[i], statistics.median(times[i]), sizes[i]) for i in range(len(urls))]
 
 
 def main() -> int:
-    print(f"Setting up a throwaway database in {BENCH_DIR.relative_to(ROOT)} ...", flush=True)
+    print(f"Setting up a throwaway database ({database_label()}) ...", flush=True)
     setup_django()
     from django.core.management import call_command
     from django.test import Client
 
     from hpo_jobs.management.commands.make_bench_jobs import ensure_project
+    from hpo_jobs.pages import views
 
     t0 = time.perf_counter()
-    call_command("make_bench_jobs", project="bench", children=SMALL, prefix="bench-small", stdout=open(os.devnull, "w"))
-    call_command("make_bench_jobs", project="bench", children=LARGE, prefix="bench-large", stdout=open(os.devnull, "w"))
-    call_command("make_bench_jobs", project="few-jobs", jobs=SMALL, children=0, prefix="few",
-                 stdout=open(os.devnull, "w"))
-    call_command("make_bench_jobs", project="many-jobs", jobs=LARGE, children=0, prefix="many",
-                 stdout=open(os.devnull, "w"))
+    quiet = open(os.devnull, "w")
+    for size in SIZES:
+        call_command("make_bench_jobs", project="bench", children=size, prefix=f"children-{size}", stdout=quiet)
+        call_command("make_bench_jobs", project=f"jobs-{size}", jobs=size, children=0, prefix=f"jobs{size}", stdout=quiet)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")  # as autovacuum would have by the time anyone looks
     print(f"Stored the data in {time.perf_counter() - t0:.1f} s.\n", flush=True)
 
     _, owner = ensure_project("bench")
-    for slug in ("few-jobs", "many-jobs"):
-        ensure_project(slug)
+    for size in SIZES:
+        ensure_project(f"jobs-{size}")
     client = Client()
     client.force_login(owner)
 
-    def job(name: str, suffix: str = "") -> str:
-        return f"/projects/bench/hpo-jobs/{name}/{suffix}"
+    def job(size: int, suffix: str = "") -> str:
+        return f"/projects/bench/hpo-jobs/children-{size}/{suffix}"
 
-    cases = [
-        # (label, small URL, large URL, streaming, time ratio required)
-        ("details page (overview)", job("bench-small"), job("bench-large"), False, True),
-        ("training jobs tab (page)", job("bench-small", "?tab=training-jobs"), job("bench-large", "?tab=training-jobs"),
-         False, False),
-        ("training jobs table (part)", job("bench-small", "parts/training-jobs/"),
-         job("bench-large", "parts/training-jobs/"), False, False),
-        ("training jobs, sorted by status", job("bench-small", "parts/training-jobs/?sort=status"),
-         job("bench-large", "parts/training-jobs/?sort=status"), False, False),
-        ("training-jobs.csv", job("bench-small", "training-jobs.csv"), job("bench-large", "training-jobs.csv"),
-         True, False),
-        ("charts tab (one mark per job)", job("bench-small", "?tab=charts"), job("bench-large", "?tab=charts"),
-         False, False),
-        ("job list", "/projects/few-jobs/hpo-jobs/", "/projects/many-jobs/hpo-jobs/", False, True),
-        ("job list, searched", "/projects/few-jobs/hpo-jobs/?q=00&status=Completed",
-         "/projects/many-jobs/hpo-jobs/?q=00&status=Completed", False, False),
+    # (label, URL for a size, streaming): every page a member reads, each offered sort, first and
+    # last page (a page number past the end gives the last page).
+    cases: list[tuple[str, object, bool]] = [
+        ("details page (overview)", lambda n: job(n), False),
+        ("training jobs tab", lambda n: job(n, "?tab=training-jobs"), False),
     ]
-    header = (f"{'page':32} {'queries':>13} {'cpu ms @10':>11} {'@10k':>8} {'ratio':>6}   "
-              f"{'wall ms @10':>11} {'@10k':>8} {'ratio':>6}  verdict")
-    print(f"Children per job (or jobs per project): {SMALL} vs {LARGE:,}; medians of {RUNS} runs each.")
+    for sort in views.TRAINING_JOB_SORTS:
+        cases.append((f"training jobs, sort {sort}", lambda n, s=sort: job(n, f"parts/training-jobs/?sort={s}"), False))
+    cases += [
+        ("training jobs, last page", lambda n: job(n, "parts/training-jobs/?page=999999"), False),
+        ("charts tab", lambda n: job(n, "?tab=charts"), False),
+        ("training-jobs.csv", lambda n: job(n, "training-jobs.csv"), True),
+        ("job list", lambda n: f"/projects/jobs-{n}/hpo-jobs/", False),
+        ("job list, last page", lambda n: f"/projects/jobs-{n}/hpo-jobs/?page=999999", False),
+        ("job list, searched", lambda n: f"/projects/jobs-{n}/hpo-jobs/?q=00&status=Completed", False),
+    ]
+    sizes_header = "".join(f"{f'@{n:,}':>9}" for n in SIZES)
+    ratios_header = "".join(f"{f'x@{n:,}':>9}" for n in SIZES[1:])
+    header = f"{'page':34} {'queries':>9} {sizes_header}  {ratios_header}  verdict"
+    print(f"{database_label()}: wall ms per request (medians of {RUNS}) for a job with N children "
+          f"(or a project with N jobs), and the ratio to N={SIZES[0]}.")
     print(header)
     print("-" * len(header))
     failed = []
-    for label, small_url, large_url, streaming, ratio_required in cases:
-        (q_small, c_small, w_small), (q_large, c_large, w_large) = measure(client, small_url, large_url, streaming)
-        ratio = c_large / c_small
+    for label, url_for, streaming in cases:
+        results = measure(client, [url_for(n) for n in SIZES], streaming)
+        queries = [q for q, _, _ in results]
+        times = [w for _, w, _ in results]
+        ratios = [w / times[0] for w in times[1:]]
         verdicts = []
-        if q_small != q_large:
+        if len(set(queries)) > 1:
             verdicts.append("QUERIES GROW")
-        if ratio_required and ratio > MAX_RATIO:
-            verdicts.append(f"SLOWER THAN {MAX_RATIO}x")
-        verdict = ", ".join(verdicts) or ("ok" if ratio_required else "ok (queries)")
-        if verdicts:
+        if streaming:
+            # The CSV writes every row: its time grows with the rows by nature; its cost per row is shown.
+            verdicts.append(f"{(times[-1] - times[0]) * 1000 / (SIZES[-1] - SIZES[0]):.0f} µs/row")
+        for n, ratio in zip(SIZES[1:], ratios):
+            if not streaming and n in LIMITS and ratio > LIMITS[n]:
+                verdicts.append(f"@{n:,} over {LIMITS[n]}x")
+        if label == "charts tab" and max(size for _, _, size in results) > MAX_CHARTS_BYTES:
+            verdicts.append(f"SIZE {max(size for _, _, size in results):,} B")
+        if any(not v.endswith("µs/row") for v in verdicts):
             failed.append(label)
-        print(f"{label:32} {q_small:>5} → {q_large:<5} {c_small:>11.1f} {c_large:>8.1f} {ratio:>5.2f}x   "
-              f"{w_small:>11.1f} {w_large:>8.1f} {w_large / w_small:>5.2f}x  {verdict}", flush=True)
+        query_text = str(queries[0]) if len(set(queries)) == 1 else "→".join(map(str, queries))
+        print(f"{label:34} {query_text:>9} {''.join(f'{w:>9.1f}' for w in times)}  "
+              f"{''.join(f'{r:>8.2f}x' for r in ratios)}  {', '.join(verdicts) or 'ok'}", flush=True)
     print()
-    print(f"Required: constant queries everywhere; CPU time ratio ≤ {MAX_RATIO}x for the details page and the job list.")
+    print(f"Required: constant queries; wall time within {LIMITS[10_000]}x of N={SIZES[0]} at 10,000 and "
+          f"{LIMITS[50_000]}x at 50,000; the charts tab under {MAX_CHARTS_BYTES:,} bytes.")
     if failed:
-        print(f"FAILED: {', '.join(failed)}")
+        print(f"NOT MET ({len(failed)} of {len(cases)}): {', '.join(failed)}")
         return 1
     print("All hold.")
     return 0
