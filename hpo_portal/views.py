@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 from django.contrib.auth.decorators import login_not_required
 
 from .celery import app as celery_app
@@ -51,6 +52,7 @@ def _check_aws() -> tuple[bool, str]:
     return False, f"{health.detail} (seen {when})"
 
 
+@require_safe
 @never_cache
 @login_not_required
 def healthz(request: HttpRequest) -> JsonResponse:
