@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -23,4 +24,5 @@ urlpatterns = [
     path("settings/", site_settings, name="site_settings"),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path(settings.CSP_REPORT_URL.strip("/") + "/", views.csp_report, name="csp_report"),
 ]

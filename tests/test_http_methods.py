@@ -20,7 +20,7 @@ from .test_authorization_matrix import world  # noqa: F401  (the fixture: one ob
 LOGIN = "/accounts/login/"
 METHODS = ("OPTIONS", "PUT", "PATCH", "DELETE")
 # Open to anonymous visitors: LoginRequiredMiddleware lets them through to the view.
-PUBLIC = {"accounts/login/", "healthz"}
+PUBLIC = {"accounts/login/", "healthz", "csp-report/"}
 PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<key>[^>]+)>")
 
 
