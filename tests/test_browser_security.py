@@ -45,3 +45,13 @@ def test_a_locked_out_user_is_told_when_to_try_again(page, live_server, project)
     expect(page.get_by_role("heading", name="Login paused")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("Try again in 30 minutes")
     expect(page.get_by_role("alert")).to_contain_text("ask a site admin (staff) to unlock you")
+
+
+def test_the_admin_and_settings_pages_pass_the_csp(page, live_server, project, admin_user, login):
+    login(page, "admin")
+    for path in ("/admin/", "/admin/projects/project/add/", "/admin/axes/accessattempt/", "/settings/",
+                 "/projects/new/", "/projects/demo/hpo-jobs/"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+        page.wait_for_load_state("networkidle")
+    # The teardown fails the test on any violation these pages caused.
