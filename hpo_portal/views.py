@@ -1,10 +1,11 @@
 """Site-level views: /healthz, the login lockout page and the CSP violation report endpoint.
 
 /healthz tells anyone whether the portal is up (200 "ok", or 503); only staff see why (hosts,
-ports and error messages are for operators, not for anonymous visitors). With the SageMaker engine, /healthz also reports AWS access as the workers last saw it (their
-calls and the sweep's periodic check, stored in EngineHealth): a probe costs no AWS call, and a
-credentials problem shows as a clear message. It does not turn the answer into a 503: restarting
-the web container does not fix credentials.
+ports and error messages are for operators, not for anonymous visitors). With the SageMaker
+engine it also reports AWS access as the workers last saw it (their calls and the sweep's periodic
+check, stored in EngineHealth): a probe costs no AWS call, and a credentials problem shows as a
+clear message. It does not turn the answer into a 503: restarting the web container does not fix
+credentials.
 """
 
 from __future__ import annotations
