@@ -1,5 +1,5 @@
 # One image for web, worker and beat.
-FROM python:3.11-slim
+FROM python:3.11.13-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HPO_VAR_DIR=/app/var
@@ -9,9 +9,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 curl \
     && useradd --create-home --uid 1000 portal
 
 WORKDIR /app
-COPY pyproject.toml ./
+# The locked, hashed dependencies first (a layer that changes only with the lock), then the portal.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY . .
-RUN pip install . \
+RUN pip install --no-deps . \
+    && pip check \
     && DEBUG=1 python manage.py collectstatic --noinput \
     && mkdir -p /app/var && chown -R portal:portal /app/var
 

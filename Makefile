@@ -6,16 +6,33 @@ STAMP  := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench chromium migrate clean
+# The locked, hashed dependency sets (Python 3.11, Linux x86_64): the app's, and the app's plus the
+# `test` extra's. `make lock` regenerates both from pyproject.toml.
+LOCK      := requirements.lock
+TEST_LOCK := requirements-test.lock
+LOCK_ARGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet
 
-$(STAMP): pyproject.toml
+.PHONY: install run test bench chromium migrate clean lock
+
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "HPO Portal needs Python 3.11 or newer")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml $(TEST_LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# A dependency in pyproject.toml that the lock lacks fails here: run `make lock`.
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The test lock is resolved first; the app's lock is the same versions, without the test extra.
+lock: | $(BIN)/python
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet 'uv>=0.5'
+	$(BIN)/uv pip compile pyproject.toml --extra test $(LOCK_ARGS) -o $(TEST_LOCK)
+	$(BIN)/uv pip compile pyproject.toml -c $(TEST_LOCK) $(LOCK_ARGS) -o $(LOCK)
 
 # The browser tests drive Debian's Chromium (a browser cannot be downloaded by Playwright here).
 chromium:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -77,6 +78,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "formtools",
     "django_htmx",
+    "axes",
+    "csp",
     "projects",
     "hpo_jobs",
 ]
@@ -92,6 +95,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, so that it sees the lockout the login view's authenticate() call signalled.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hpo_portal.urls"
@@ -135,6 +141,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: after LOGIN_FAILURE_LIMIT wrong passwords for one username from one address,
+# that pair is locked out for LOGIN_LOCKOUT_MINUTES (each further try restarts the wait); other
+# users at that address, and that user elsewhere, are not. A successful login clears the count.
+# Staff unlock in the Django admin (Axes > Access attempts) or with `manage.py axes_reset_username`.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "hpo_portal.views.login_locked_out"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -160,6 +181,28 @@ STORAGES = {
 }
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Error reports (the DEBUG page, emails to admins) also hide passwords inside URLs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "hpo_portal.debug.PortalExceptionReporterFilter"
+
+CSP_REPORT_URL = "/csp-report/"
+# Content-Security-Policy (django-csp): scripts, styles, images and fonts from the portal itself
+# only; no inline script, no inline style (the pages keep theirs in static/ files; the charts and
+# progress bars are SVG drawn with presentation attributes, which CSP does not govern). Browsers
+# post violations to CSP_REPORT_URL, which logs them (hpo_portal.views.csp_report).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": CSP_REPORT_URL,
+    },
+}
 
 # Security: strict unless DEBUG. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_ENABLED.
 SESSION_COOKIE_HTTPONLY = True

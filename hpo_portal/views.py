@@ -1,20 +1,32 @@
-"""Site-level views: /healthz.
+"""Site-level views: /healthz, the login lockout page and the CSP violation report endpoint.
 
-With the SageMaker engine, /healthz also reports AWS access as the workers last saw it (their
-calls and the sweep's periodic check, stored in EngineHealth): a probe costs no AWS call, and a
-credentials problem shows as a clear message. It does not turn the answer into a 503: restarting
-the web container does not fix credentials.
+/healthz tells anyone whether the portal is up (200 "ok", or 503); only staff see why (hosts,
+ports and error messages are for operators, not for anonymous visitors). With the SageMaker
+engine it also reports AWS access as the workers last saw it (their calls and the sweep's periodic
+check, stored in EngineHealth): a probe costs no AWS call, and a credentials problem shows as a
+clear message. It does not turn the answer into a 503: restarting the web container does not fix
+credentials.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Any
+
+from axes.helpers import get_client_username
 from django.conf import settings
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.cache import never_cache
 from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST, require_safe
 
 from .celery import app as celery_app
+
+logger = logging.getLogger(__name__)
 
 
 def _check_database() -> tuple[bool, str]:
@@ -51,10 +63,11 @@ def _check_aws() -> tuple[bool, str]:
     return False, f"{health.detail} (seen {when})"
 
 
+@require_safe
 @never_cache
 @login_not_required
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Database and broker reachability as JSON; 503 when either is down. With SageMaker, AWS access too."""
+    """The portal's status as JSON, 503 when the database or broker is down; staff also get each check's detail."""
     db_ok, db_detail = _check_database()
     broker_ok, broker_detail = _check_broker()
     ok = db_ok and broker_ok
@@ -68,4 +81,42 @@ def healthz(request: HttpRequest) -> JsonResponse:
         body["aws"] = {"ok": aws_ok, "detail": aws_detail}
         if ok and not aws_ok:
             body["status"] = "degraded"
+    if body["status"] != "ok":
+        logger.warning("healthz: %s", json.dumps(body))  # the detail, for operators, whoever asked
+    if not request.user.is_staff:
+        body = {"status": body["status"]}
     return JsonResponse(body, status=200 if ok else 503)
+
+
+def login_locked_out(request: HttpRequest, original_response: HttpResponse | None = None,
+                     credentials: dict[str, Any] | None = None) -> HttpResponse:
+    """The login page's answer (429) once django-axes has locked out this username from this address."""
+    context = {
+        "username": get_client_username(request, credentials) or "",
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "lockout_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }
+    return render(request, "registration/locked_out.html", context, status=429)
+
+
+csp_logger = logging.getLogger("hpo_portal.csp")
+MAX_CSP_REPORT_BYTES = 16 * 1024
+
+
+@csrf_exempt  # browsers post reports without the page's CSRF token
+@require_POST
+@login_not_required
+def csp_report(request: HttpRequest) -> HttpResponse:
+    """Log a browser's Content-Security-Policy violation report; 204 whatever it holds."""
+    body = request.body[:MAX_CSP_REPORT_BYTES]
+    try:
+        report = json.loads(body).get("csp-report", {})
+    except (ValueError, AttributeError):
+        report = {}
+    if isinstance(report, dict) and report:
+        csp_logger.warning(
+            "CSP violation: %s blocked %s on %s",
+            str(report.get("violated-directive") or report.get("effective-directive"))[:200],
+            str(report.get("blocked-uri"))[:200], str(report.get("document-uri"))[:200],
+        )
+    return HttpResponse(status=204)

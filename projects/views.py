@@ -8,7 +8,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from hpo_jobs.models import HpoJob
 
@@ -17,6 +17,7 @@ from .forms import AddMemberForm, ProjectForm, RoleForm
 from .models import Membership, Project
 
 
+@require_safe
 def project_list(request: HttpRequest) -> HttpResponse:
     def count_of(model, field: str = "project"):
         counted = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
@@ -31,6 +32,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
     return render(request, "projects/project_list.html", {"projects": projects})
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 def project_create(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -58,6 +60,7 @@ def _render_project(request: HttpRequest, project: Project, add_form: AddMemberF
     )
 
 
+@require_safe
 @access.project_view()
 def project_detail(request: HttpRequest, project: Project) -> HttpResponse:
     return _render_project(request, project, AddMemberForm(project=project))

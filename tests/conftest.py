@@ -270,6 +270,35 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+# Every page of every browser test reports Content-Security-Policy violations to the test (Chromium
+# fires `securitypolicyviolation` for each refused script, style, image or connection); the
+# test fails at teardown if there was any.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__hpoReportCsp(JSON.stringify({directive: event.effectiveDirective, blocked: event.blockedURI,
+    source: event.sourceFile, line: event.lineNumber, sample: event.sample, page: event.documentURI}));
+});
+"""
+
+
+@pytest.fixture
+def csp_violations() -> list[dict]:
+    """The CSP violations seen by this test's browser pages (the test fails if any is left at its end)."""
+    return []
+
+
+@pytest.fixture
+def context(context, csp_violations):
+    """pytest-playwright's browser context, failing the test on any CSP violation of its pages."""
+    import json
+
+    context.expose_binding("__hpoReportCsp", lambda _source, report: csp_violations.append(json.loads(report)))
+    context.add_init_script(CSP_LISTENER)
+    yield context
+    if csp_violations:
+        pytest.fail(f"Content-Security-Policy violations: {csp_violations}")
+
+
 @pytest.fixture
 def screenshot_dir() -> Path:
     path = Path(settings.BASE_DIR) / "var" / "screenshots"

@@ -113,7 +113,7 @@ def test_a_name_taken_by_someone_elses_job_fails_with_a_clear_reason(fake_sagema
     assert len(fake_sagemaker.jobs) == 1
 
 
-def test_bad_credentials_keep_the_job_pending_with_a_clear_message(fake_sagemaker, queued_tasks, submit, client):
+def test_bad_credentials_keep_the_job_pending_with_a_clear_message(fake_sagemaker, queued_tasks, submit, admin_client_):
     fake_sagemaker.fail("CreateHyperParameterTuningJob", "UnrecognizedClientException",
                         message="The security token included in the request is invalid.")
     job = submit(make_request("tune-a"))
@@ -121,7 +121,7 @@ def test_bad_credentials_keep_the_job_pending_with_a_clear_message(fake_sagemake
     job.refresh_from_db()
     assert job.status == Status.PENDING
     assert job.engine_error.startswith("AWS credentials are missing or invalid: The security token")
-    health = client.get("/healthz").json()
+    health = admin_client_.get("/healthz").json()
     assert health["status"] == "degraded"
     assert health["aws"]["ok"] is False
     assert "AWS credentials are missing or invalid" in health["aws"]["detail"]
@@ -129,7 +129,7 @@ def test_bad_credentials_keep_the_job_pending_with_a_clear_message(fake_sagemake
     # Fixed: the sweep's check clears /healthz, and the relaunch goes through.
     _age(job, launch_queued_at=timedelta(hours=1))
     services.sweep_jobs()
-    assert client.get("/healthz").json()["aws"]["ok"] is True
+    assert admin_client_.get("/healthz").json()["aws"]["ok"] is True
     queued_tasks.run()
     job.refresh_from_db()
     assert (job.status, job.engine_error) == (Status.IN_PROGRESS, "")
@@ -454,13 +454,13 @@ def test_an_email_that_could_not_be_sent_is_retried_by_the_sweep(launched, fake_
 
 
 # --- /healthz -----------------------------------------------------------------------------------
-def test_healthz_reports_aws_without_calling_it(aws_env, client, fake_sagemaker):
-    body = client.get("/healthz").json()
+def test_healthz_reports_aws_without_calling_it(aws_env, admin_client_, fake_sagemaker):
+    body = admin_client_.get("/healthz").json()
     assert body["status"] == "ok" and body["aws"]["ok"] is True and "not checked yet" in body["aws"]["detail"]
     assert fake_sagemaker.calls == {}
     EngineHealth.objects.create(backend="sagemaker", ok=False, checked_at=timezone.now(),
                                 detail="AWS credentials are missing or invalid: Unable to locate credentials")
-    response = client.get("/healthz")
+    response = admin_client_.get("/healthz")
     assert response.status_code == 200
     assert response.json()["aws"] == {
         "ok": False,
@@ -469,9 +469,9 @@ def test_healthz_reports_aws_without_calling_it(aws_env, client, fake_sagemaker)
     assert response.json()["aws"]["detail"].startswith("AWS credentials are missing or invalid: Unable to locate")
 
 
-def test_healthz_has_no_aws_line_with_the_local_engine(client, settings):
+def test_healthz_has_no_aws_line_with_the_local_engine(admin_client_, settings):
     settings.HPO_BACKEND = "local"
-    assert "aws" not in client.get("/healthz").json()
+    assert "aws" not in admin_client_.get("/healthz").json()
 
 
 # --- tasks --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
 from projects.access import staff_required
 
@@ -57,6 +58,7 @@ class SiteSettingsForm(forms.ModelForm):
         return cleaned
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
 def site_settings(request: HttpRequest) -> HttpResponse:
     obj = SiteSettings.load()

@@ -114,7 +114,8 @@ class JobWizard(SessionWizardView):
     def dispatch(self, request: HttpRequest, *args, project=None, seed: tuple | None = None, **kwargs):
         self.project = project
         self.seed = seed  # (values by step, step to open): a clone
-        self.options = WizardOptions.for_project(project, request.user)
+        # Not ``self.options``: that would hide View.options(), the OPTIONS handler.
+        self.wizard_options = WizardOptions.for_project(project, request.user)
         self._finalizing = False
         self._checking_name = False
         self._succeeded = False
@@ -146,7 +147,7 @@ class JobWizard(SessionWizardView):
             self.storage.current_step = self.steps.first
             if self.seed is not None:
                 values, step = self.seed
-                for name, data in seed_data(values, self.options).items():
+                for name, data in seed_data(values, self.wizard_options).items():
                     self.storage.set_step_data(name, data)
                 self.storage.current_step = step
             _register_run(request.session, self.prefix)
@@ -224,10 +225,10 @@ class JobWizard(SessionWizardView):
     # -- forms --
     def get_form_kwargs(self, step=None) -> dict[str, Any]:
         if step == "job":
-            return {"options": self.options, "rules": self._rules("job"),
+            return {"options": self.wizard_options, "rules": self._rules("job"),
                     "check_name": self._checking_name and not self._finalizing}
         if step == "definitions":
-            return {"options": self.options, "rules": self._rules("definitions")}
+            return {"options": self.wizard_options, "rules": self._rules("definitions")}
         if step == "resources":
             return {"rules": self._rules("resources"), "strategy": (self._values("job") or {}).get("strategy")}
         if step == "review":
@@ -252,7 +253,7 @@ class JobWizard(SessionWizardView):
             data = self.storage.get_step_data(step)
             value = None
             if data is not None:
-                kwargs = {"job": {"options": self.options}, "definitions": {"options": self.options}}.get(step, {})
+                kwargs = {"job": {"options": self.wizard_options}, "definitions": {"options": self.wizard_options}}.get(step, {})
                 form = dict(STEPS)[step](data=data, prefix=self.get_form_prefix(step), **kwargs)
                 if form.is_valid():
                     value = form.cleaned_data
@@ -270,7 +271,7 @@ class JobWizard(SessionWizardView):
             sources: dict[tuple, tuple] = {}
             request = convert.build_request(by_step, self.project, self.request.user, sources=sources)
             problems = []
-            for issue in spec.validate_request(request, self.options.validation_context()):
+            for issue in spec.validate_request(request, self.wizard_options.validation_context()):
                 location = convert.locate(issue.path, sources)
                 if location is not None and location[0] == step:
                     problems.append((location, issue.message))
@@ -298,7 +299,7 @@ class JobWizard(SessionWizardView):
                 problems.append({"step": None, "goto": None, "where": "Execution role", "message": (
                     "This project has no SageMaker execution role. A site administrator sets it on the project "
                     "(or the site default, SAGEMAKER_ROLE_ARN).")})
-            for issue in spec.validate_request(request, self.options.validation_context()):
+            for issue in spec.validate_request(request, self.wizard_options.validation_context()):
                 if role_missing and issue.path.endswith(".RoleArn"):
                     continue
                 location = convert.locate(issue.path, sources)
@@ -390,7 +391,7 @@ class JobWizard(SessionWizardView):
         steps = list(self.get_form_list())
         context.update(
             project=self.project,
-            options=self.options,
+            options=self.wizard_options,
             action_url=wizard_url(self.project, self.run),
             step_label=STEP_LABELS[current],
             step_list=[
@@ -398,7 +399,7 @@ class JobWizard(SessionWizardView):
                  "done": number - 1 < steps.index(current)}
                 for number, name in enumerate(steps, start=1)
             ],
-            backend=self.options.backend,
+            backend=self.wizard_options.backend,
             local_data_dirs=settings.HPO_LOCAL_DATA_DIRS,
         )
         if current == "review":
@@ -468,6 +469,7 @@ def review_sections(request: dict[str, Any]) -> dict[str, Any]:
 _wizard_view = JobWizard.as_view()
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @access.project_view(access.can_create_jobs)
 def create_job(request: HttpRequest, project) -> HttpResponse:
     """The create wizard; ``?run=<token>`` names one run of it (a new run without it)."""
@@ -524,6 +526,7 @@ def clone_name(name: str) -> str:
     return suggest_name()
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @access.project_view(access.can_create_jobs)
 def clone_job(request: HttpRequest, project, name: str) -> HttpResponse:
     """The wizard filled in from a job of this project, under a new free name."""
