@@ -367,3 +367,16 @@ def test_the_schema_and_the_docs_are_served_by_the_portal(anon_client):
     assert schema.status_code == 200 and "/api/v1/projects/{slug}/jobs/" in schema.json()["paths"]
     docs = anon_client.get("/api/v1/docs/").content.decode()
     assert "swagger-ui" in docs and "cdn" not in docs.lower() and "/static/drf_spectacular_sidecar/" in docs
+
+
+def test_the_readmes_example_request_is_accepted(bob_api, settings):
+    """examples/api/xgb-request.json, with @DATA@ set to the demo's data folder, as the README does."""
+    from pathlib import Path
+
+    from hpo_jobs.local_engine.demo_data import write_demo_datasets
+
+    root = Path(settings.HPO_LOCAL_DATA_DIRS[0]) / "demo"
+    write_demo_datasets(root)
+    text = (Path(settings.BASE_DIR) / "examples" / "api" / "xgb-request.json").read_text()
+    response = post_json(bob_api, JOBS, '{"request": ' + text.replace("@DATA@", str(root.resolve())) + "}")
+    assert response.status_code == 201, response.content
