@@ -370,12 +370,13 @@ def test_the_schema_and_the_docs_are_served_by_the_portal(anon_client):
 
 
 def test_the_readmes_example_request_is_accepted(bob_api, settings):
-    """examples/api/xgb-request.json, with @DATA@ set to the demo's data folder, as the README does."""
+    """examples/api/xgb-request.json, with @DATA@ set to a folder of the demo's datasets, as the README does."""
     from pathlib import Path
 
     from hpo_jobs.local_engine.demo_data import write_demo_datasets
 
-    root = Path(settings.HPO_LOCAL_DATA_DIRS[0]) / "demo"
+    # Not the demo's own folder: the wizard offers that one by default, which other tests rely on not existing.
+    root = Path(settings.HPO_LOCAL_DATA_DIRS[0]) / "readme-example"
     write_demo_datasets(root)
     text = (Path(settings.BASE_DIR) / "examples" / "api" / "xgb-request.json").read_text()
     response = post_json(bob_api, JOBS, '{"request": ' + text.replace("@DATA@", str(root.resolve())) + "}")

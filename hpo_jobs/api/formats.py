@@ -17,6 +17,8 @@ class RequestParser(parsers.BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read(MAX_IMPORT_BYTES + 1) if stream is not None else b""
+        if len(raw) > MAX_IMPORT_BYTES:
+            raise exceptions.ParseError(f"The request is larger than {MAX_IMPORT_BYTES // 1000} kB.")
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
