@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.decorators.http import require_http_methods
 from django.views.generic import RedirectView
 
+from hpo_jobs.api import account as api_account
 from hpo_jobs.pages.site_views import site_settings
 
 from . import views
@@ -22,6 +23,9 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("projects/<slug:slug>/hpo-jobs/", include("hpo_jobs.urls")),
     path("settings/", site_settings, name="site_settings"),
+    path("account/tokens/", api_account.token_list, name="api_tokens"),
+    path("account/tokens/<int:pk>/revoke/", api_account.token_revoke, name="api_token_revoke"),
+    path("api/v1/", include("hpo_jobs.api.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path(settings.CSP_REPORT_URL.strip("/") + "/", views.csp_report, name="csp_report"),

@@ -765,17 +765,31 @@ def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str,
     }
 
 
-@require_safe
-@access.project_view()
-def job_list(request: HttpRequest, project: Project) -> HttpResponse:
-    q = request.GET.get("q", "").replace("\x00", "").strip()[:64]  # PostgreSQL text holds no NUL
-    status = _choice(request.GET.get("status"), JOB_STATUS_FILTERS, "")
-    sort = _choice(request.GET.get("sort"), JOB_SORTS, JOB_SORT_DEFAULT)
+@dataclass
+class JobListing:
+    """A project's jobs as the list shows them: the filtered, sorted rows and the filter's counts."""
+
+    q: str
+    status: str
+    sort: str
+    status_counts: dict[str, int]
+    rows: Any  # a values() queryset of LIST_FIELDS and objective_metric
+    count: int | None  # the rows' number when known without a COUNT query (no name search)
+
+    @property
+    def project_total(self) -> int:
+        return sum(self.status_counts.values())
+
+
+def list_jobs(project: Project, q: str | None, status: str | None, sort: str | None) -> JobListing:
+    """The job list's query, shared by the page and the API: a bad parameter falls back to its default."""
+    q = (q or "").replace("\x00", "").strip()[:64]  # PostgreSQL text holds no NUL
+    status = _choice(status, JOB_STATUS_FILTERS, "")
+    sort = _choice(sort, JOB_SORTS, JOB_SORT_DEFAULT)
 
     # One grouped query (on the (project, status) index) gives the filter's counts, tells an empty
     # project from an empty filter, and is the paginator's count whenever no name search applies.
     status_counts = dict(project.hpo_jobs.order_by().values_list("status").annotate(n=Count("id")))
-    project_total = sum(status_counts.values())
 
     jobs = HpoJob.objects.filter(project=project).annotate(
         objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
@@ -789,10 +803,22 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
             Coalesce(F("ended_at"), Now()) - Coalesce(F("started_at"), F("created_at")), output_field=DurationField()
         ))
     jobs = jobs.order_by(*JOB_SORTS[sort]).values(*LIST_FIELDS, "objective_metric")
-    paginator = Paginator(jobs, JOBS_PER_PAGE)
+    count = None
     if not q:
         statuses = JOB_STATUS_FILTERS[status] if status else status_counts
-        paginator.count = sum(status_counts.get(s, 0) for s in statuses)  # no COUNT(*) query
+        count = sum(status_counts.get(s, 0) for s in statuses)
+    return JobListing(q, status, sort, status_counts, jobs, count)
+
+
+@require_safe
+@access.project_view()
+def job_list(request: HttpRequest, project: Project) -> HttpResponse:
+    listing = list_jobs(project, request.GET.get("q"), request.GET.get("status"), request.GET.get("sort"))
+    q, status, sort, status_counts = listing.q, listing.status, listing.sort, listing.status_counts
+    project_total = listing.project_total
+    paginator = Paginator(listing.rows, JOBS_PER_PAGE)
+    if listing.count is not None:
+        paginator.count = listing.count  # no COUNT(*) query
     page = paginator.get_page(request.GET.get("page"))
 
     now = timezone.now()
@@ -940,43 +966,49 @@ def _csv_time(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
-@require_safe
-@access.project_view()
-def training_jobs_csv(request: HttpRequest, project: Project, name: str) -> StreamingHttpResponse:
-    """Every child training job, one row each, with a column per hyperparameter."""
-    job = _get_job(project, name)
+def training_jobs_csv_lines(job: HpoJob) -> Iterator[str]:
+    """The CSV of every child training job, line by line (one query per 2,000 rows), with a column
+    per hyperparameter: shared by the page's download and the API."""
     definitions = _definitions(job)
     columns = _tuned_columns(definitions)
     fields = ("name", "definition_name", "status", "objective_metric_name", "objective_value", "objective_status",
               "creation_time", "start_time", "end_time", "failure_reason", "tuned_hyperparameters")
     rows = job.training_jobs.order_by("creation_time", "id").values_list(*fields)
+    # A first pass over the hyperparameters alone finds any the definitions do not declare
+    # (a warm-start parent's, an imported job's): every one gets its column.
+    extra: dict[str, None] = {}
+    known = set(columns)
+    for hps in job.training_jobs.order_by().values_list("tuned_hyperparameters", flat=True).iterator(2000):
+        for key in hps or {}:
+            if key not in known:
+                extra.setdefault(key, None)
+    hp_names = columns + sorted(extra)
+    header = CSV_FIXED + [n if n not in CSV_FIXED else f"hyperparameter:{n}" for n in hp_names]
+    writer = csv.writer(_Echo())
+    yield writer.writerow([_csv_cell(h) for h in header])
+    for (tj_name, definition, status, metric, value, obj_status, created, started, ended, reason,
+         hps) in rows.iterator(2000):
+        duration = (ended - (started or created)).total_seconds() if ended and (started or created) else ""
+        hps = hps or {}
+        yield writer.writerow([_csv_cell(v) for v in (
+            tj_name, definition, status, metric, "" if value is None else repr(value), obj_status,
+            _csv_time(created), _csv_time(started), _csv_time(ended), duration, reason,
+            *(hps.get(h, "") for h in hp_names),
+        )])
 
-    def lines() -> Iterator[str]:
-        # A first pass over the hyperparameters alone finds any the definitions do not declare
-        # (a warm-start parent's, an imported job's): every one gets its column.
-        extra: dict[str, None] = {}
-        known = set(columns)
-        for hps in job.training_jobs.order_by().values_list("tuned_hyperparameters", flat=True).iterator(2000):
-            for key in hps or {}:
-                if key not in known:
-                    extra.setdefault(key, None)
-        hp_names = columns + sorted(extra)
-        header = CSV_FIXED + [n if n not in CSV_FIXED else f"hyperparameter:{n}" for n in hp_names]
-        writer = csv.writer(_Echo())
-        yield writer.writerow([_csv_cell(h) for h in header])
-        for (tj_name, definition, status, metric, value, obj_status, created, started, ended, reason,
-             hps) in rows.iterator(2000):
-            duration = (ended - (started or created)).total_seconds() if ended and (started or created) else ""
-            hps = hps or {}
-            yield writer.writerow([_csv_cell(v) for v in (
-                tj_name, definition, status, metric, "" if value is None else repr(value), obj_status,
-                _csv_time(created), _csv_time(started), _csv_time(ended), duration, reason,
-                *(hps.get(h, "") for h in hp_names),
-            )])
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+def training_jobs_csv_response(job: HpoJob) -> StreamingHttpResponse:
+    """The CSV download of a job's training jobs, streamed."""
+    response = StreamingHttpResponse(training_jobs_csv_lines(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"{job.name}-training-jobs.csv")
     return response
+
+
+@require_safe
+@access.project_view()
+def training_jobs_csv(request: HttpRequest, project: Project, name: str) -> StreamingHttpResponse:
+    """Every child training job, one row each, with a column per hyperparameter."""
+    return training_jobs_csv_response(_get_job(project, name))
 
 
 # ---- a training job -------------------------------------------------------------------------------
@@ -1000,20 +1032,41 @@ def _parse_metrics(log: str, regexes: list[dict[str, str]]) -> tuple[dict[str, l
         return {}, str(exc)
 
 
+@dataclass
+class TrainingJobReading:
+    """A training job's log (read from its engine) and the metrics read from it."""
+
+    definition: dict[str, Any] | None
+    objective: Objective
+    metric_name: str
+    log: str
+    log_error: str
+    series: dict[str, list[float]]
+    metric_error: str
+    final_metrics: list[dict[str, Any]]  # [{name, value, objective}], the objective first
+
+
+def read_training_job(job: HpoJob, training_job: TrainingJob) -> TrainingJobReading:
+    """The log and final metrics of one training job, shared by its page and the API."""
+    definition = _definition_for(_definitions(job), training_job.definition_name)
+    objective = _job_objective(job)
+    metric_name = training_job.objective_metric_name or (definition or {}).get("objective_metric") or objective.metric
+    log, log_error = _read_log(job, training_job)
+    series, metric_error = _parse_metrics(log, (definition or {}).get("metric_regexes") or [])
+    final_metrics = [{"name": k, "value": v[-1], "objective": k == metric_name} for k, v in series.items() if v]
+    final_metrics.sort(key=lambda m: (not m["objective"], m["name"]))
+    return TrainingJobReading(definition, objective, metric_name, log, log_error, series, metric_error, final_metrics)
+
+
 @require_safe
 @access.project_view()
 def training_job_detail(request: HttpRequest, project: Project, name: str, training_job_name: str) -> HttpResponse:
     job = _get_job(project, name)
     training_job = _get_training_job(job, training_job_name)
-    definitions = _definitions(job)
-    definition = _definition_for(definitions, training_job.definition_name)
-    objective = _job_objective(job)
-    metric_name = training_job.objective_metric_name or (definition or {}).get("objective_metric") or objective.metric
-
-    log, log_error = _read_log(job, training_job)
-    series, metric_error = _parse_metrics(log, (definition or {}).get("metric_regexes") or [])
-    final_metrics = [{"name": k, "value": v[-1], "objective": k == metric_name} for k, v in series.items() if v]
-    final_metrics.sort(key=lambda m: (not m["objective"], m["name"]))
+    reading = read_training_job(job, training_job)
+    definition, objective, metric_name = reading.definition, reading.objective, reading.metric_name
+    log, log_error, series, metric_error = reading.log, reading.log_error, reading.series, reading.metric_error
+    final_metrics = reading.final_metrics
     curves = []
     for metric in [m["name"] for m in final_metrics if len(series[m["name"]]) >= 2][:CURVES_MAX]:
         curves.append({
@@ -1047,3 +1100,20 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
         "active": training_job.status in ("InProgress", "Stopping"),
         "refresh_s": 10,
     })
+
+
+# ---- shared with the API ----------------------------------------------------------------------------
+def job_overview(project: Project, job: HpoJob) -> dict[str, Any]:
+    """The overview tab's data (counters, progress, objective, best and overall best training job),
+    shared by the job's page and the API."""
+    return _overview_context(project, job, _child_status_counts(job))
+
+
+def get_job(project: Project, name: str) -> HpoJob:
+    """The project's job called ``name`` (case-insensitive); Http404 when there is none."""
+    return _get_job(project, name)
+
+
+def get_training_job(job: HpoJob, name: str) -> TrainingJob:
+    """The job's training job called ``name``; Http404 when there is none."""
+    return _get_training_job(job, name)

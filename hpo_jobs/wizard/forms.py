@@ -1264,21 +1264,26 @@ class ImportForm(forms.Form):
             field_name = "request_json"
         if not text.strip():
             raise ValidationError("Paste a request or upload a JSON file.")
-        if len(text) > MAX_IMPORT_BYTES:
-            self.add_error(field_name, f"The request is larger than {MAX_IMPORT_BYTES // 1000} kB.")
-            return data
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
-            self.add_error(field_name, f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
-            return data
-        except (RecursionError, ValueError):
-            # Valid JSON that Python's reader refuses: nesting too deep, an integer of thousands of digits.
-            self.add_error(field_name, "This is not JSON the portal can read: it is nested too deeply or holds "
-                                       "a number too long to be a request's.")
-            return data
-        if not isinstance(parsed, dict):
-            self.add_error(field_name, "The request must be a JSON object ({ ... }).")
+        parsed, problem = parse_request_text(text)
+        if problem:
+            self.add_error(field_name, problem)
             return data
         data["request"] = parsed
         return data
+
+
+def parse_request_text(text: str) -> tuple[dict[str, Any] | None, str]:
+    """A request's JSON text read as an object, or the reason it cannot be (shared by import and the API)."""
+    if len(text) > MAX_IMPORT_BYTES:
+        return None, f"The request is larger than {MAX_IMPORT_BYTES // 1000} kB."
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+    except (RecursionError, ValueError):
+        # Valid JSON that Python's reader refuses: nesting too deep, an integer of thousands of digits.
+        return None, ("This is not JSON the portal can read: it is nested too deeply or holds "
+                      "a number too long to be a request's.")
+    if not isinstance(parsed, dict):
+        return None, "The request must be a JSON object ({ ... })."
+    return parsed, ""

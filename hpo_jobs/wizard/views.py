@@ -480,6 +480,27 @@ def _name_taken(name: str) -> bool:
     return name_problem(name) is not None
 
 
+def check_import(project, user, request: dict[str, Any], name: str = "") -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """The import page's rules: the wizard's values for ``request`` (a parsed JSON object), or the
+    problems that refuse it as (path, message) pairs; shared by the import page and the API."""
+    options = WizardOptions.for_project(project, user)
+    raw = spec.strip_read_only(request)
+    if name:
+        raw["HyperParameterTuningJobName"] = name
+    # The role, VPC and portal tags are the project's, whatever the request says.
+    candidate = convert.apply_project_policy(raw, project, user)
+    problems = [
+        (issue.path or "Request", issue.message)
+        for issue in spec.validate_request(candidate, options.validation_context(name_taken=_name_taken))
+    ]
+    if problems:
+        return None, problems
+    try:
+        return convert.request_to_wizard_data(candidate), []
+    except convert.UnsupportedRequest as exc:
+        return None, exc.problems
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @access.project_view(access.can_create_jobs)
 def import_job(request: HttpRequest, project) -> HttpResponse:
@@ -488,21 +509,8 @@ def import_job(request: HttpRequest, project) -> HttpResponse:
     problems: list[tuple[str, str]] = []
     if request.method == "POST":
         if form.is_valid():
-            options = WizardOptions.for_project(project, request.user)
-            raw = spec.strip_read_only(form.cleaned_data["request"])
-            if form.cleaned_data["name"]:
-                raw["HyperParameterTuningJobName"] = form.cleaned_data["name"]
-            # The role, VPC and portal tags are the project's, whatever the request says.
-            candidate = convert.apply_project_policy(raw, project, request.user)
-            problems = [
-                (issue.path or "Request", issue.message)
-                for issue in spec.validate_request(candidate, options.validation_context(name_taken=_name_taken))
-            ]
-            if not problems:
-                try:
-                    values = convert.request_to_wizard_data(candidate)
-                except convert.UnsupportedRequest as exc:
-                    problems = exc.problems
+            values, problems = check_import(project, request.user, form.cleaned_data["request"],
+                                            form.cleaned_data["name"])
             if not problems:
                 url = start_run(request, project, values, "review")
                 for note in dict.fromkeys(values["notes"]):

@@ -1,0 +1,1 @@
+"""``hpo``: the HPO Portal's command-line client, over the portal's JSON API (/api/v1/)."""

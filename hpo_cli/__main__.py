@@ -1,0 +1,3 @@
+from hpo_cli.main import app
+
+app(prog_name="hpo")
