@@ -55,3 +55,12 @@ def test_the_admin_and_settings_pages_pass_the_csp(page, live_server, project, a
         assert response.status == 200, path
         page.wait_for_load_state("networkidle")
     # The teardown fails the test on any violation these pages caused.
+
+
+def test_the_api_docs_page_renders_under_the_csp(page, live_server, project, login):
+    login(page, "alice")
+    response = page.goto(f"{live_server.url}/api/v1/docs/")
+    assert response.status == 200
+    expect(page.get_by_role("heading", name="HPO Portal API")).to_be_visible()
+    expect(page.get_by_text("/api/v1/projects/", exact=True).first).to_be_visible()
+    # The teardown fails the test on any violation the page caused.

@@ -1,7 +1,8 @@
 """URLs under /api/v1/."""
 
+from csp.decorators import csp_update
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 import hpo_jobs.urls  # noqa: F401  (registers the "name" converter the routes below use)
 
@@ -23,7 +24,10 @@ urlpatterns = [
     path(JOB + "training-jobs/<name:training_job_name>/", views.TrainingJobDetail.as_view(), name="training_job"),
     path("catalogue/", views.Catalogue.as_view(), name="catalogue"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[],
-                                                  permission_classes=[]), name="docs"),
+    # The split view serves its start-up script as a file of its own, for the portal's CSP; Swagger UI
+    # draws its icons from data: images, allowed on this page only.
+    path("docs/", csp_update({"img-src": ["data:"]})(SpectacularSwaggerSplitView.as_view(
+        url_name="api:schema", template_name="api/docs.html", authentication_classes=[], permission_classes=[],
+    )), name="docs"),
     re_path(r"^.*$", views.NotFound.as_view()),
 ]
