@@ -60,8 +60,6 @@ CHARTS_REFRESH_S = 10
 
 # SageMaker's TrainingJobStatus values, the filter's allow-list (plus any status stored rows carry).
 TRAINING_JOB_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
-# A stop makes sense while the engine may still run something; Stopping is already on its way.
-STOPPABLE = (HpoJob.Status.PENDING, HpoJob.Status.IN_PROGRESS, HpoJob.Status.UNKNOWN)
 
 TABS = {
     "overview": "Overview",
@@ -371,7 +369,7 @@ def _header_context(
     return {
         "project": project,
         "job": job,
-        "can_stop": job.status in STOPPABLE and access.can_stop_job(request.user, job),
+        "can_stop": job.is_stoppable and access.can_stop_job(request.user, job),
         "can_clone": access.can_create_jobs(request.user, project),
         "progress": _progress(job, counters),
         "objective": _job_objective(job),
@@ -740,11 +738,9 @@ def job_stop(request: HttpRequest, project: Project, name: str) -> HttpResponse:
     job = _get_job(project, name)
     if not access.can_stop_job(request.user, job):
         raise PermissionDenied
-    if job.is_terminal:
-        messages.info(request, f"“{job.name}” has already ended ({job.get_status_display()}): nothing to stop.")
-    elif job.status == HpoJob.Status.STOPPING:
+    if job.status == HpoJob.Status.STOPPING:
         messages.info(request, f"“{job.name}” is already stopping.")
-    elif services.request_stop(job, request.user):
+    elif job.is_stoppable and services.request_stop(job, request.user):
         if job.status == HpoJob.Status.STOPPED:
             messages.success(request, f"“{job.name}” was stopped before the engine started it.")
         else:
