@@ -7,12 +7,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from .waiting import wait_until
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
 # from a thread with a running loop unless told this is intended (it is: pytest is synchronous).
@@ -222,12 +223,12 @@ def start_worker(module: list[str], tmp_path: Path, worker_args: tuple[str, ...]
              "-s", str(tmp_path / "beat-schedule"), "--without-mingle", "--without-gossip"],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=settings.BASE_DIR, start_new_session=True,
         )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_process_group(proc)
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.2)
+    try:
+        wait_until(lambda: b"ready." in log.read_bytes(), timeout=60, interval=0.2,
+                   gives_up=lambda: proc.poll() is not None, describe="the Celery worker to start")
+    except AssertionError:
+        stop_process_group(proc)
+        raise RuntimeError(f"Celery worker did not start:\n{log.read_text(errors='replace')[-4000:]}") from None
     proc.log_path = log  # type: ignore[attr-defined]
     return proc
 

@@ -3,6 +3,10 @@
 Every test runs real processes under a temporary HPO_LOCAL_ENGINE_DIR and data folder; the custom
 algorithms used here are small scripts written by the fixtures and mapped to images through
 settings.HPO_LOCAL_CUSTOM_IMAGES, exactly as an administrator maps them.
+
+No test races the engine's clock: the ``epochs`` algorithm prints each epoch only when the test's
+:class:`Gate` lets it, so early stopping and Hyperband decide on every epoch before the next one
+exists, and a job that must still be running when the test acts is held, not slowed down.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import textwrap
-import time
+import threading
+from multiprocessing.connection import Listener
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 import numpy as np
@@ -34,6 +40,8 @@ from hpo_jobs.local_engine import store
 from hpo_jobs.local_engine.container import processes_where
 from hpo_jobs.local_engine.demo_data import write_demo_datasets
 
+from .waiting import wait_until
+
 REGION = "us-east-1"
 XGB_IMAGE = catalogue.get("xgboost").image_uri(REGION)
 LL_IMAGE = catalogue.get("linear-learner").image_uri(REGION)
@@ -43,15 +51,20 @@ TERMINAL = ("Completed", "Failed", "Stopped")
 
 # Small training programs, each honouring SageMaker's container contract.
 ALGORITHMS = {
-    # One line per epoch: loss = quality + 1/epoch, so a larger quality is clearly worse.
+    # One line per epoch: loss = quality + 1/epoch, so a larger quality is clearly worse. With a
+    # `gate` hyperparameter (a Gate's address) each epoch waits for the test's go-ahead.
     "epochs": """
-        import json, os, time
+        import json, os
+        from multiprocessing.connection import Client
         root = os.environ["SAGEMAKER_BASE_DIR"]
         hp = json.load(open(os.path.join(root, "input/config/hyperparameters.json")))
-        quality, pause = float(hp.get("quality", "1")), float(hp.get("pause", "0"))
+        quality = float(hp.get("quality", "1"))
+        gate = Client(hp["gate"], family="AF_UNIX") if hp.get("gate") else None
         for epoch in range(1, int(hp.get("epochs", "5")) + 1):
+            if gate is not None:
+                gate.send((os.environ["TRAINING_JOB_NAME"], epoch))
+                gate.recv()
             print(f"epoch={epoch} loss={quality + 1.0 / epoch:.6f}", flush=True)
-            time.sleep(pause)
     """,
     # Reports its `score` hyperparameter (1 when it is not a number) and nothing else.
     "noop": """
@@ -110,6 +123,7 @@ class Engine:
         self.data_dir = root / "data"
         self.data = data
         self.images = {name: f"test.local/{name}:1" for name in ALGORITHMS}
+        self._journals: dict[str, JournalStorage] = {}
 
     def folder(self, name: str) -> Path:
         return self.dir / name.lower()
@@ -119,15 +133,26 @@ class Engine:
 
     def wait(self, name: str, timeout: float = 90, until=lambda d: d["HyperParameterTuningJobStatus"] in TERMINAL):
         """Describe the job until ``until`` holds; the last describe response."""
-        deadline = time.monotonic() + timeout
-        while True:
-            described = self.backend.describe_tuning_job(name)
-            if until(described):
-                return described
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{name} timed out: {described['HyperParameterTuningJobStatus']} "
-                                     f"{described['TrainingJobStatusCounters']}")
-            time.sleep(0.1)
+        last: dict[str, Any] = {}
+
+        def described() -> dict[str, Any] | None:
+            last["response"] = self.backend.describe_tuning_job(name)
+            return last["response"] if until(last["response"]) else None
+
+        return wait_until(described, timeout=timeout, interval=0.1, describe=lambda: (
+            f"{name}: {last['response']['HyperParameterTuningJobStatus']} "
+            f"{last['response']['TrainingJobStatusCounters']}"))
+
+    def reported_epochs(self, training_job: str) -> int:
+        """How many per-epoch objective values the engine has given Optuna for a training job."""
+        tuning = training_job.rsplit("-", 2)[0]
+        record = next(r for r in self.state(tuning)["training_jobs"] if r["name"] == training_job)
+        if tuning not in self._journals:
+            self._journals[tuning] = JournalStorage(JournalFileBackend(str(self.folder(tuning) / store.JOURNAL)))
+        storage = self._journals[tuning]
+        study_id = storage.get_study_id_from_name(f"definition-{record['definition_index']}")
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, record["trial_number"])
+        return len(storage.get_trial(trial_id).intermediate_values)
 
     def all_training_jobs(self, name: str, page_size: int = 100) -> list[dict[str, Any]]:
         jobs, token = [], None
@@ -169,6 +194,83 @@ class Engine:
 
 def state_name(folder: Path) -> str:
     return store.read_json(folder / store.REQUEST)["HyperParameterTuningJobName"]
+
+
+class Gate:
+    """A handshake the test controls: before each epoch the ``epochs`` algorithm asks the gate, and
+    it prints the epoch only once ``rule(training_job, epoch, attempt)`` allows it (asked again until
+    it does). ``attempt`` counts the processes of one training job (a re-run is attempt 2)."""
+
+    def __init__(self, rule: Callable[[str, int, int], bool]) -> None:
+        self.folder = tempfile.mkdtemp(prefix="hpo-gate-")  # short: a socket's path has at most 107 bytes
+        self.address = os.path.join(self.folder, "gate")
+        self.rule = rule
+        self.asked: dict[str, int] = {}  # the epoch each training job last asked for
+        self.attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._listener = Listener(self.address, family="AF_UNIX", backlog=16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                connection = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection) -> None:
+        attempt = 0
+        try:
+            while True:
+                name, epoch = connection.recv()
+                with self._lock:
+                    if not attempt:
+                        attempt = self.attempts[name] = self.attempts.get(name, 0) + 1
+                    self.asked[name] = epoch
+                while not self.rule(name, epoch, attempt):
+                    if self._closed or connection.poll(0.02):  # readable while waiting: the job has exited
+                        return
+                connection.send(True)
+        except (EOFError, OSError):
+            pass  # the training job ended (or was killed) while it waited
+        finally:
+            connection.close()
+
+    def asking(self, training_job: str, epoch: int) -> bool:
+        """Whether ``training_job`` has printed ``epoch - 1`` epochs and waits to print the next."""
+        return self.asked.get(training_job) == epoch
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+
+@pytest.fixture
+def gates():
+    """Gates for a test (Gate(rule)), closed after it."""
+    made: list[Gate] = []
+
+    def make(rule: Callable[[str, int, int], bool]) -> Gate:
+        made.append(Gate(rule))
+        return made[-1]
+
+    yield make
+    for gate in made:
+        gate.close()
+
+
+def hold_after(epochs: int) -> Callable[[str, int, int], bool]:
+    """A rule: every training job prints ``epochs`` epochs, then waits until it is stopped."""
+    return lambda name, epoch, attempt: epoch <= epochs
+
+
+def after_the_engine_read(engine: Engine) -> Callable[[str, int, int], bool]:
+    """A rule: each epoch waits until the engine has given Optuna the one before, so a pruner's
+    decision at epoch n always comes before epoch n + 2 exists (the supervisor decides on an epoch
+    in the same step that hands it to Optuna)."""
+    return lambda name, epoch, attempt: epoch == 1 or engine.reported_epochs(name) >= epoch - 1
 
 
 @pytest.fixture
@@ -443,9 +545,10 @@ def test_logarithmic_ranges_are_sampled_log_uniformly(engine):
     assert 0.3 < np.mean(values < 0.01) < 0.7
 
 
-def test_early_stopping_auto_stops_a_clearly_worse_job_with_its_last_epochs_objective(engine):
+def test_early_stopping_auto_stops_a_clearly_worse_job_with_its_last_epochs_objective(engine, gates):
     ranges = {"ContinuousParameterRanges": [{"Name": "quality", "MinValue": "0", "MaxValue": "10"}]}
-    training = custom(engine, "epochs", static={"epochs": "8", "pause": "0.08"})
+    gate = gates(after_the_engine_read(engine))
+    training = custom(engine, "epochs", static={"epochs": "8", "gate": gate.address})
     engine.backend.create_tuning_job(request("early", training, jobs=9, parallel=1, ranges=ranges,
                                              RandomSeed=1, TrainingJobEarlyStoppingType="Auto"))
     described = engine.wait("early")
@@ -464,9 +567,10 @@ def test_early_stopping_auto_stops_a_clearly_worse_job_with_its_last_epochs_obje
     assert described["TrainingJobStatusCounters"]["Stopped"] == len(stopped)
 
 
-def test_hyperband_runs_jobs_at_several_budgets(engine):
+def test_hyperband_runs_jobs_at_several_budgets(engine, gates):
     ranges = {"ContinuousParameterRanges": [{"Name": "quality", "MinValue": "0", "MaxValue": "10"}]}
-    training = custom(engine, "epochs", static={"epochs": "9", "pause": "0.06"})
+    gate = gates(after_the_engine_read(engine))
+    training = custom(engine, "epochs", static={"epochs": "9", "gate": gate.address})
     engine.backend.create_tuning_job(request(
         "hyperband", training, strategy="Hyperband", jobs=16, parallel=2, ranges=ranges, RandomSeed=4,
         StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}}))
@@ -512,15 +616,18 @@ def test_a_custom_algorithm_that_exits_non_zero_fails_with_its_failure_file(engi
 
 
 # --- limits and completion criteria ----------------------------------------------------------
-def test_a_training_job_over_its_max_runtime_is_stopped_with_its_last_objective(engine):
-    training = custom(engine, "epochs", static={"epochs": "100", "pause": "0.1", "quality": "2"}, runtime=1)
+def test_a_training_job_over_its_max_runtime_is_stopped_with_its_last_objective(engine, gates):
+    # The job prints three epochs and then waits for a go-ahead that never comes: only its max
+    # runtime can end it (measured on the wall clock, as SageMaker measures it).
+    gate = gates(hold_after(3))
+    training = custom(engine, "epochs", static={"epochs": "100", "quality": "2", "gate": gate.address}, runtime=2)
     engine.backend.create_tuning_job(request("runtime", training, jobs=1, parallel=1))
-    described = engine.wait("runtime", timeout=30)
+    described = engine.wait("runtime", timeout=60)
     job = engine.all_training_jobs("runtime")[0]
     assert job["TrainingJobStatus"] == "Stopped"
-    assert (job["TrainingEndTime"] - job["TrainingStartTime"]).total_seconds() < 5
+    assert job["TrainingEndTime"] > job["TrainingStartTime"]
     losses = epochs_in_log(engine.backend.get_training_job_log(job["TrainingJobName"]))
-    assert 3 <= len(losses) < 100
+    assert len(losses) == 3 and gate.asking(job["TrainingJobName"], 4)
     assert job["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == losses[-1]
     assert described["HyperParameterTuningJobStatus"] == "Completed"
 
@@ -562,8 +669,9 @@ def test_training_job_definitions_share_one_budget(engine):
 
 
 def test_parallel_jobs_are_bounded_by_the_cores(engine, settings):
+    # Were the cap ignored, the three jobs would all start in the supervisor's first launch.
     settings.HPO_LOCAL_MAX_PARALLEL = 1
-    training = custom(engine, "epochs", static={"epochs": "3", "pause": "0.1"})
+    training = custom(engine, "epochs", static={"epochs": "3"})
     engine.backend.create_tuning_job(request("bounded", training, jobs=3, parallel=10))
     engine.wait("bounded")
     spans = sorted((j["TrainingStartTime"], j["TrainingEndTime"]) for j in engine.all_training_jobs("bounded"))
@@ -614,13 +722,12 @@ def test_names_are_case_insensitive_and_unknown_names_are_not_found(engine):
 
 
 # --- stop and restart --------------------------------------------------------------------------
-def test_stop_terminates_the_children_and_ends_stopped(engine):
-    training = custom(engine, "epochs", static={"epochs": "300", "pause": "0.1"})
+def test_stop_terminates_the_children_and_ends_stopped(engine, gates):
+    gate = gates(hold_after(1))  # each job runs until it is stopped
+    training = custom(engine, "epochs", static={"epochs": "300", "gate": gate.address})
     engine.backend.create_tuning_job(request("stoppable", training, jobs=6, parallel=2))
     engine.wait("stoppable", until=lambda d: d["TrainingJobStatusCounters"]["InProgress"] == 2)
-    deadline = time.monotonic() + 10
-    while len(_job_processes(engine.dir)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(_job_processes(engine.dir)) >= 2, timeout=30, describe="two training job processes")
     assert len(_job_processes(engine.dir)) == 2
     engine.backend.stop_tuning_job("stoppable")
     stopping = engine.backend.describe_tuning_job("stoppable")
@@ -632,28 +739,27 @@ def test_stop_terminates_the_children_and_ends_stopped(engine):
     jobs = engine.all_training_jobs("stoppable")
     assert len(jobs) == 2 and all(j["TrainingJobStatus"] == "Stopped" for j in jobs)
     assert _job_processes(engine.dir) == []
-    deadline = time.monotonic() + 10  # the supervisor exits just after it records Stopped
-    while _supervisor_processes(engine.dir) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _supervisor_processes(engine.dir) == []
+    # The supervisor exits just after it records Stopped.
+    wait_until(lambda: _supervisor_processes(engine.dir) == [], timeout=30, describe="the supervisor to exit")
 
 
 def _kill_supervisor(engine: Engine, name: str) -> None:
     pid = engine.state(name)["supervisor_pid"]
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while store.supervisor_alive(engine.folder(name)):
-        assert time.monotonic() < deadline, "the supervisor did not die"
-        time.sleep(0.02)
+    wait_until(lambda: not store.supervisor_alive(engine.folder(name)), timeout=30, interval=0.02,
+               describe="the supervisor to die")
 
 
-def test_a_restart_mid_job_keeps_finished_jobs_and_reruns_the_interrupted_one(engine):
-    training = custom(engine, "epochs", static={"epochs": "6", "pause": "0.1"})
+def test_a_restart_mid_job_keeps_finished_jobs_and_reruns_the_interrupted_one(engine, gates):
+    # The third training job's first process stops after two epochs, waiting; its re-run runs through.
+    third = "restart-003-"
+    gate = gates(lambda name, epoch, attempt: not name.startswith(third) or attempt > 1 or epoch <= 2)
+    training = custom(engine, "epochs", static={"epochs": "6", "gate": gate.address})
     ranges = {"ContinuousParameterRanges": [{"Name": "quality", "MinValue": "0", "MaxValue": "10"}]}
     engine.backend.create_tuning_job(request("restart", training, jobs=5, parallel=1, ranges=ranges, RandomSeed=9))
-    engine.wait("restart", until=lambda d: d["TrainingJobStatusCounters"]["Completed"] >= 2
-                and d["TrainingJobStatusCounters"]["InProgress"] == 1)
-    time.sleep(0.25)  # the running job is a couple of epochs in
+    # The running job is a couple of epochs in (and waits for the third).
+    wait_until(lambda: any(name.startswith(third) and epoch == 3 for name, epoch in list(gate.asked.items())),
+               timeout=90, describe="the third training job to finish two epochs")
     _kill_supervisor(engine, "restart")  # a worker or machine restart: the supervisor is gone...
     before = {j["TrainingJobName"]: j for j in engine.all_training_jobs("restart")}
     interrupted = [n for n, j in before.items() if j["TrainingJobStatus"] == "InProgress"]
@@ -677,45 +783,54 @@ def test_a_restart_mid_job_keeps_finished_jobs_and_reruns_the_interrupted_one(en
     assert _job_processes(engine.dir) == []
 
 
-def test_a_supervisor_that_keeps_dying_ends_the_job_failed_with_a_reason(engine, settings):
+def test_a_supervisor_that_keeps_dying_ends_the_job_failed_with_a_reason(engine, settings, gates):
     settings.HPO_LOCAL_MAX_RESTARTS = 1
-    training = custom(engine, "epochs", static={"epochs": "300", "pause": "0.1"})
+    gate = gates(hold_after(1))  # the training job runs until it is ended
+    training = custom(engine, "epochs", static={"epochs": "300", "gate": gate.address})
     engine.backend.create_tuning_job(request("doomed", training, jobs=3, parallel=1))
     engine.wait("doomed", until=lambda d: d["TrainingJobStatusCounters"]["InProgress"] == 1)
+    job = engine.state("doomed")["training_jobs"][0]["name"]
+    wait_until(lambda: gate.asking(job, 2), timeout=30, describe="the training job to run")
     first = engine.state("doomed")["supervisor_pid"]
     _kill_supervisor(engine, "doomed")
     engine.wait("doomed", until=lambda d: engine.state("doomed")["supervisor_pid"] not in (None, first)
-                and engine.state("doomed")["training_jobs"][0]["pid"] is not None)  # restarted once
+                and gate.attempts.get(job) == 2 and gate.asking(job, 2))  # restarted once, and re-run
     _kill_supervisor(engine, "doomed")
     described = engine.backend.describe_tuning_job("doomed")
     assert described["HyperParameterTuningJobStatus"] == "Failed"
     assert "restarted 1 times" in described["FailureReason"]
     assert described["TrainingJobStatusCounters"]["RetryableError"] == 1
     assert_valid_describe(described)
-    assert _job_processes(engine.dir) == []
-    time.sleep(0.5)
+    # The engine has SIGKILLed the orphaned training job; the kernel ends it.
+    wait_until(lambda: _job_processes(engine.dir) == [], timeout=30, describe="the orphaned training job to end")
+    # Describing a Failed job again starts no supervisor: it stays Failed.
     assert engine.backend.describe_tuning_job("doomed")["HyperParameterTuningJobStatus"] == "Failed"
+    assert _supervisor_processes(engine.dir) == []
+    assert engine.state("doomed")["status"] == "Failed"
 
 
 # --- more of the request ---------------------------------------------------------------------
-def test_the_tuning_jobs_max_runtime_stops_its_running_jobs_and_ends_it(engine, monkeypatch):
+def test_the_tuning_jobs_max_runtime_stops_its_running_jobs_and_ends_it(engine, monkeypatch, gates):
     # The API's minimum is 120 s: the job is created as requested, then its plan is shortened
-    # before its supervisor first starts.
+    # before its supervisor first starts. Its training jobs print an epoch and wait: only the
+    # tuning job's runtime (the wall clock, as on SageMaker) can end them.
     monkeypatch.setattr(LocalBackend, "_start_supervisor", lambda self, folder: False)
-    training = custom(engine, "epochs", static={"epochs": "100", "pause": "0.1"})
+    gate = gates(hold_after(1))
+    training = custom(engine, "epochs", static={"epochs": "100", "gate": gate.address})
     engine.backend.create_tuning_job(request("tuning-runtime", training, jobs=10, parallel=2,
                                              ResourceLimits={"MaxNumberOfTrainingJobs": 10,
                                                              "MaxParallelTrainingJobs": 2,
                                                              "MaxRuntimeInSeconds": 120}))
     plan_path = engine.folder("tuning-runtime") / store.PLAN
-    store.write_json(plan_path, {**store.read_json(plan_path), "max_runtime_s": 2})
+    store.write_json(plan_path, {**store.read_json(plan_path), "max_runtime_s": 4})
     monkeypatch.undo()
-    described = engine.wait("tuning-runtime", timeout=30)  # describe starts the missing supervisor
+    described = engine.wait("tuning-runtime", timeout=60)  # describe starts the missing supervisor
     assert described["HyperParameterTuningJobStatus"] == "Completed"
     jobs = engine.all_training_jobs("tuning-runtime")
     assert len(jobs) == 2 and all(j["TrainingJobStatus"] == "Stopped" for j in jobs)
     assert all(j["ObjectiveStatus"] == "Succeeded" for j in jobs)
-    assert described["ConsumedResources"]["RuntimeInSeconds"] < 10
+    assert all(gate.asking(j["TrainingJobName"], 2) for j in jobs)  # still waiting when they were stopped
+    assert described["ConsumedResources"]["RuntimeInSeconds"] >= 4
 
 
 def test_convergence_detection_ends_a_job_whose_best_stopped_improving(engine):
