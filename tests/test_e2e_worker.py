@@ -11,10 +11,10 @@ import pytest
 from django.conf import settings
 
 from hpo_jobs.models import HpoJob
-from tests.aws_fakes import ROLE_ARN, aws_env, make_request, moto_aws  # noqa: F401  (fixtures)
-from tests.conftest import purge_broker, start_worker, stop_process_group
+from tests.factories import ROLE_ARN, make_request
 from tests.waiting import wait_until
 from tests.wizard_helpers import WizardPage
+from tests.workers import purge_broker, start_worker, stop_process_group
 
 pytestmark = pytest.mark.e2e
 

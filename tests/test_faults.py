@@ -14,14 +14,8 @@ from django.utils import timezone
 from hpo_jobs import services
 from hpo_jobs.backends import TransientBackendError
 from hpo_jobs.models import HpoJob, TrainingJob
-from tests.aws_fakes import (  # noqa: F401  (fixtures)
-    WorkerKilled,
-    aws_env,
-    fake_sagemaker,
-    make_request,
-    queued_tasks,
-    submit,
-)
+from tests.aws_fakes import WorkerKilled
+from tests.factories import make_request
 
 Status = HpoJob.Status
 

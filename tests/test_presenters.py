@@ -12,9 +12,8 @@ import pytest
 from hpo_jobs.models import HpoJob
 from hpo_jobs.pages.presenters import present_request
 
-from .test_import_clone import import_, local_request
-from .test_spec import grid_request, hyperband_request, multi_request, single_request
-from .wizard_helpers import WizardPage, data_dir
+from .factories import grid_request, hyperband_request, local_request, multi_request, single_request
+from .wizard_helpers import WizardPage, data_dir, import_
 
 PLAIN_TYPES = (dict, list, str, int, float, bool, type(None))
 
