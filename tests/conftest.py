@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 from django.conf import settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from moto import mock_aws  # first: every boto3 client built afterwards carries moto's hook (inert outside mock_aws)
 
 from hpo_jobs import aws
@@ -24,6 +26,10 @@ from .workers import purge_broker, start_worker, stop_process_group
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
 # from a thread with a running loop unless told this is intended (it is: pytest is synchronous).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# No property test races the clock: a loaded machine runs an example slower, never differently.
+hypothesis_settings.register_profile("hpo-portal", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("hpo-portal")
 
 PASSWORD = "persona-pass-123"
 CHROMIUM = os.environ.get("HPO_CHROMIUM", "/usr/bin/chromium")

@@ -105,3 +105,15 @@ def test_the_review_and_the_job_tabs_show_the_same_facts_of_the_same_request(bob
         assert fact in configuration_text, fact
     assert "Max training jobs 6" in review_text and "Max training jobs 6" in configuration_text
     assert "Max parallel training jobs 2" in review_text and "Max in parallel 2" in configuration_text
+
+
+@pytest.mark.django_db
+def test_settings_a_request_leaves_out_read_as_not_set_on_the_review_and_the_tab(bob_client, project):
+    review = WizardPage(bob_client, bob_client.get(import_(bob_client, local_request(data_dir()))["Location"]))
+    assert review.step == "review", review.errors()
+    assert "Completion criteria None: runs until the budget is spent" in _text(review.html)
+    assert "Warm start None" in _text(review.html)
+    review.submit()
+    configuration = _text(bob_client.get("/projects/demo/hpo-jobs/imported-job/", {"tab": "configuration"}).content.decode())
+    for fact in ("Target objective value — ", "Stop when not improving — ", "Stop on convergence — ", "Warm start Off"):
+        assert fact in configuration, fact

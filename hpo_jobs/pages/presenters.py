@@ -187,7 +187,6 @@ def present_request(request: dict[str, Any]) -> dict[str, Any]:
     objective = _dict(config.get("HyperParameterTuningJobObjective"))
     if not objective and definitions:
         objective = {"MetricName": definitions[0]["objective_metric"], "Type": definitions[0]["objective_type"]}
-    has_target = "TargetObjectiveMetricValue" in criteria
     return {
         "name": str(request.get("HyperParameterTuningJobName", "")),
         "settings": {
@@ -198,11 +197,11 @@ def present_request(request: dict[str, Any]) -> dict[str, Any]:
             "early_stopping": str(config.get("TrainingJobEarlyStoppingType") or "Off"),
             "random_seed": config.get("RandomSeed"),
             "completion": {
-                "target_value": criteria.get("TargetObjectiveMetricValue") if has_target else None,
+                "target_value": criteria.get("TargetObjectiveMetricValue"),
                 "not_improving": _dict(criteria.get("BestObjectiveNotImproving")).get(
                     "MaxNumberOfTrainingJobsNotImproving"),
                 "convergence": _dict(criteria.get("ConvergenceDetected")).get("CompleteOnConvergence"),
-            } if criteria else None,
+            },
             "autotune": _dict(request.get("Autotune")).get("Mode"),
         },
         "definitions": definitions,
