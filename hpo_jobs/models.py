@@ -65,6 +65,9 @@ class HpoJob(models.Model):
 
     ACTIVE_STATUSES = (Status.PENDING, Status.IN_PROGRESS, Status.STOPPING, Status.UNKNOWN)
     TERMINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.STOPPED, Status.DELETED)
+    # The statuses a user may stop: the engine may still run something. Stopping is already on
+    # its way; Deleting and the terminal statuses have nothing left to stop.
+    STOPPABLE_STATUSES = (Status.PENDING, Status.IN_PROGRESS, Status.UNKNOWN)
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="hpo_jobs")
     name = models.CharField(max_length=32)
@@ -140,6 +143,11 @@ class HpoJob(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL_STATUSES
+
+    @property
+    def is_stoppable(self) -> bool:
+        """Whether a stop of the job is offered and accepted now (who may stop it is access.can_stop_job)."""
+        return self.status in self.STOPPABLE_STATUSES
 
     @property
     def definitions(self) -> list[dict[str, Any]]:

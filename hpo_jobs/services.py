@@ -540,7 +540,7 @@ def request_stop(job: HpoJob, user: AbstractBaseUser) -> bool:
         status, now = row["status"], timezone.now()
         if status == Status.STOPPING:
             return True
-        if status not in (Status.PENDING, Status.IN_PROGRESS, Status.UNKNOWN):
+        if status not in HpoJob.STOPPABLE_STATUSES:
             return False
         if status == Status.PENDING and row["launch_attempts"] == 0:
             if HpoJob.objects.filter(pk=job.pk, status=Status.PENDING, launch_attempts=0).update(

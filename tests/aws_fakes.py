@@ -1,5 +1,7 @@
-"""AWS at the one seam (``hpo_jobs.aws``): fixtures for moto and botocore's Stubber, SageMaker-shaped
-response builders, and ``FakeSageMaker``, a scripted SageMaker that answers a real boto3 client.
+"""AWS at the one seam (``hpo_jobs.aws``): SageMaker-shaped response builders, ``FakeSageMaker``, a
+scripted SageMaker that answers a real boto3 client, and ``QueuedTasks``. The fixtures over them
+(``aws_env``, ``moto_aws``, ``sagemaker_stub``, ``fake_sagemaker``, ``queued_tasks``, ``submit``) are
+in ``conftest.py``.
 
 ``FakeSageMaker`` hooks the client's ``before-call`` event, as botocore's Stubber does: the call
 goes through botocore's own parameter validation and error raising, only the HTTP exchange is
@@ -12,116 +14,20 @@ from __future__ import annotations
 import copy
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.stub import Stubber
 from botocore.validate import validate_parameters
-from moto import mock_aws
 
-from hpo_jobs import aws
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution"
-XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
 
-# --- fixtures --------------------------------------------------------------------------------------
-# Building a SageMaker client parses botocore's large service model (about 0.3 s). Tests reuse the
-# clients they build, all made under the same fake credentials; importing moto first gives every one
-# of them moto's hook (inert outside ``mock_aws``), so none can reach the network by accident.
-_shared_clients: dict[Any, Any] = {}
-
-
-@pytest.fixture
-def aws_env(monkeypatch, settings):
-    """Fake credentials, the SageMaker engine, and the seam's clients (made under those credentials)."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": "/nonexistent/aws-config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-    }.items():
-        monkeypatch.setenv(key, value)
-    # Only the fake keys above: no other provider in the chain is ever consulted.
-    for key in ("AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
-        monkeypatch.delenv(key, raising=False)
-    settings.HPO_BACKEND = "sagemaker"
-    settings.AWS_REGION = REGION
-    aws.reset_clients()
-    aws._clients.update(_shared_clients)
-    yield
-    _shared_clients.update(aws._clients)
-    aws.reset_clients()
-
-
-@pytest.fixture
-def moto_aws(aws_env):
-    """moto's fake AWS for every client the seam hands out during the test."""
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def sagemaker_stub(aws_env) -> Iterator[Stubber]:
-    """A botocore Stubber on the seam's SageMaker client; every queued response must be used."""
-    stubber = Stubber(aws.client("sagemaker"))
-    with stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def fake_sagemaker(aws_env) -> Iterator["FakeSageMaker"]:
-    """A stateful scripted SageMaker behind the seam's (non-interactive and interactive) clients."""
-    fake = FakeSageMaker()
-    fake.attach(aws.client("sagemaker"))
-    fake.attach(aws.client("sagemaker", interactive=True))
-    yield fake
-    fake.detach()
-
-
-# --- requests and responses ---------------------------------------------------------------------
-def make_request(name: str = "tune-xgb", *, strategy: str = "Bayesian", max_jobs: int | None = 750,
-                 role_arn: str = ROLE_ARN) -> dict[str, Any]:
-    """A complete CreateHyperParameterTuningJob request, as the wizard stores it."""
-    limits: dict[str, Any] = {"MaxParallelTrainingJobs": 10}
-    if max_jobs is not None:
-        limits["MaxNumberOfTrainingJobs"] = max_jobs
-    return {
-        "HyperParameterTuningJobName": name,
-        "HyperParameterTuningJobConfig": {
-            "Strategy": strategy,
-            "ResourceLimits": limits,
-            "TrainingJobEarlyStoppingType": "Off",
-        },
-        "TrainingJobDefinitions": [{
-            "DefinitionName": "xgb",
-            "TuningObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
-            "HyperParameterRanges": {
-                "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "0.5", "ScalingType": "Auto"}],
-            },
-            "StaticHyperParameters": {"num_round": "100", "objective": "binary:logistic"},
-            "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-            "RoleArn": role_arn,
-            "InputDataConfig": [{
-                "ChannelName": "train",
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/train/"}},
-                "ContentType": "text/csv",
-            }],
-            "OutputDataConfig": {"S3OutputPath": "s3://bucket/output/"},
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        }],
-        "Tags": [{"Key": "hpo-portal:project", "Value": "demo"}, {"Key": "hpo-portal:created-by", "Value": "alice"}],
-    }
-
-
+# --- responses ------------------------------------------------------------------------------------
 def tuning_job_arn(name: str) -> str:
     return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:hyper-parameter-tuning-job/{name.lower()}"
 
@@ -468,26 +374,3 @@ class QueuedTasks:
                 getattr(tasks, name).apply(args=args).get()
         finally:
             app.conf.task_eager_propagates = propagates
-
-
-@pytest.fixture
-def queued_tasks(monkeypatch) -> QueuedTasks:
-    """Publishing launch_job and stop_job records them instead of sending them to a broker."""
-    from hpo_jobs import tasks
-
-    queue = QueuedTasks()
-    monkeypatch.setattr(tasks.launch_job, "apply_async", queue.publish("launch_job"))
-    monkeypatch.setattr(tasks.stop_job, "apply_async", queue.publish("stop_job"))
-    return queue
-
-
-@pytest.fixture
-def submit(django_capture_on_commit_callbacks, project, alice):
-    """Create a job the way the wizard does, running its on-commit hooks (the launch is queued)."""
-    from hpo_jobs import services
-
-    def do(request: dict[str, Any] | None = None, *, user=None, project_=None):
-        with django_capture_on_commit_callbacks(execute=True):
-            return services.create_job(project_ or project, user or alice, request or make_request())
-
-    return do

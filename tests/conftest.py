@@ -1,22 +1,35 @@
-"""Shared fixtures: the five personas, a project with a job, a real Celery worker, Playwright."""
+"""Shared fixtures: the five personas, a project with a job, a real Celery worker, AWS at the seam
+(moto, botocore's Stubber, the scripted FakeSageMaker, queued tasks), the local engine, Playwright."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 from django.conf import settings
-from django.db import connection
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from moto import mock_aws  # first: every boto3 client built afterwards carries moto's hook (inert outside mock_aws)
+
+from hpo_jobs import aws
+
+from .aws_fakes import REGION, FakeSageMaker, QueuedTasks
+from .workers import purge_broker, start_worker, stop_process_group
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
 # from a thread with a running loop unless told this is intended (it is: pytest is synchronous).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# No property test races the clock: a loaded machine runs an example slower, never differently.
+hypothesis_settings.register_profile("hpo-portal", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("hpo-portal")
 
 PASSWORD = "persona-pass-123"
 CHROMIUM = os.environ.get("HPO_CHROMIUM", "/usr/bin/chromium")
@@ -148,93 +161,23 @@ def persona_clients(alice, bob, charlie, admin_user):
 @pytest.fixture
 def make_job(project, alice):
     """Store an HpoJob (and optionally children) directly, for pages that only read the database."""
-    from hpo_jobs.models import HpoJob, TrainingJob
+    from hpo_jobs.models import HpoJob
+
+    from .factories import make_job as store_job
 
     def make(name: str = "demo-job", *, status: str = HpoJob.Status.IN_PROGRESS, created_by=None,
              children: int = 0, project_=None, **fields):
-        request = fields.pop("request", None) or {
-            "HyperParameterTuningJobName": name,
-            "HyperParameterTuningJobConfig": {
-                "Strategy": "Bayesian",
-                "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
-                "TrainingJobEarlyStoppingType": "Off",
-            },
-            "TrainingJobDefinitions": [],
-        }
-        job = HpoJob.objects.create(
-            project=project_ or project, name=name, created_by=created_by or alice, backend="local",
-            request=request, strategy=request["HyperParameterTuningJobConfig"]["Strategy"], status=status,
-            max_training_jobs=request["HyperParameterTuningJobConfig"]["ResourceLimits"].get("MaxNumberOfTrainingJobs"),
-            **fields,
-        )
-        TrainingJob.objects.bulk_create(
-            TrainingJob(hpo_job=job, name=f"{name}-{i + 1:03d}-abcdef12", status="Completed",
-                        objective_status="Succeeded", objective_value=0.5 + i / 1000,
-                        objective_metric_name="validation:auc", tuned_hyperparameters={"eta": str(0.1 + i / 100)})
-            for i in range(children)
-        )
-        return job
+        return store_job(project_ or project, created_by or alice, name, status=status, children=children, **fields)
 
     return make
 
 
 # --- a real Celery worker ----------------------------------------------------------------------
-def _database_url() -> str:
-    s = connection.settings_dict
-    if s["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{s['NAME']}"
-    user = s.get("USER") or ""
-    auth = f"{user}:{s['PASSWORD']}@" if s.get("PASSWORD") else (f"{user}@" if user else "")
-    return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
-
-
-def purge_broker() -> None:
-    """Drop queued messages left by earlier tests, so a worker sees only this test's tasks."""
-    from hpo_portal.celery import app
-
-    if app.conf.broker_url.startswith("filesystem://"):
-        queue = Path(app.conf.broker_transport_options["data_folder_in"])
-        for f in queue.glob("*"):
-            f.unlink(missing_ok=True)
-    else:
-        with app.connection_for_write() as conn:
-            app.control.purge(connection=conn)
-
-
-def start_worker(module: list[str], tmp_path: Path, worker_args: tuple[str, ...] = (),
-                 env_overrides: dict[str, str] | None = None, env_unset: tuple[str, ...] = ()) -> subprocess.Popen:
-    """Start ``python -m <module> worker`` as a Celery worker process (with embedded beat) on the
-    configured broker and the test database; returns once it is ready, log at ``proc.log_path``."""
-    env = {k: v for k, v in os.environ.items() if k not in env_unset}
-    env.update({
-        "DATABASE_URL": _database_url(),
-        "HPO_POLL_INTERVAL_S": env.get("HPO_TEST_POLL_INTERVAL_S", "1"),
-        "HPO_SWEEP_INTERVAL_S": "5",
-        "HPO_LOCAL_ENGINE_DIR": str(settings.HPO_LOCAL_ENGINE_DIR),
-        "HPO_LOCAL_DATA_DIRS": ",".join(str(p) for p in settings.HPO_LOCAL_DATA_DIRS),
-        "HPO_BACKEND": settings.HPO_BACKEND,
-        **(env_overrides or {}),
-    })
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *module, "worker", *worker_args, "-B", "-c", "2", "-l", "info",
-             "-s", str(tmp_path / "beat-schedule"), "--without-mingle", "--without-gossip"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=settings.BASE_DIR, start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_process_group(proc)
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.2)
-    proc.log_path = log  # type: ignore[attr-defined]
-    return proc
-
-
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A real `celery worker` process (with embedded beat) on the configured broker and the test database."""
+def celery_worker_process(transactional_db, tmp_path, settings):
+    """A real `celery worker` process (with embedded beat) on the configured broker and the test database,
+    with a local engine folder of its own (a job name an earlier run left there would be taken)."""
+    settings.HPO_LOCAL_ENGINE_DIR = tmp_path / "local-engine"
     purge_broker()
     proc = start_worker(["celery", "-A", "hpo_portal"], tmp_path)
     yield proc
@@ -242,18 +185,110 @@ def celery_worker_process(transactional_db, tmp_path):
     purge_broker()
 
 
-def stop_process_group(proc: subprocess.Popen, grace_s: float = 10) -> None:
-    """SIGTERM (Celery's warm shutdown), then SIGKILL after a grace period."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
+# --- AWS at the one seam (hpo_jobs.aws) --------------------------------------------------------------
+# Building a SageMaker client parses botocore's large service model (about 0.3 s). Tests reuse the
+# clients they build, all made under the same fake credentials; importing moto first gives every one
+# of them moto's hook (inert outside ``mock_aws``), so none can reach the network by accident.
+_shared_clients: dict[Any, Any] = {}
+
+
+@pytest.fixture
+def aws_env(monkeypatch, settings):
+    """Fake credentials, the SageMaker engine, and the seam's clients (made under those credentials)."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+    }.items():
+        monkeypatch.setenv(key, value)
+    # Only the fake keys above: no other provider in the chain is ever consulted.
+    for key in ("AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+        monkeypatch.delenv(key, raising=False)
+    settings.HPO_BACKEND = "sagemaker"
+    settings.AWS_REGION = REGION
+    aws.reset_clients()
+    aws._clients.update(_shared_clients)
+    yield
+    _shared_clients.update(aws._clients)
+    aws.reset_clients()
+
+
+@pytest.fixture
+def moto_aws(aws_env):
+    """moto's fake AWS for every client the seam hands out during the test."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def sagemaker_stub(aws_env) -> Iterator[Stubber]:
+    """A botocore Stubber on the seam's SageMaker client; every queued response must be used."""
+    stubber = Stubber(aws.client("sagemaker"))
+    with stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def fake_sagemaker(aws_env) -> Iterator[FakeSageMaker]:
+    """A stateful scripted SageMaker behind the seam's (non-interactive and interactive) clients."""
+    fake = FakeSageMaker()
+    fake.attach(aws.client("sagemaker"))
+    fake.attach(aws.client("sagemaker", interactive=True))
+    yield fake
+    fake.detach()
+
+
+@pytest.fixture
+def queued_tasks(monkeypatch) -> QueuedTasks:
+    """Publishing launch_job and stop_job records them instead of sending them to a broker."""
+    from hpo_jobs import tasks
+
+    queue = QueuedTasks()
+    monkeypatch.setattr(tasks.launch_job, "apply_async", queue.publish("launch_job"))
+    monkeypatch.setattr(tasks.stop_job, "apply_async", queue.publish("stop_job"))
+    return queue
+
+
+@pytest.fixture
+def submit(django_capture_on_commit_callbacks, project, alice):
+    """Create a job the way the wizard does, running its on-commit hooks (the launch is queued)."""
+    from hpo_jobs import services
+
+    from .factories import make_request
+
+    def do(request: dict[str, Any] | None = None, *, user=None, project_=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.create_job(project_ or project, user or alice, request or make_request())
+
+    return do
+
+
+# --- the local engine ---------------------------------------------------------------------------
+@pytest.fixture
+def engine(settings, tmp_path):
+    """The local engine under test: its folders under tmp_path, the test algorithms mapped to images."""
+    from hpo_jobs.local_engine.demo_data import write_demo_datasets
+
+    from .local_engine_harness import ALGORITHMS, REGION, Engine
+
+    algorithms = tmp_path / "algorithms"
+    algorithms.mkdir()
+    images = {}
+    for name, source in ALGORITHMS.items():
+        path = algorithms / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        images[f"test.local/{name}:1"] = [sys.executable, str(path)]
+    data = write_demo_datasets(tmp_path / "data")
+    settings.HPO_LOCAL_ENGINE_DIR = tmp_path / "engine"
+    settings.HPO_LOCAL_DATA_DIRS = [tmp_path / "data"]
+    settings.HPO_LOCAL_CUSTOM_IMAGES = {**settings.HPO_LOCAL_CUSTOM_IMAGES, **images}
+    settings.AWS_REGION = REGION
+    engine = Engine(tmp_path, data)
+    yield engine
+    engine.cleanup()
+    assert engine.supervisor_errors() == {}
 
 
 # --- the browser -------------------------------------------------------------------------------
@@ -318,3 +353,23 @@ def login(live_server):
         page.wait_for_url(f"{live_server.url}/projects/")
 
     return do
+
+
+@pytest.fixture
+def world(project, make_job, make_user):
+    """One real object for each URL converter: a route of the resolver can be filled with these."""
+    from projects.models import Membership
+
+    dave = make_user("dave")
+    Membership.objects.create(project=project, user=dave, role=Membership.Role.MEMBER)
+    job = make_job("matrix-job", children=1, status="Completed")
+    from hpo_jobs.api.models import ApiToken
+
+    token, _text = ApiToken.issue(dave, "dave's", 90)
+    return {
+        "pk": token.pk,
+        "slug": project.slug,
+        "name": job.name,
+        "training_job_name": job.training_jobs.get().name,
+        "user_id": dave.pk,
+    }

@@ -16,7 +16,7 @@ from hpo_jobs.api.models import ApiToken
 from hpo_jobs.models import HpoJob, SiteSettings
 from hpo_jobs.wizard import convert
 
-from .test_import_clone import EXAMPLE_IMAGE, local_request
+from .factories import EXAMPLE_IMAGE, local_request
 from .wizard_helpers import data_dir
 
 pytestmark = pytest.mark.django_db

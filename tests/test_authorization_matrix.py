@@ -72,25 +72,6 @@ def test_every_url_pattern_has_expectations():
     assert not missing, f"Add these URL names to EXPECTED (with their access rules): {missing}"
 
 
-@pytest.fixture
-def world(project, make_job, make_user):
-    from projects.models import Membership
-
-    dave = make_user("dave")
-    Membership.objects.create(project=project, user=dave, role=Membership.Role.MEMBER)
-    job = make_job("matrix-job", children=1, status="Completed")
-    from hpo_jobs.api.models import ApiToken
-
-    token, _text = ApiToken.issue(dave, "dave's", 90)
-    return {
-        "pk": token.pk,
-        "slug": project.slug,
-        "name": job.name,
-        "training_job_name": job.training_jobs.get().name,
-        "user_id": dave.pk,
-    }
-
-
 def _url(name: str, route: str, world: dict) -> str:
     from django.urls import get_resolver
 

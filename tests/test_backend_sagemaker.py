@@ -18,7 +18,8 @@ from hpo_jobs.backends import (
     get_backend,
 )
 from hpo_jobs.backends.sagemaker import LOG_GROUP, CredentialsError, SageMakerBackend, translate
-from tests.aws_fakes import aws_env, child_summary, make_request, moto_aws, sagemaker_stub  # noqa: F401
+from tests.aws_fakes import child_summary
+from tests.factories import make_request
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from hpo_jobs.pages import views
-from hpo_jobs.management.commands.make_bench_jobs import build_job
 from hpo_jobs.models import HpoJob
+
+from .factories import build_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
+from .waiting import wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _wait_for(predicate, timeout_s: float = 10) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_an_inline_script_or_style_is_refused_and_reported(page, live_server, csp_violations):
@@ -29,7 +20,7 @@ def test_an_inline_script_or_style_is_refused_and_reported(page, live_server, cs
         document.querySelector("h1").setAttribute("style", "color: red");
     }""")
     assert page.evaluate("() => window.injected === undefined")
-    assert _wait_for(lambda: len(csp_violations) >= 2), csp_violations
+    wait_until(lambda: len(csp_violations) >= 2, timeout=30, describe=lambda: f"two reports, got {csp_violations}")
     assert {v["directive"] for v in csp_violations} == {"script-src-elem", "style-src-attr"}
     csp_violations.clear()  # seen and checked: this test must not fail on them
 

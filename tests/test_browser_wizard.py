@@ -93,3 +93,19 @@ def test_bob_creates_a_two_definition_xgboost_job(page, live_server, project, bo
     assert {"Name": "eta", "MinValue": "0.1", "MaxValue": "0.6", "ScalingType": "Linear"} in deep["ContinuousParameterRanges"]
     assert job.request["HyperParameterTuningJobConfig"]["Strategy"] == "Random"
     assert spec.validate_request(job.request, WizardOptions.for_project(project, bob).validation_context()) == []
+
+
+def test_input_channels_table_stays_inside_the_definition_card(page, live_server, project, alice, login):
+    # A fieldset grows to its content's min-content width unless told otherwise, so the channels
+    # table pushed its fieldset past the card and cut the Remove buttons off at 1280 px.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    login(page, "alice")
+    page.goto(f"{live_server.url}/projects/{project.slug}/hpo-jobs/create/")
+    page.get_by_label("Job name").fill("qa-channels")
+    page.get_by_role("button", name="Next").click()
+    remove = page.get_by_role("button", name="Remove channel train")
+    remove.wait_for()
+    fieldset = page.locator("fieldset", has=remove)
+    card = page.locator(".card", has=fieldset).last
+    card_box, fieldset_box = card.bounding_box(), fieldset.bounding_box()
+    assert fieldset_box["x"] + fieldset_box["width"] <= card_box["x"] + card_box["width"] + 0.5

@@ -14,7 +14,7 @@ from hpo_cli.main import app
 from hpo_jobs.api.models import ApiToken
 from hpo_jobs.models import HpoJob
 
-from .test_import_clone import local_request
+from .factories import local_request
 from .wizard_helpers import data_dir
 
 pytestmark = pytest.mark.django_db(transaction=True)

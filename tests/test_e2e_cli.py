@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,8 @@ from hpo_jobs.api.models import ApiToken
 from hpo_jobs.local_engine.demo_data import write_demo_datasets
 from hpo_jobs.models import HpoJob
 
-from .test_import_clone import local_request
+from .factories import local_request
+from .waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -85,10 +85,8 @@ def test_stop_then_watch_exits_with_the_stopped_code(engine_dir, hpo, celery_wor
     created = hpo("jobs", "create", "--file", str(_request_file(tmp_path, settings, "cli-stop", 200)))
     assert created.exit_code == 0, created.output
     # Stop it once it runs (a stop racing the launch is the services' concern, tested there).
-    deadline = time.monotonic() + 120
-    while HpoJob.objects.get(name="cli-stop").status != HpoJob.Status.IN_PROGRESS:
-        assert time.monotonic() < deadline, celery_worker_process.log_path.read_text(errors="replace")[-4000:]
-        time.sleep(0.3)
+    wait_until(lambda: HpoJob.objects.get(name="cli-stop").status == HpoJob.Status.IN_PROGRESS, timeout=120,
+               describe=lambda: celery_worker_process.log_path.read_text(errors="replace")[-4000:])
     stopped = hpo("jobs", "stop", "cli-stop")
     assert stopped.exit_code == 0 and ("Stopping" in stopped.output or "Stopped" in stopped.output)
     watched = hpo("jobs", "watch", "cli-stop", "--interval", "0.5", "--timeout", "240")

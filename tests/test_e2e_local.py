@@ -3,7 +3,6 @@ worker, and its details page shows the best training job."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from hpo_jobs.local_engine.demo_data import write_demo_datasets
 from hpo_jobs.models import HpoJob
 
+from .waiting import wait_until
 from .wizard_helpers import fill_channels, start
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -39,12 +39,12 @@ def test_a_wizard_job_runs_on_the_local_engine_and_shows_its_best_training_job(
     job = HpoJob.objects.get(name="xgb-e2e-local")
     assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
 
-    deadline = time.monotonic() + 300
-    while True:
+    def ended() -> bool:
         job.refresh_from_db()
-        if job.is_terminal or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+        return job.is_terminal
+
+    wait_until(ended, timeout=300, interval=0.5, gives_up=lambda: celery_worker_process.poll() is not None,
+               describe=lambda: f"{job.name} to end (it is {job.status})")
     log = celery_worker_process.log_path.read_text(errors="replace")[-4000:]
     assert job.status == HpoJob.Status.COMPLETED, (job.status, job.failure_reason, job.engine_error, log)
     assert job.training_jobs.count() == 4

@@ -5,16 +5,16 @@ database, against AWS stubbed at the seam inside that worker (tests/stubbed_work
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from hpo_jobs.models import HpoJob
-from tests.aws_fakes import ROLE_ARN, aws_env, make_request, moto_aws  # noqa: F401  (fixtures)
-from tests.conftest import purge_broker, start_worker, stop_process_group
+from tests.factories import ROLE_ARN, make_request
+from tests.waiting import wait_until
 from tests.wizard_helpers import WizardPage
+from tests.workers import purge_broker, start_worker, stop_process_group
 
 pytestmark = pytest.mark.e2e
 
@@ -46,15 +46,8 @@ def stubbed_worker(transactional_db, tmp_path, settings):
 
 
 def _wait_for(predicate, worker, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if worker.poll() is not None:
-            break
-        time.sleep(0.3)
-    log = Path(worker.log_path).read_text(errors="replace")[-6000:]
-    raise AssertionError(f"Timed out waiting for the worker; its log:\n{log}")
+    wait_until(predicate, timeout=timeout, interval=0.3, gives_up=lambda: worker.poll() is not None,
+               describe=lambda: "the worker; its log:\n" + Path(worker.log_path).read_text(errors="replace")[-6000:])
 
 
 def test_a_job_submitted_through_the_web_is_launched_and_synced_by_the_worker(

@@ -13,7 +13,7 @@ from hpo_jobs import aws
 from hpo_jobs.wizard import ecr
 from hpo_jobs.models import HpoJob, SiteSettings
 
-from .aws_fakes import ACCOUNT, aws_env, moto_aws  # noqa: F401  (fixtures)
+from .factories import ACCOUNT
 from .wizard_helpers import start
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,8 @@ from django.db import connection
 from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 
-from hpo_jobs.management.commands.make_bench_jobs import build_job
+from .factories import build_job
+
 
 pytestmark = pytest.mark.django_db
 

@@ -14,14 +14,8 @@ from django.utils import timezone
 from hpo_jobs import services
 from hpo_jobs.backends import TransientBackendError
 from hpo_jobs.models import HpoJob, TrainingJob
-from tests.aws_fakes import (  # noqa: F401  (fixtures)
-    WorkerKilled,
-    aws_env,
-    fake_sagemaker,
-    make_request,
-    queued_tasks,
-    submit,
-)
+from tests.aws_fakes import WorkerKilled
+from tests.factories import make_request
 
 Status = HpoJob.Status
 
@@ -113,11 +107,14 @@ def test_a_transient_error_on_describe_changes_nothing_and_backs_off(fake_sagema
     before = _snapshot(job)
     fake_sagemaker.job("tune-a").add_children(3)
     fake_sagemaker.fail("DescribeHyperParameterTuningJob", **fault)
+    # The hold is a delay from the moment of the failure: bounded by the clock read around the call.
+    poll = timedelta(seconds=settings.HPO_POLL_INTERVAL_S)
+    called = timezone.now()
     assert services.sync_job(job.pk) is False
+    returned = timezone.now()
     assert _snapshot(job) == before
     assert job.engine_error and job.engine_error_count == 1
-    hold = (job.sync_claimed_until - timezone.now()).total_seconds()
-    assert 0 < hold <= settings.HPO_POLL_INTERVAL_S
+    assert called + poll / 2 <= job.sync_claimed_until <= returned + poll
 
     # Beats during the backoff leave the job alone.
     fake_sagemaker.reset_counts()
@@ -127,10 +124,11 @@ def test_a_transient_error_on_describe_changes_nothing_and_backs_off(fake_sagema
     # A second failure in a row waits longer (exponential backoff with jitter).
     _hold_passes(job)
     fake_sagemaker.fail("DescribeHyperParameterTuningJob", **fault)
+    called = timezone.now()
     services.sync_active_jobs()
+    returned = timezone.now()
     job.refresh_from_db()
-    hold = (job.sync_claimed_until - timezone.now()).total_seconds()
-    assert job.engine_error_count == 2 and settings.HPO_POLL_INTERVAL_S * 0.9 < hold <= 2 * settings.HPO_POLL_INTERVAL_S
+    assert job.engine_error_count == 2 and called + poll <= job.sync_claimed_until <= returned + 2 * poll
     assert _snapshot(job) == before
 
     _hold_passes(job)

@@ -4,7 +4,8 @@ The URLs come from the resolver (every pattern, named or not, Django's admin exc
 own staff login and method handling), each converter filled with a real object of the test data.
 No answer is a 500; a method a view does not serve is a 405 (anonymous visitors are sent to log
 in first, and an outsider gets the same answer under a project as for a project that does not
-exist).
+exist). The JSON API answers an anonymous caller 401 instead of a redirect (its schema and docs are
+public), and any other address under it 404, whatever the method.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from .conftest import PERSONAS
-from .test_authorization_matrix import world  # noqa: F401  (the fixture: one object per converter)
 
 LOGIN = "/accounts/login/"
 METHODS = ("OPTIONS", "PUT", "PATCH", "DELETE")
 # Open to anonymous visitors: LoginRequiredMiddleware lets them through to the view.
 PUBLIC = {"accounts/login/", "healthz", "csp-report/"}
+API = "api/v1/"
+API_PUBLIC = {"api/v1/schema/", "api/v1/docs/"}
+API_ANY_OTHER = "api/v1/^.*$"  # the API's catch-all: a problem 404 for every method
 PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<key>[^>]+)>")
 
 
@@ -62,7 +65,13 @@ def test_unserved_methods_are_405_never_500(route, method, persona, persona_clie
     status = response.status_code
     assert status < 500, (route, method, persona, status)
 
-    if persona == "anonymous" and route not in PUBLIC:
+    if route == API_ANY_OTHER:
+        assert status == 404 and response["Content-Type"] == "application/problem+json", (method, persona, status)
+        return
+    if persona == "anonymous" and route.startswith(API) and route not in API_PUBLIC:
+        assert status == 401, (route, method, status)
+        return
+    if persona == "anonymous" and route not in PUBLIC | API_PUBLIC:
         assert status == 302 and response["Location"].startswith(LOGIN), (route, method, status)
         return
     if persona == "outsider" and route.startswith("projects/<slug:slug>/"):

@@ -19,48 +19,10 @@ from hpo_jobs.models import HpoJob, SiteSettings
 from hpo_jobs.wizard.views import seed_data
 from projects.models import Project
 
-from .wizard_helpers import WizardPage, data_dir
+from .factories import EXAMPLE_IMAGE, local_request
+from .wizard_helpers import WizardPage, data_dir, import_
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-EXAMPLE_IMAGE = "hpo-portal/example-custom:latest"
-
-
-def local_request(root, name: str = "imported-job") -> dict:
-    """A request the local engine can run, as a user would have it from the CLI."""
-    return {
-        "HyperParameterTuningJobName": name,
-        "HyperParameterTuningJobConfig": {
-            "Strategy": "Bayesian",
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2},
-            "TrainingJobEarlyStoppingType": "Auto",
-            "RandomSeed": 3,
-        },
-        "TrainingJobDefinitions": [{
-            "DefinitionName": "xgb",
-            "TuningObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
-            "HyperParameterRanges": {
-                "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "0.5", "ScalingType": "Auto"}],
-                "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "8", "ScalingType": "Linear"}],
-            },
-            "StaticHyperParameters": {"num_round": "20", "objective": "binary:logistic"},
-            "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-            "RoleArn": "arn:aws:iam::999999999999:role/Whatever",
-            "InputDataConfig": [
-                {"ChannelName": name, "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": str(root / name)}},
-                 "ContentType": "text/csv"}
-                for name in ("train", "validation")
-            ],
-            "OutputDataConfig": {"S3OutputPath": "s3://bucket/output/"},
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        }],
-        "Tags": [{"Key": "team", "Value": "fraud"}],
-    }
-
-
-def import_(client, payload, **extra):
-    text = payload if isinstance(payload, str) else json.dumps(payload)
-    return client.post("/projects/demo/hpo-jobs/import/", {"request_json": text, **extra})
 
 
 def problems_of(response) -> str:

@@ -3,6 +3,10 @@
 Every test runs real processes under a temporary HPO_LOCAL_ENGINE_DIR and data folder; the custom
 algorithms used here are small scripts written by the fixtures and mapped to images through
 settings.HPO_LOCAL_CUSTOM_IMAGES, exactly as an administrator maps them.
+
+No test races the engine's clock: the ``epochs`` algorithm prints each epoch only when the test's
+:class:`Gate` lets it, so early stopping and Hyperband decide on every epoch before the next one
+exists, and a job that must still be running when the test acts is held, not slowed down.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ import math
 import os
 import re
 import signal
-import sys
-import textwrap
-import time
+import tempfile
+import threading
+from multiprocessing.connection import Listener
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 import numpy as np
@@ -27,227 +31,99 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from scipy import stats
 
-from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.backends.base import AlreadyExistsError, NotFoundError, PermanentBackendError
 from hpo_jobs.backends.local import LocalBackend
 from hpo_jobs.local_engine import store
-from hpo_jobs.local_engine.container import processes_where
-from hpo_jobs.local_engine.demo_data import write_demo_datasets
 
-REGION = "us-east-1"
-XGB_IMAGE = catalogue.get("xgboost").image_uri(REGION)
-LL_IMAGE = catalogue.get("linear-learner").image_uri(REGION)
-KNN_IMAGE = catalogue.get("knn").image_uri(REGION)
-ROLE = "arn:aws:iam::123456789012:role/hpo-portal-execution"
-TERMINAL = ("Completed", "Failed", "Stopped")
+from .factories import REGION, XGB_IMAGE, channel, training_definition, tuning_request
+from .local_engine_harness import (
+    EPOCH_METRICS,
+    KNN_IMAGE,
+    LL_IMAGE,
+    Engine,
+    _job_processes,
+    _supervisor_processes,
+    breast_cancer_channels,
+    custom,
+)
+from .waiting import wait_until
 
-# Small training programs, each honouring SageMaker's container contract.
-ALGORITHMS = {
-    # One line per epoch: loss = quality + 1/epoch, so a larger quality is clearly worse.
-    "epochs": """
-        import json, os, time
-        root = os.environ["SAGEMAKER_BASE_DIR"]
-        hp = json.load(open(os.path.join(root, "input/config/hyperparameters.json")))
-        quality, pause = float(hp.get("quality", "1")), float(hp.get("pause", "0"))
-        for epoch in range(1, int(hp.get("epochs", "5")) + 1):
-            print(f"epoch={epoch} loss={quality + 1.0 / epoch:.6f}", flush=True)
-            time.sleep(pause)
-    """,
-    # Reports its `score` hyperparameter (1 when it is not a number) and nothing else.
-    "noop": """
-        import json, os
-        hp = json.load(open(os.path.join(os.environ["SAGEMAKER_BASE_DIR"], "input/config/hyperparameters.json")))
+
+class Gate:
+    """A handshake the test controls: before each epoch the ``epochs`` algorithm asks the gate, and
+    it prints the epoch only once ``rule(training_job, epoch, attempt)`` allows it (asked again until
+    it does). ``attempt`` counts the processes of one training job (a re-run is attempt 2)."""
+
+    def __init__(self, rule: Callable[[str, int, int], bool]) -> None:
+        self.folder = tempfile.mkdtemp(prefix="hpo-gate-")  # short: a socket's path has at most 107 bytes
+        self.address = os.path.join(self.folder, "gate")
+        self.rule = rule
+        self.asked: dict[str, int] = {}  # the epoch each training job last asked for
+        self.attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._listener = Listener(self.address, family="AF_UNIX", backlog=16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                connection = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection) -> None:
+        attempt = 0
         try:
-            score = float(hp.get("score", "1"))
-        except ValueError:
-            score = 1.0
-        print(f"score={score}")
-    """,
-    # Lists what it can see of its channels (to check that nothing outside the data folders leaks in).
-    "lister": """
-        import os
-        root = os.environ["SAGEMAKER_BASE_DIR"]
-        for dirpath, _, files in os.walk(os.path.join(root, "input/data")):
-            for name in files:
-                print("seen", os.path.relpath(os.path.join(dirpath, name), root))
-        print("secret_key_visible=" + str("SECRET_KEY" in os.environ))
-        print("score=1")
-    """,
-    "silent": """
-        print("training... done, but I never print the metric the regex looks for")
-    """,
-    "crash": """
-        import os, sys
-        root = os.environ["SAGEMAKER_BASE_DIR"]
-        print("about to fail")
-        with open(os.path.join(root, "output/failure"), "w") as f:
-            f.write("ValueError: column 3 holds text where a number was expected")
-        sys.exit(3)
-    """,
-}
+            while True:
+                name, epoch = connection.recv()
+                with self._lock:
+                    if not attempt:
+                        attempt = self.attempts[name] = self.attempts.get(name, 0) + 1
+                    self.asked[name] = epoch
+                while not self.rule(name, epoch, attempt):
+                    if self._closed or connection.poll(0.02):  # readable while waiting: the job has exited
+                        return
+                connection.send(True)
+        except (EOFError, OSError):
+            pass  # the training job ended (or was killed) while it waited
+        finally:
+            connection.close()
 
+    def asking(self, training_job: str, epoch: int) -> bool:
+        """Whether ``training_job`` has printed ``epoch - 1`` epochs and waits to print the next."""
+        return self.asked.get(training_job) == epoch
 
-# --- fixtures and helpers ------------------------------------------------------------------------
-def _job_processes(engine_dir: Path) -> list[int]:
-    """Pids of live processes that belong to a training job under ``engine_dir``."""
-    prefix = f"SAGEMAKER_BASE_DIR={engine_dir}/".encode()
-    return processes_where("environ", lambda items: any(item.startswith(prefix) for item in items))
-
-
-def _supervisor_processes(engine_dir: Path) -> list[int]:
-    marker = str(engine_dir).encode()
-    return processes_where(
-        "cmdline", lambda items: b"hpo_jobs.local_engine.supervisor" in items and any(marker in i for i in items))
-
-
-class Engine:
-    """The backend under test, with its folders and the images of the test algorithms."""
-
-    def __init__(self, root: Path, data: dict[str, Any]) -> None:
-        self.backend = LocalBackend()
-        self.root = root
-        self.dir = root / "engine"
-        self.data_dir = root / "data"
-        self.data = data
-        self.images = {name: f"test.local/{name}:1" for name in ALGORITHMS}
-
-    def folder(self, name: str) -> Path:
-        return self.dir / name.lower()
-
-    def state(self, name: str) -> dict[str, Any]:
-        return store.read_json(self.folder(name) / store.STATE)
-
-    def wait(self, name: str, timeout: float = 90, until=lambda d: d["HyperParameterTuningJobStatus"] in TERMINAL):
-        """Describe the job until ``until`` holds; the last describe response."""
-        deadline = time.monotonic() + timeout
-        while True:
-            described = self.backend.describe_tuning_job(name)
-            if until(described):
-                return described
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{name} timed out: {described['HyperParameterTuningJobStatus']} "
-                                     f"{described['TrainingJobStatusCounters']}")
-            time.sleep(0.1)
-
-    def all_training_jobs(self, name: str, page_size: int = 100) -> list[dict[str, Any]]:
-        jobs, token = [], None
-        while True:
-            page = self.backend.list_training_jobs(name, next_token=token, max_results=page_size)
-            jobs.extend(page["TrainingJobSummaries"])
-            token = page.get("NextToken")
-            if not token:
-                return jobs
-
-    def cleanup(self) -> None:
-        """Stop whatever a test left running, so no process outlives it."""
-        if not self.dir.exists():
-            return
-        for folder in self.dir.iterdir():
-            try:
-                state = store.read_json(folder / store.STATE)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            if state["status"] in store.ACTIVE_STATUSES:
-                try:
-                    self.backend.stop_tuning_job(state_name(folder))
-                    self.wait(state_name(folder), timeout=30)
-                except Exception:  # noqa: BLE001 - best effort; the kills below finish the job
-                    pass
-        for pid in _supervisor_processes(self.dir) + _job_processes(self.dir):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def supervisor_errors(self) -> dict[str, str]:
-        """The supervisor logs that hold a traceback: a supervisor must never crash on its own."""
-        if not self.dir.exists():
-            return {}
-        logs = {folder.name: folder / store.SUPERVISOR_LOG for folder in self.dir.iterdir()}
-        return {name: log.read_text() for name, log in logs.items() if log.exists() and "Traceback" in log.read_text()}
-
-
-def state_name(folder: Path) -> str:
-    return store.read_json(folder / store.REQUEST)["HyperParameterTuningJobName"]
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
 
 
 @pytest.fixture
-def engine(settings, tmp_path):
-    algorithms = tmp_path / "algorithms"
-    algorithms.mkdir()
-    images = {}
-    for name, source in ALGORITHMS.items():
-        path = algorithms / f"{name}.py"
-        path.write_text(textwrap.dedent(source))
-        images[f"test.local/{name}:1"] = [sys.executable, str(path)]
-    data = write_demo_datasets(tmp_path / "data")
-    settings.HPO_LOCAL_ENGINE_DIR = tmp_path / "engine"
-    settings.HPO_LOCAL_DATA_DIRS = [tmp_path / "data"]
-    settings.HPO_LOCAL_CUSTOM_IMAGES = {**settings.HPO_LOCAL_CUSTOM_IMAGES, **images}
-    settings.AWS_REGION = REGION
-    engine = Engine(tmp_path, data)
-    yield engine
-    engine.cleanup()
-    assert engine.supervisor_errors() == {}
+def gates():
+    """Gates for a test (Gate(rule)), closed after it."""
+    made: list[Gate] = []
+
+    def make(rule: Callable[[str, int, int], bool]) -> Gate:
+        made.append(Gate(rule))
+        return made[-1]
+
+    yield make
+    for gate in made:
+        gate.close()
 
 
-def channel(name: str, uri: str) -> dict[str, Any]:
-    return {
-        "ChannelName": name,
-        "ContentType": "text/csv",
-        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}},
-    }
+def hold_after(epochs: int) -> Callable[[str, int, int], bool]:
+    """A rule: every training job prints ``epochs`` epochs, then waits until it is stopped."""
+    return lambda name, epoch, attempt: epoch <= epochs
 
 
-def definition(image: str, *, static: dict[str, str] | None = None, channels: list | None = None,
-               metrics: list | None = None, runtime: int = 600, **extra: Any) -> dict[str, Any]:
-    d = {
-        "StaticHyperParameters": static or {},
-        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-        "RoleArn": ROLE,
-        "OutputDataConfig": {"S3OutputPath": "s3://hpo-portal-test/output"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        "StoppingCondition": {"MaxRuntimeInSeconds": runtime},
-        **extra,
-    }
-    if channels:
-        d["InputDataConfig"] = channels
-    if metrics is not None:
-        d["AlgorithmSpecification"]["MetricDefinitions"] = metrics
-    return d
-
-
-def request(name: str, training: dict[str, Any], *, strategy: str = "Random", objective=("Minimize", "loss"),
-            jobs: int | None = 4, parallel: int = 2, ranges: dict | None = None, **config: Any) -> dict[str, Any]:
-    limits = {"MaxParallelTrainingJobs": parallel}
-    if jobs is not None:
-        limits["MaxNumberOfTrainingJobs"] = jobs
-    return {
-        "HyperParameterTuningJobName": name,
-        "HyperParameterTuningJobConfig": {
-            "Strategy": strategy,
-            "HyperParameterTuningJobObjective": {"Type": objective[0], "MetricName": objective[1]},
-            "ResourceLimits": limits,
-            "ParameterRanges": ranges or {},
-            "TrainingJobEarlyStoppingType": "Off",
-            **config,
-        },
-        "TrainingJobDefinition": training,
-    }
-
-
-EPOCH_METRICS = [{"Name": "loss", "Regex": r"epoch=[0-9]+ loss=([0-9.]+)"}]
-SCORE_METRICS = [{"Name": "score", "Regex": r"score=([-0-9.e]+)"}]
-
-
-def custom(engine: Engine, algorithm: str, **kwargs: Any) -> dict[str, Any]:
-    metrics = kwargs.pop("metrics", EPOCH_METRICS if algorithm in ("epochs", "silent", "crash") else SCORE_METRICS)
-    return definition(engine.images[algorithm], metrics=metrics, **kwargs)
-
-
-def breast_cancer_channels(engine: Engine, validation_as: str = "validation") -> list[dict[str, Any]]:
-    bc = engine.data["breast-cancer"]
-    return [channel("train", f"file://{bc['train']}"), channel(validation_as, str(bc["validation"]))]
+def after_the_engine_read(engine: Engine) -> Callable[[str, int, int], bool]:
+    """A rule: each epoch waits until the engine has given Optuna the one before, so a pruner's
+    decision at epoch n always comes before epoch n + 2 exists (the supervisor decides on an epoch
+    in the same step that hands it to Optuna)."""
+    return lambda name, epoch, attempt: epoch == 1 or engine.reported_epochs(name) >= epoch - 1
 
 
 # --- botocore's view of the responses ------------------------------------------------------------
@@ -313,8 +189,8 @@ def test_xgboost_bayesian_finds_a_best_job_whose_auc_a_retrained_model_reproduce
         ],
         "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "6", "ScalingType": "Auto"}],
     }
-    training = definition(XGB_IMAGE, static=static, channels=breast_cancer_channels(engine))
-    req = request("xgb-bayes", training, strategy="Bayesian", objective=("Maximize", "validation:auc"),
+    training = training_definition(XGB_IMAGE, static=static, channels=breast_cancer_channels(engine))
+    req = tuning_request("xgb-bayes", training, strategy="Bayesian", objective=("Maximize", "validation:auc"),
                   jobs=12, parallel=2, ranges=ranges, RandomSeed=3)
     arn = engine.backend.create_tuning_job(req)["HyperParameterTuningJobArn"]
     assert arn == "arn:aws:sagemaker:us-east-1:000000000000:hyper-parameter-tuning-job/xgb-bayes"
@@ -365,21 +241,21 @@ def test_xgboost_bayesian_finds_a_best_job_whose_auc_a_retrained_model_reproduce
 
 def test_linear_learner_and_knn_run_locally_and_print_sagemakers_metrics(engine):
     bc = engine.data["breast-cancer"]
-    ll = definition(
+    ll = training_definition(
         LL_IMAGE,
         static={"predictor_type": "binary_classifier", "feature_dim": "30", "epochs": "5", "mini_batch_size": "64"},
         channels=breast_cancer_channels(engine),
     )
-    engine.backend.create_tuning_job(request(
+    engine.backend.create_tuning_job(tuning_request(
         "ll", ll, objective=("Maximize", "validation:binary_classification_accuracy"), jobs=2, ranges={
             "ContinuousParameterRanges": [{"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "0.1",
                                            "ScalingType": "Logarithmic"}]}))
-    knn = definition(
+    knn = training_definition(
         KNN_IMAGE,
         static={"predictor_type": "classifier", "feature_dim": "30", "sample_size": "400"},
         channels=[channel("train", str(bc["train"])), channel("test", str(bc["validation"]))],
     )
-    engine.backend.create_tuning_job(request(
+    engine.backend.create_tuning_job(tuning_request(
         "knn", knn, objective=("Maximize", "test:accuracy"), jobs=2,
         ranges={"IntegerParameterRanges": [{"Name": "k", "MinValue": "1", "MaxValue": "15"}]}))
     for name in ("ll", "knn"):
@@ -395,7 +271,7 @@ def test_linear_learner_and_knn_run_locally_and_print_sagemakers_metrics(engine)
 def test_grid_runs_exactly_the_product_of_the_categorical_values(engine):
     ranges = {"CategoricalParameterRanges": [{"Name": "colour", "Values": ["red", "green", "blue"]},
                                              {"Name": "score", "Values": ["1", "2"]}]}
-    engine.backend.create_tuning_job(request("grid", custom(engine, "noop"), strategy="Grid", jobs=None,
+    engine.backend.create_tuning_job(tuning_request("grid", custom(engine, "noop"), strategy="Grid", jobs=None,
                                              objective=("Maximize", "score"), ranges=ranges))
     described = engine.wait("grid")
     assert described["HyperParameterTuningJobStatus"] == "Completed"
@@ -417,10 +293,10 @@ def test_the_same_random_seed_gives_the_same_hyperparameters(engine):
     }
     grid = {"CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2", "3"]}, {"Name": "b", "Values": ["x", "y"]}]}
     for name, seed in (("rand-a", 11), ("rand-b", 11), ("rand-c", 12)):
-        engine.backend.create_tuning_job(request(name, custom(engine, "noop"), objective=("Maximize", "score"),
+        engine.backend.create_tuning_job(tuning_request(name, custom(engine, "noop"), objective=("Maximize", "score"),
                                                  jobs=6, ranges=ranges, RandomSeed=seed))
     for name in ("grid-a", "grid-b"):
-        engine.backend.create_tuning_job(request(name, custom(engine, "noop"), strategy="Grid", jobs=None,
+        engine.backend.create_tuning_job(tuning_request(name, custom(engine, "noop"), strategy="Grid", jobs=None,
                                                  objective=("Maximize", "score"), ranges=grid, RandomSeed=5))
     for name in ("rand-a", "rand-b", "rand-c", "grid-a", "grid-b"):
         assert engine.wait(name)["HyperParameterTuningJobStatus"] == "Completed"
@@ -432,7 +308,7 @@ def test_the_same_random_seed_gives_the_same_hyperparameters(engine):
 def test_logarithmic_ranges_are_sampled_log_uniformly(engine):
     ranges = {"ContinuousParameterRanges": [
         {"Name": "score", "MinValue": "0.0001", "MaxValue": "1", "ScalingType": "Logarithmic"}]}
-    engine.backend.create_tuning_job(request("logscale", custom(engine, "noop"), objective=("Maximize", "score"),
+    engine.backend.create_tuning_job(tuning_request("logscale", custom(engine, "noop"), objective=("Maximize", "score"),
                                              jobs=40, ranges=ranges, RandomSeed=2024))
     assert engine.wait("logscale")["HyperParameterTuningJobStatus"] == "Completed"
     values = np.array([float(t["score"]) for t in _tuned_in_order(engine, "logscale")])
@@ -443,10 +319,11 @@ def test_logarithmic_ranges_are_sampled_log_uniformly(engine):
     assert 0.3 < np.mean(values < 0.01) < 0.7
 
 
-def test_early_stopping_auto_stops_a_clearly_worse_job_with_its_last_epochs_objective(engine):
+def test_early_stopping_auto_stops_a_clearly_worse_job_with_its_last_epochs_objective(engine, gates):
     ranges = {"ContinuousParameterRanges": [{"Name": "quality", "MinValue": "0", "MaxValue": "10"}]}
-    training = custom(engine, "epochs", static={"epochs": "8", "pause": "0.08"})
-    engine.backend.create_tuning_job(request("early", training, jobs=9, parallel=1, ranges=ranges,
+    gate = gates(after_the_engine_read(engine))
+    training = custom(engine, "epochs", static={"epochs": "8", "gate": gate.address})
+    engine.backend.create_tuning_job(tuning_request("early", training, jobs=9, parallel=1, ranges=ranges,
                                              RandomSeed=1, TrainingJobEarlyStoppingType="Auto"))
     described = engine.wait("early")
     assert_valid_describe(described)
@@ -464,10 +341,11 @@ def test_early_stopping_auto_stops_a_clearly_worse_job_with_its_last_epochs_obje
     assert described["TrainingJobStatusCounters"]["Stopped"] == len(stopped)
 
 
-def test_hyperband_runs_jobs_at_several_budgets(engine):
+def test_hyperband_runs_jobs_at_several_budgets(engine, gates):
     ranges = {"ContinuousParameterRanges": [{"Name": "quality", "MinValue": "0", "MaxValue": "10"}]}
-    training = custom(engine, "epochs", static={"epochs": "9", "pause": "0.06"})
-    engine.backend.create_tuning_job(request(
+    gate = gates(after_the_engine_read(engine))
+    training = custom(engine, "epochs", static={"epochs": "9", "gate": gate.address})
+    engine.backend.create_tuning_job(tuning_request(
         "hyperband", training, strategy="Hyperband", jobs=16, parallel=2, ranges=ranges, RandomSeed=4,
         StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}}))
     described = engine.wait("hyperband")
@@ -484,7 +362,7 @@ def test_hyperband_runs_jobs_at_several_budgets(engine):
 
 # --- custom algorithms that go wrong ---------------------------------------------------------
 def test_a_custom_algorithm_whose_regex_never_matches_fails_its_objective_with_a_reason(engine):
-    engine.backend.create_tuning_job(request("silent", custom(engine, "silent"), jobs=2))
+    engine.backend.create_tuning_job(tuning_request("silent", custom(engine, "silent"), jobs=2))
     described = engine.wait("silent")
     assert_valid_describe(described)
     assert described["ObjectiveStatusCounters"] == {"Succeeded": 0, "Pending": 0, "Failed": 2}
@@ -499,7 +377,7 @@ def test_a_custom_algorithm_whose_regex_never_matches_fails_its_objective_with_a
 
 
 def test_a_custom_algorithm_that_exits_non_zero_fails_with_its_failure_file(engine):
-    engine.backend.create_tuning_job(request("crash", custom(engine, "crash"), jobs=2))
+    engine.backend.create_tuning_job(tuning_request("crash", custom(engine, "crash"), jobs=2))
     described = engine.wait("crash")
     assert described["TrainingJobStatusCounters"]["NonRetryableError"] == 2
     for job in engine.all_training_jobs("crash"):
@@ -512,26 +390,29 @@ def test_a_custom_algorithm_that_exits_non_zero_fails_with_its_failure_file(engi
 
 
 # --- limits and completion criteria ----------------------------------------------------------
-def test_a_training_job_over_its_max_runtime_is_stopped_with_its_last_objective(engine):
-    training = custom(engine, "epochs", static={"epochs": "100", "pause": "0.1", "quality": "2"}, runtime=1)
-    engine.backend.create_tuning_job(request("runtime", training, jobs=1, parallel=1))
-    described = engine.wait("runtime", timeout=30)
+def test_a_training_job_over_its_max_runtime_is_stopped_with_its_last_objective(engine, gates):
+    # The job prints three epochs and then waits for a go-ahead that never comes: only its max
+    # runtime can end it (measured on the wall clock, as SageMaker measures it).
+    gate = gates(hold_after(3))
+    training = custom(engine, "epochs", static={"epochs": "100", "quality": "2", "gate": gate.address}, runtime=2)
+    engine.backend.create_tuning_job(tuning_request("runtime", training, jobs=1, parallel=1))
+    described = engine.wait("runtime", timeout=60)
     job = engine.all_training_jobs("runtime")[0]
     assert job["TrainingJobStatus"] == "Stopped"
-    assert (job["TrainingEndTime"] - job["TrainingStartTime"]).total_seconds() < 5
+    assert job["TrainingEndTime"] > job["TrainingStartTime"]
     losses = epochs_in_log(engine.backend.get_training_job_log(job["TrainingJobName"]))
-    assert 3 <= len(losses) < 100
+    assert len(losses) == 3 and gate.asking(job["TrainingJobName"], 4)
     assert job["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == losses[-1]
     assert described["HyperParameterTuningJobStatus"] == "Completed"
 
 
 def test_completion_criteria_end_the_job_before_its_budget(engine):
     # Every job reports the same score: after the first, none improves the best by 1%.
-    engine.backend.create_tuning_job(request(
+    engine.backend.create_tuning_job(tuning_request(
         "not-improving", custom(engine, "noop"), objective=("Maximize", "score"), jobs=20, parallel=1,
         TuningJobCompletionCriteria={"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}}))
     ranges = {"CategoricalParameterRanges": [{"Name": "score", "Values": ["5", "6"]}]}
-    engine.backend.create_tuning_job(request(
+    engine.backend.create_tuning_job(tuning_request(
         "target", custom(engine, "noop"), objective=("Maximize", "score"), jobs=20, parallel=1, ranges=ranges,
         TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 4.5}))
     described = engine.wait("not-improving")
@@ -548,7 +429,7 @@ def test_training_job_definitions_share_one_budget(engine):
                    TuningObjective={"Type": "Maximize", "MetricName": "score"}, HyperParameterRanges={})
     second = custom(engine, "noop", static={"score": "2"}, DefinitionName="large",
                     TuningObjective={"Type": "Maximize", "MetricName": "score"}, HyperParameterRanges={})
-    req = request("two-defs", first, jobs=5, objective=("Maximize", "score"))
+    req = tuning_request("two-defs", first, jobs=5, objective=("Maximize", "score"))
     del req["TrainingJobDefinition"], req["HyperParameterTuningJobConfig"]["ParameterRanges"]
     del req["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
     req["TrainingJobDefinitions"] = [first, second]
@@ -562,9 +443,10 @@ def test_training_job_definitions_share_one_budget(engine):
 
 
 def test_parallel_jobs_are_bounded_by_the_cores(engine, settings):
+    # Were the cap ignored, the three jobs would all start in the supervisor's first launch.
     settings.HPO_LOCAL_MAX_PARALLEL = 1
-    training = custom(engine, "epochs", static={"epochs": "3", "pause": "0.1"})
-    engine.backend.create_tuning_job(request("bounded", training, jobs=3, parallel=10))
+    training = custom(engine, "epochs", static={"epochs": "3"})
+    engine.backend.create_tuning_job(tuning_request("bounded", training, jobs=3, parallel=10))
     engine.wait("bounded")
     spans = sorted((j["TrainingStartTime"], j["TrainingEndTime"]) for j in engine.all_training_jobs("bounded"))
     assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:]))
@@ -573,7 +455,7 @@ def test_parallel_jobs_are_bounded_by_the_cores(engine, settings):
 # --- the responses -----------------------------------------------------------------------------
 def test_list_pages_with_next_token_and_every_page_is_a_valid_response(engine):
     ranges = {"IntegerParameterRanges": [{"Name": "score", "MinValue": "1", "MaxValue": "100"}]}
-    engine.backend.create_tuning_job(request("paging", custom(engine, "noop"), objective=("Maximize", "score"),
+    engine.backend.create_tuning_job(tuning_request("paging", custom(engine, "noop"), objective=("Maximize", "score"),
                                              jobs=7, ranges=ranges))
     engine.wait("paging")
     names, token, pages = [], None, 0
@@ -595,11 +477,11 @@ def test_list_pages_with_next_token_and_every_page_is_a_valid_response(engine):
 
 
 def test_names_are_case_insensitive_and_unknown_names_are_not_found(engine):
-    engine.backend.create_tuning_job(request("Taken-Name", custom(engine, "noop"), objective=("Maximize", "score"), jobs=1))
+    engine.backend.create_tuning_job(tuning_request("Taken-Name", custom(engine, "noop"), objective=("Maximize", "score"), jobs=1))
     assert not engine.backend.is_name_free("taken-name")
     assert engine.backend.is_name_free("free-name")
     with pytest.raises(AlreadyExistsError):
-        engine.backend.create_tuning_job(request("TAKEN-name", custom(engine, "noop"), objective=("Maximize", "score"), jobs=1))
+        engine.backend.create_tuning_job(tuning_request("TAKEN-name", custom(engine, "noop"), objective=("Maximize", "score"), jobs=1))
     described = engine.wait("taken-name")
     assert described["HyperParameterTuningJobName"] == "Taken-Name"
     for call in (engine.backend.describe_tuning_job, engine.backend.list_training_jobs, engine.backend.stop_tuning_job):
@@ -614,13 +496,12 @@ def test_names_are_case_insensitive_and_unknown_names_are_not_found(engine):
 
 
 # --- stop and restart --------------------------------------------------------------------------
-def test_stop_terminates_the_children_and_ends_stopped(engine):
-    training = custom(engine, "epochs", static={"epochs": "300", "pause": "0.1"})
-    engine.backend.create_tuning_job(request("stoppable", training, jobs=6, parallel=2))
+def test_stop_terminates_the_children_and_ends_stopped(engine, gates):
+    gate = gates(hold_after(1))  # each job runs until it is stopped
+    training = custom(engine, "epochs", static={"epochs": "300", "gate": gate.address})
+    engine.backend.create_tuning_job(tuning_request("stoppable", training, jobs=6, parallel=2))
     engine.wait("stoppable", until=lambda d: d["TrainingJobStatusCounters"]["InProgress"] == 2)
-    deadline = time.monotonic() + 10
-    while len(_job_processes(engine.dir)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(_job_processes(engine.dir)) >= 2, timeout=30, describe="two training job processes")
     assert len(_job_processes(engine.dir)) == 2
     engine.backend.stop_tuning_job("stoppable")
     stopping = engine.backend.describe_tuning_job("stoppable")
@@ -632,28 +513,27 @@ def test_stop_terminates_the_children_and_ends_stopped(engine):
     jobs = engine.all_training_jobs("stoppable")
     assert len(jobs) == 2 and all(j["TrainingJobStatus"] == "Stopped" for j in jobs)
     assert _job_processes(engine.dir) == []
-    deadline = time.monotonic() + 10  # the supervisor exits just after it records Stopped
-    while _supervisor_processes(engine.dir) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _supervisor_processes(engine.dir) == []
+    # The supervisor exits just after it records Stopped.
+    wait_until(lambda: _supervisor_processes(engine.dir) == [], timeout=30, describe="the supervisor to exit")
 
 
 def _kill_supervisor(engine: Engine, name: str) -> None:
     pid = engine.state(name)["supervisor_pid"]
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while store.supervisor_alive(engine.folder(name)):
-        assert time.monotonic() < deadline, "the supervisor did not die"
-        time.sleep(0.02)
+    wait_until(lambda: not store.supervisor_alive(engine.folder(name)), timeout=30, interval=0.02,
+               describe="the supervisor to die")
 
 
-def test_a_restart_mid_job_keeps_finished_jobs_and_reruns_the_interrupted_one(engine):
-    training = custom(engine, "epochs", static={"epochs": "6", "pause": "0.1"})
+def test_a_restart_mid_job_keeps_finished_jobs_and_reruns_the_interrupted_one(engine, gates):
+    # The third training job's first process stops after two epochs, waiting; its re-run runs through.
+    third = "restart-003-"
+    gate = gates(lambda name, epoch, attempt: not name.startswith(third) or attempt > 1 or epoch <= 2)
+    training = custom(engine, "epochs", static={"epochs": "6", "gate": gate.address})
     ranges = {"ContinuousParameterRanges": [{"Name": "quality", "MinValue": "0", "MaxValue": "10"}]}
-    engine.backend.create_tuning_job(request("restart", training, jobs=5, parallel=1, ranges=ranges, RandomSeed=9))
-    engine.wait("restart", until=lambda d: d["TrainingJobStatusCounters"]["Completed"] >= 2
-                and d["TrainingJobStatusCounters"]["InProgress"] == 1)
-    time.sleep(0.25)  # the running job is a couple of epochs in
+    engine.backend.create_tuning_job(tuning_request("restart", training, jobs=5, parallel=1, ranges=ranges, RandomSeed=9))
+    # The running job is a couple of epochs in (and waits for the third).
+    wait_until(lambda: any(name.startswith(third) and epoch == 3 for name, epoch in list(gate.asked.items())),
+               timeout=90, describe="the third training job to finish two epochs")
     _kill_supervisor(engine, "restart")  # a worker or machine restart: the supervisor is gone...
     before = {j["TrainingJobName"]: j for j in engine.all_training_jobs("restart")}
     interrupted = [n for n, j in before.items() if j["TrainingJobStatus"] == "InProgress"]
@@ -677,49 +557,58 @@ def test_a_restart_mid_job_keeps_finished_jobs_and_reruns_the_interrupted_one(en
     assert _job_processes(engine.dir) == []
 
 
-def test_a_supervisor_that_keeps_dying_ends_the_job_failed_with_a_reason(engine, settings):
+def test_a_supervisor_that_keeps_dying_ends_the_job_failed_with_a_reason(engine, settings, gates):
     settings.HPO_LOCAL_MAX_RESTARTS = 1
-    training = custom(engine, "epochs", static={"epochs": "300", "pause": "0.1"})
-    engine.backend.create_tuning_job(request("doomed", training, jobs=3, parallel=1))
+    gate = gates(hold_after(1))  # the training job runs until it is ended
+    training = custom(engine, "epochs", static={"epochs": "300", "gate": gate.address})
+    engine.backend.create_tuning_job(tuning_request("doomed", training, jobs=3, parallel=1))
     engine.wait("doomed", until=lambda d: d["TrainingJobStatusCounters"]["InProgress"] == 1)
+    job = engine.state("doomed")["training_jobs"][0]["name"]
+    wait_until(lambda: gate.asking(job, 2), timeout=30, describe="the training job to run")
     first = engine.state("doomed")["supervisor_pid"]
     _kill_supervisor(engine, "doomed")
     engine.wait("doomed", until=lambda d: engine.state("doomed")["supervisor_pid"] not in (None, first)
-                and engine.state("doomed")["training_jobs"][0]["pid"] is not None)  # restarted once
+                and gate.attempts.get(job) == 2 and gate.asking(job, 2))  # restarted once, and re-run
     _kill_supervisor(engine, "doomed")
     described = engine.backend.describe_tuning_job("doomed")
     assert described["HyperParameterTuningJobStatus"] == "Failed"
     assert "restarted 1 times" in described["FailureReason"]
     assert described["TrainingJobStatusCounters"]["RetryableError"] == 1
     assert_valid_describe(described)
-    assert _job_processes(engine.dir) == []
-    time.sleep(0.5)
+    # The engine has SIGKILLed the orphaned training job; the kernel ends it.
+    wait_until(lambda: _job_processes(engine.dir) == [], timeout=30, describe="the orphaned training job to end")
+    # Describing a Failed job again starts no supervisor: it stays Failed.
     assert engine.backend.describe_tuning_job("doomed")["HyperParameterTuningJobStatus"] == "Failed"
+    assert _supervisor_processes(engine.dir) == []
+    assert engine.state("doomed")["status"] == "Failed"
 
 
 # --- more of the request ---------------------------------------------------------------------
-def test_the_tuning_jobs_max_runtime_stops_its_running_jobs_and_ends_it(engine, monkeypatch):
+def test_the_tuning_jobs_max_runtime_stops_its_running_jobs_and_ends_it(engine, monkeypatch, gates):
     # The API's minimum is 120 s: the job is created as requested, then its plan is shortened
-    # before its supervisor first starts.
+    # before its supervisor first starts. Its training jobs print an epoch and wait: only the
+    # tuning job's runtime (the wall clock, as on SageMaker) can end them.
     monkeypatch.setattr(LocalBackend, "_start_supervisor", lambda self, folder: False)
-    training = custom(engine, "epochs", static={"epochs": "100", "pause": "0.1"})
-    engine.backend.create_tuning_job(request("tuning-runtime", training, jobs=10, parallel=2,
+    gate = gates(hold_after(1))
+    training = custom(engine, "epochs", static={"epochs": "100", "gate": gate.address})
+    engine.backend.create_tuning_job(tuning_request("tuning-runtime", training, jobs=10, parallel=2,
                                              ResourceLimits={"MaxNumberOfTrainingJobs": 10,
                                                              "MaxParallelTrainingJobs": 2,
                                                              "MaxRuntimeInSeconds": 120}))
     plan_path = engine.folder("tuning-runtime") / store.PLAN
-    store.write_json(plan_path, {**store.read_json(plan_path), "max_runtime_s": 2})
+    store.write_json(plan_path, {**store.read_json(plan_path), "max_runtime_s": 4})
     monkeypatch.undo()
-    described = engine.wait("tuning-runtime", timeout=30)  # describe starts the missing supervisor
+    described = engine.wait("tuning-runtime", timeout=60)  # describe starts the missing supervisor
     assert described["HyperParameterTuningJobStatus"] == "Completed"
     jobs = engine.all_training_jobs("tuning-runtime")
     assert len(jobs) == 2 and all(j["TrainingJobStatus"] == "Stopped" for j in jobs)
     assert all(j["ObjectiveStatus"] == "Succeeded" for j in jobs)
-    assert described["ConsumedResources"]["RuntimeInSeconds"] < 10
+    assert all(gate.asking(j["TrainingJobName"], 2) for j in jobs)  # still waiting when they were stopped
+    assert described["ConsumedResources"]["RuntimeInSeconds"] >= 4
 
 
 def test_convergence_detection_ends_a_job_whose_best_stopped_improving(engine):
-    engine.backend.create_tuning_job(request(
+    engine.backend.create_tuning_job(tuning_request(
         "converged", custom(engine, "noop"), objective=("Maximize", "score"), jobs=40, parallel=2,
         TuningJobCompletionCriteria={"ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}}))
     described = engine.wait("converged")
@@ -730,11 +619,11 @@ def test_convergence_detection_ends_a_job_whose_best_stopped_improving(engine):
 
 def test_warm_start_learns_from_the_parent_and_reports_the_overall_best(engine):
     ranges = {"ContinuousParameterRanges": [{"Name": "score", "MinValue": "0", "MaxValue": "10"}]}
-    engine.backend.create_tuning_job(request("parent", custom(engine, "noop"), objective=("Maximize", "score"),
+    engine.backend.create_tuning_job(tuning_request("parent", custom(engine, "noop"), objective=("Maximize", "score"),
                                              jobs=6, ranges=ranges, RandomSeed=1))
     parent = engine.wait("parent")
     child_ranges = {"ContinuousParameterRanges": [{"Name": "score", "MinValue": "0", "MaxValue": "1"}]}
-    req = request("child", custom(engine, "noop"), strategy="Bayesian", objective=("Maximize", "score"), jobs=2,
+    req = tuning_request("child", custom(engine, "noop"), strategy="Bayesian", objective=("Maximize", "score"), jobs=2,
                   ranges=child_ranges)
     req["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent"}],
                               "WarmStartType": "IdenticalDataAndAlgorithm"}
@@ -759,11 +648,11 @@ def test_the_example_custom_algorithm_runs_with_the_metrics_its_readme_names(eng
     metrics = [{"Name": name, "Regex": regex}
                for name, regex in re.findall(r"^\| `([a-z:_]+)` \| `([^`]+)` \|", readme, re.M)]
     assert {m["Name"] for m in metrics} == {"validation:accuracy", "validation:loss", "train:loss"}
-    training = definition(settings.HPO_LOCAL_EXAMPLE_IMAGE, static={"epochs": "5"}, metrics=metrics,
+    training = training_definition(settings.HPO_LOCAL_EXAMPLE_IMAGE, static={"epochs": "5"}, metrics=metrics,
                           channels=breast_cancer_channels(engine))
     ranges = {"ContinuousParameterRanges": [
         {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "0.1", "ScalingType": "Logarithmic"}]}
-    engine.backend.create_tuning_job(request("example", training, objective=("Maximize", "validation:accuracy"),
+    engine.backend.create_tuning_job(tuning_request("example", training, objective=("Maximize", "validation:accuracy"),
                                              jobs=2, ranges=ranges))
     described = engine.wait("example")
     assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
@@ -776,7 +665,7 @@ def test_a_trial_asked_before_a_crash_but_never_recorded_is_run_not_lost(engine,
     # A supervisor that died between asking Optuna and recording the training job left a RUNNING trial.
     monkeypatch.setattr(LocalBackend, "_start_supervisor", lambda self, folder: False)
     ranges = {"CategoricalParameterRanges": [{"Name": "score", "Values": ["1", "2", "3"]}]}
-    engine.backend.create_tuning_job(request("orphan", custom(engine, "noop"), strategy="Grid", jobs=None,
+    engine.backend.create_tuning_job(tuning_request("orphan", custom(engine, "noop"), strategy="Grid", jobs=None,
                                              objective=("Maximize", "score"), ranges=ranges))
     storage = JournalStorage(JournalFileBackend(str(engine.folder("orphan") / store.JOURNAL)))
     study = optuna.create_study(study_name="definition-0", storage=storage, direction="maximize",

@@ -9,16 +9,8 @@ import pytest
 
 from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.backends.base import PermanentBackendError
-from tests.test_local_engine import (  # noqa: F401  (engine is a fixture)
-    REGION,
-    XGB_IMAGE,
-    breast_cancer_channels,
-    channel,
-    custom,
-    definition,
-    engine,
-    request,
-)
+from .factories import REGION, XGB_IMAGE, channel, training_definition, tuning_request
+from .local_engine_harness import breast_cancer_channels, custom
 
 
 def refused(engine, req) -> str:
@@ -30,7 +22,7 @@ def refused(engine, req) -> str:
 
 
 def with_channel(engine, uri: str):
-    return request("channels", custom(engine, "noop", channels=[channel("train", uri)]),
+    return tuning_request("channels", custom(engine, "noop", channels=[channel("train", uri)]),
                    objective=("Maximize", "score"), jobs=1)
 
 
@@ -70,7 +62,7 @@ def test_a_symlink_inside_a_data_folder_does_not_lead_a_training_job_out(engine)
     (train / "secret.csv").symlink_to("/etc/hostname")
     (train / "etc").symlink_to("/etc")
     training = custom(engine, "lister", channels=[channel("train", str(train))])
-    engine.backend.create_tuning_job(request("lister", training, objective=("Maximize", "score"), jobs=1))
+    engine.backend.create_tuning_job(tuning_request("lister", training, objective=("Maximize", "score"), jobs=1))
     assert engine.wait("lister")["HyperParameterTuningJobStatus"] == "Completed"
     log = engine.backend.get_training_job_log(engine.all_training_jobs("lister")[0]["TrainingJobName"])
     assert "seen input/data/train/data.csv" in log
@@ -81,15 +73,15 @@ def test_a_symlink_inside_a_data_folder_does_not_lead_a_training_job_out(engine)
 
 # --- algorithms and commands ---------------------------------------------------------------------
 def test_a_custom_image_not_in_settings_is_refused(engine):
-    training = definition("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/ranker:2",
+    training = training_definition("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/ranker:2",
                           metrics=[{"Name": "score", "Regex": "score=(.*)"}])
-    message = refused(engine, request("unmapped", training, objective=("Maximize", "score")))
+    message = refused(engine, tuning_request("unmapped", training, objective=("Maximize", "score")))
     assert "has no command on the local engine" in message and "HPO_LOCAL_CUSTOM_IMAGES" in message
 
 
 def test_a_built_in_that_cannot_run_locally_is_refused_at_submit(engine):
     image = catalogue.get("image-classification").image_uri(REGION)
-    message = refused(engine, request("vision", definition(image), objective=("Maximize", "validation:accuracy")))
+    message = refused(engine, tuning_request("vision", training_definition(image), objective=("Maximize", "validation:accuracy")))
     assert "is not runnable on the local engine" in message
 
 
@@ -108,13 +100,13 @@ def test_a_built_in_that_cannot_run_locally_is_refused_at_submit(engine):
 def test_a_request_cannot_choose_what_runs(engine, change):
     training = custom(engine, "noop")
     change(training)
-    refused(engine, request("made-up", training, objective=("Maximize", "score"), jobs=1))
+    refused(engine, tuning_request("made-up", training, objective=("Maximize", "score"), jobs=1))
 
 
 def test_hyperparameter_values_never_reach_a_shell(engine, tmp_path):
     marker = tmp_path / "pwned"
     static = {"score": f"1; touch {marker}", "other": f"$(touch {marker})", "third": f"`touch {marker}`"}
-    engine.backend.create_tuning_job(request("quoted", custom(engine, "noop", static=static),
+    engine.backend.create_tuning_job(tuning_request("quoted", custom(engine, "noop", static=static),
                                              objective=("Maximize", "score"), jobs=1))
     assert engine.wait("quoted")["HyperParameterTuningJobStatus"] == "Completed"
     assert not marker.exists()
@@ -124,42 +116,42 @@ def test_hyperparameter_values_never_reach_a_shell(engine, tmp_path):
 def test_strategy_rules_are_enforced(engine):
     continuous = {"ContinuousParameterRanges": [{"Name": "quality", "MinValue": "0", "MaxValue": "1"}]}
     noop = custom(engine, "epochs")
-    assert "categorical ranges only" in refused(engine, request("g", noop, strategy="Grid", jobs=None, ranges=continuous))
+    assert "categorical ranges only" in refused(engine, tuning_request("g", noop, strategy="Grid", jobs=None, ranges=continuous))
     grid = {"CategoricalParameterRanges": [{"Name": "quality", "Values": ["1", "2"]}]}
-    assert "must be the number of combinations" in refused(engine, request("g", noop, strategy="Grid", jobs=3, ranges=grid))
+    assert "must be the number of combinations" in refused(engine, tuning_request("g", noop, strategy="Grid", jobs=3, ranges=grid))
     assert "TrainingJobEarlyStoppingType must be Off" in refused(
-        engine, request("h", noop, strategy="Hyperband", TrainingJobEarlyStoppingType="Auto",
+        engine, tuning_request("h", noop, strategy="Hyperband", TrainingJobEarlyStoppingType="Auto",
                         StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 3}}))
-    assert "MaxResource" in refused(engine, request("h", noop, strategy="Hyperband"))
+    assert "MaxResource" in refused(engine, tuning_request("h", noop, strategy="Hyperband"))
     assert "only for the Hyperband" in refused(
-        engine, request("r", noop, StrategyConfig={"HyperbandStrategyConfig": {"MaxResource": 3}}))
+        engine, tuning_request("r", noop, StrategyConfig={"HyperbandStrategyConfig": {"MaxResource": 3}}))
     log_at_zero = {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1", "ScalingType": "Logarithmic"}]}
-    assert "above 0" in refused(engine, request("r", noop, ranges=log_at_zero))
+    assert "above 0" in refused(engine, tuning_request("r", noop, ranges=log_at_zero))
     reverse_int = {"IntegerParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1", "ScalingType": "ReverseLogarithmic"}]}
-    assert "continuous ranges only" in refused(engine, request("r", noop, ranges=reverse_int))
+    assert "continuous ranges only" in refused(engine, tuning_request("r", noop, ranges=reverse_int))
 
 
 def test_objective_and_metric_rules_are_enforced(engine):
     assert "not one of the algorithm's metrics" in refused(
-        engine, request("m", custom(engine, "noop"), objective=("Maximize", "accuracy")))
+        engine, tuning_request("m", custom(engine, "noop"), objective=("Maximize", "accuracy")))
     bad_regex = custom(engine, "noop", metrics=[{"Name": "score", "Regex": "score=(["}])
-    assert "not valid" in refused(engine, request("m", bad_regex, objective=("Maximize", "score")))
+    assert "not valid" in refused(engine, tuning_request("m", bad_regex, objective=("Maximize", "score")))
     no_group = custom(engine, "noop", metrics=[{"Name": "score", "Regex": "score=.*"}])
-    assert "no capture group" in refused(engine, request("m", no_group, objective=("Maximize", "score")))
-    xgb = definition(XGB_IMAGE, static={"num_round": "3"}, channels=breast_cancer_channels(engine))
-    assert "not one of the algorithm's metrics" in refused(engine, request("m", xgb, objective=("Maximize", "score")))
+    assert "no capture group" in refused(engine, tuning_request("m", no_group, objective=("Maximize", "score")))
+    xgb = training_definition(XGB_IMAGE, static={"num_round": "3"}, channels=breast_cancer_channels(engine))
+    assert "not one of the algorithm's metrics" in refused(engine, tuning_request("m", xgb, objective=("Maximize", "score")))
 
 
 def test_unsupported_features_are_refused_clearly(engine):
     noop = custom(engine, "noop")
-    warm = request("w", noop, objective=("Maximize", "score"))
+    warm = tuning_request("w", noop, objective=("Maximize", "score"))
     warm["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent"}],
                                "WarmStartType": "IdenticalDataAndAlgorithm"}
     assert "Warm start" in refused(engine, warm)
     piped = copy.deepcopy(noop)
     piped["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
-    assert "Pipe input mode" in refused(engine, request("p", piped, objective=("Maximize", "score")))
-    both = request("b", noop, objective=("Maximize", "score"))
+    assert "Pipe input mode" in refused(engine, tuning_request("p", piped, objective=("Maximize", "score")))
+    both = tuning_request("b", noop, objective=("Maximize", "score"))
     both["TrainingJobDefinitions"] = [noop]
     assert "exactly one of" in refused(engine, both)
     assert "not valid" in refused(engine, {"HyperParameterTuningJobName": "x"})
@@ -169,4 +161,4 @@ def test_unsupported_features_are_refused_clearly(engine):
 def test_a_channel_name_cannot_point_out_of_the_training_jobs_folder(engine, name):
     bc = engine.data["breast-cancer"]
     training = custom(engine, "noop", channels=[channel(name, str(bc["train"]))])
-    assert "channel name" in refused(engine, request("names", training, objective=("Maximize", "score"), jobs=1))
+    assert "channel name" in refused(engine, tuning_request("names", training, objective=("Maximize", "score"), jobs=1))

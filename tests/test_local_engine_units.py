@@ -1,4 +1,5 @@
-"""The local engine's parts on their own: scaling, metrics from logs, the median stopping rule, demo data."""
+"""The local engine's parts on their own: scaling, metrics from logs, the median stopping rule and
+Hyperband's decisions on recorded epochs, demo data."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from hpo_jobs.local_engine.demo_data import write_demo_datasets
 from hpo_jobs.local_engine.metrics import LogFollower
 from hpo_jobs.sagemaker.metrics import cloudwatch_text, parse_text
 from hpo_jobs.local_engine.space import Range, parse_ranges, suggest
-from hpo_jobs.local_engine.strategies import MedianStoppingRule
+from hpo_jobs.local_engine.strategies import MedianStoppingRule, make_pruner
 from hpo_jobs.local_engine.supervisor import training_job_name
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -155,6 +156,42 @@ def test_the_median_stopping_rule_waits_for_three_finished_jobs():
     trial = study.ask()
     trial.report(0.1, 1)
     assert not trial.should_prune()
+
+
+def _run_epochs(study: optuna.Study, curve: list[float]) -> int:
+    """Report a job's epochs one by one as the engine does, stopping it when the pruner says so; the
+    number of epochs it ran."""
+    trial = study.ask()
+    for step, value in enumerate(curve, start=1):
+        trial.report(value, step)
+        if step < len(curve) and trial.should_prune():
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            return step
+    study.tell(trial, curve[-1])
+    return len(curve)
+
+
+def test_hyperband_stops_jobs_at_its_rungs_and_lets_the_best_run_their_whole_budget():
+    pruner = make_pruner("Hyperband", "Off", {"min_resource": 1, "max_resource": 9})
+    study = optuna.create_study(study_name="definition-0", direction="minimize", pruner=pruner)
+    qualities = [(i * 7) % 16 for i in range(24)]  # a fixed, shuffled order of qualities 0..15
+    budgets = [_run_epochs(study, [q + 1 / epoch for epoch in range(1, 10)]) for q in qualities]
+    assert 9 in budgets and min(budgets) < 9
+    assert set(budgets) - {9} <= {1, 3}  # rungs at 1, 3 and 9 epochs (reduction factor 3)
+    assert budgets[qualities.index(0)] == 9  # the best job is never stopped
+    for index, (quality, budget) in enumerate(zip(qualities, budgets)):
+        if budget < 9:  # a stopped job was not the best at its rung
+            earlier = [q for q, b in zip(qualities[:index], budgets) if b >= budget]
+            assert earlier and min(earlier) < quality
+
+
+def test_hyperband_decides_the_same_for_the_same_recorded_epochs():
+    def budgets() -> list[int]:
+        study = optuna.create_study(study_name="definition-0", direction="maximize",
+                                    pruner=make_pruner("Hyperband", "Off", {"min_resource": 1, "max_resource": 9}))
+        return [_run_epochs(study, [q - 1 / epoch for epoch in range(1, 10)]) for q in (5, 3, 8, 1, 9, 2, 7, 4, 6, 0)]
+
+    assert budgets() == budgets()
 
 
 # --- odds and ends -------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from hpo_jobs.management.commands.make_bench_jobs import bench_request, build_job
 from hpo_jobs.models import HpoJob, TrainingJob
+
+from .factories import bench_request, build_job, multi_definition_request
 
 pytestmark = pytest.mark.django_db
 URL = "/projects/demo/hpo-jobs/{}/"
@@ -35,21 +36,6 @@ def section(html: str, element_id: str) -> str:
 
 def rows(html: str) -> list[str]:
     return re.findall(r'<tr data-training-job="([^"]*)"', html)
-
-
-def multi_definition_request(name: str) -> dict:
-    base = bench_request(name, 6)
-    config = base["HyperParameterTuningJobConfig"]
-    ranges = config.pop("ParameterRanges")
-    objective = config.pop("HyperParameterTuningJobObjective")
-    definition = base.pop("TrainingJobDefinition")
-    base["TrainingJobDefinitions"] = [
-        {**definition, "DefinitionName": "deep", "TuningObjective": objective, "HyperParameterRanges": ranges},
-        {**definition, "DefinitionName": "shallow", "TuningObjective": objective,
-         "HyperParameterRanges": {"IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "3"}]},
-         "StaticHyperParameters": {"objective": "binary:logistic", "num_round": "20"}},
-    ]
-    return base
 
 
 # ---- header -----------------------------------------------------------------------------------------
@@ -297,6 +283,40 @@ def test_a_job_name_with_markup_is_shown_as_text(alice_client, make_job):
     html = response.content.decode()
     assert response.status_code == 200
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+# ---- timing: the completion criteria a job was given -----------------------------------------------
+def _timing_text(client, job) -> str:
+    html = client.get(f"/projects/{job.project.slug}/hpo-jobs/{job.name}/").content.decode()
+    timing = html.split('id="timing-heading"', 1)[1].split("</section>", 1)[0]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", timing))
+
+
+def test_jobs_not_improving_count_is_not_presented_as_a_criterion_nobody_set(alice_client, make_job):
+    # The engine always reports how many training jobs ran since the best one; a job created with no
+    # completion criteria must not read as if "11 (completion criterion)" had been asked for.
+    job = make_job("no-criterion", status="Completed", children=12,
+                   completion_details={"NumberOfTrainingJobsObjectiveNotImproving": 11})
+    text = _timing_text(alice_client, job)
+    assert "completion criterion" not in text
+    assert "Jobs since the best 11" in text
+
+
+def test_jobs_not_improving_count_shows_the_criterion_when_one_was_set(alice_client, make_job):
+    request = {
+        "HyperParameterTuningJobName": "with-criterion",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2},
+            "TrainingJobEarlyStoppingType": "Off",
+            "TuningJobCompletionCriteria": {"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 5}},
+        },
+        "TrainingJobDefinitions": [],
+    }
+    job = make_job("with-criterion", status="InProgress", children=4, request=request,
+                   completion_details={"NumberOfTrainingJobsObjectiveNotImproving": 3})
+    text = _timing_text(alice_client, job)
+    assert "Jobs since the best 3 (stops at 5)" in text
 
 
 # ---- definitions and configuration ------------------------------------------------------------------

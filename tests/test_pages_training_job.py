@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from hpo_jobs.pages import views
 from hpo_jobs.backends import NotFoundError, TransientBackendError
-from hpo_jobs.management.commands.make_bench_jobs import bench_request
+
+from .factories import bench_request
 
 pytestmark = pytest.mark.django_db
 

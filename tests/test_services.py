@@ -15,13 +15,7 @@ from django.utils import timezone
 from hpo_jobs import services, tasks
 from hpo_jobs.backends import TransientBackendError
 from hpo_jobs.models import EngineHealth, HpoJob, TrainingJob
-from tests.aws_fakes import (  # noqa: F401  (fixtures)
-    aws_env,
-    fake_sagemaker,
-    make_request,
-    queued_tasks,
-    submit,
-)
+from tests.factories import make_request
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from hpo_jobs.models import SiteSettings
+from hpo_jobs.models import EngineHealth, HpoJob, SiteSettings
 from projects.models import Membership, Project
 
 
@@ -157,3 +157,42 @@ def test_staff_cannot_rewrite_a_jobs_stored_request_in_the_admin(admin_client_, 
     page = admin_client_.get(f"/admin/hpo_jobs/hpojob/{job.pk}/change/").content.decode()
     assert 'name="request"' not in page
     assert "HyperParameterTuningJobName" in page  # shown, read-only
+
+
+@pytest.mark.django_db
+def test_staff_cannot_change_a_jobs_status_in_the_admin(admin_client_, make_job):
+    job = make_job("admin-status", status=HpoJob.Status.IN_PROGRESS, children=1)
+    url = f"/admin/hpo_jobs/hpojob/{job.pk}/change/"
+    page = admin_client_.get(url).content.decode()
+    assert 'name="status"' not in page and 'name="_save"' not in page
+    response = admin_client_.post(url, {
+        "project": job.project_id, "created_by": job.created_by_id, "name": job.name, "backend": "local",
+        "strategy": "Bayesian", "status": "Completed", "failure_reason": "edited", "completed_count": "99",
+        "best_objective_value": "1.0", "launch_attempts": "0", "engine_error_count": "0", "request": "{}",
+    })
+    assert response.status_code == 403
+    job.refresh_from_db()
+    assert (job.status, job.failure_reason, job.completed_count, job.best_objective_value) == (
+        HpoJob.Status.IN_PROGRESS, "", 0, None)
+    assert job.request["HyperParameterTuningJobName"] == "admin-status"
+    child = job.training_jobs.get()
+    response = admin_client_.post(f"/admin/hpo_jobs/trainingjob/{child.pk}/change/", {
+        "hpo_job": job.pk, "name": child.name, "status": "Failed", "objective_value": "0"})
+    assert response.status_code == 403
+    child.refresh_from_db()
+    assert (child.status, child.objective_value) == ("Completed", 0.5)
+    assert admin_client_.post("/admin/hpo_jobs/hpojob/add/", {"name": "forged"}).status_code == 403
+    assert not HpoJob.objects.filter(name="forged").exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_pages_answer(admin_client_, make_job):
+    job = make_job("admin-pages", children=2)
+    SiteSettings.load()
+    EngineHealth.objects.create(backend="local", ok=True)
+    for url in ("/admin/", "/admin/hpo_jobs/hpojob/", f"/admin/hpo_jobs/hpojob/{job.pk}/change/",
+                "/admin/hpo_jobs/trainingjob/", f"/admin/hpo_jobs/trainingjob/{job.training_jobs.first().pk}/change/",
+                "/admin/hpo_jobs/sitesettings/", "/admin/hpo_jobs/sitesettings/1/change/",
+                "/admin/hpo_jobs/enginehealth/", "/admin/hpo_jobs/enginehealth/local/change/",
+                "/admin/projects/project/", "/admin/hpo_jobs/hpojob/?status__exact=InProgress"):
+        assert admin_client_.get(url).status_code == 200, url

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 from botocore.validate import validate_parameters
@@ -13,196 +12,24 @@ from botocore.validate import validate_parameters
 from hpo_jobs.sagemaker import catalogue, spec
 from hpo_jobs.sagemaker.spec import Issue, ValidationContext, check_shape, strip_read_only, validate_request
 
-# ---- a builder for realistic requests ---------------------------------------------------------------
-REGION = "us-east-1"
-XGB_IMAGE = catalogue.get("xgboost").image_uri(REGION)
-TEAM_REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team-a/"
-CUSTOM_IMAGE = TEAM_REGISTRY + "ranker:1.4"
-ROLE = "arn:aws:iam::123456789012:role/hpo-portal-execution"
-DATA_DIR = Path("/srv/hpo-portal-test-data")  # need not exist: paths are resolved, not opened
-DELETE = object()
-
-CTX = ValidationContext(
-    backend="sagemaker",
-    region=REGION,
-    instance_types=("ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.g5.xlarge"),
-    ecr_enabled=True,
-    ecr_allowed=(TEAM_REGISTRY,),
-    warm_start_parents=("churn-v1", "churn-v2"),
-    name_taken=lambda name: name.lower() == "taken-job",
+from .factories import (
+    CTX,
+    DATA_DIR,
+    DELETE,
+    LOCAL_CTX,
+    TEAM_REGISTRY,
+    channel,
+    custom_definition,
+    edit,
+    grid_request,
+    hyperband_request,
+    kmeans_request,
+    linear_learner_request,
+    multi_request,
+    single_request,
+    with_,
+    xgb_ranges,
 )
-LOCAL_CTX = dataclasses.replace(
-    CTX, backend="local", local_data_dirs=(DATA_DIR,), local_custom_images={"hpo-portal/example-custom:latest": ["x"]},
-)
-
-
-def channel(name: str, uri: str) -> dict:
-    return {"ChannelName": name, "ContentType": "text/csv",
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri,
-                                            "S3DataDistributionType": "FullyReplicated"}}}
-
-
-def xgb_ranges() -> dict:
-    return {
-        "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "3", "MaxValue": "10", "ScalingType": "Linear"}],
-        "ContinuousParameterRanges": [
-            {"Name": "eta", "MinValue": "0.1", "MaxValue": "0.5", "ScalingType": "Auto"},
-            {"Name": "subsample", "MinValue": "0.5", "MaxValue": "1", "ScalingType": "Linear"},
-        ],
-        "CategoricalParameterRanges": [],
-    }
-
-
-def xgb_definition(**changes) -> dict:
-    definition = {
-        "StaticHyperParameters": {"num_round": "200", "objective": "binary:logistic", "eval_metric": "auc"},
-        "AlgorithmSpecification": {"TrainingImage": XGB_IMAGE, "TrainingInputMode": "File"},
-        "RoleArn": ROLE,
-        "InputDataConfig": [channel("train", "s3://ml-data/churn/train/"),
-                            channel("validation", "s3://ml-data/churn/validation/")],
-        "OutputDataConfig": {"S3OutputPath": "s3://ml-artifacts/hpo/"},
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        "EnableManagedSpotTraining": False,
-    }
-    definition.update(changes)
-    return definition
-
-
-def custom_definition(**changes) -> dict:
-    definition = {
-        "DefinitionName": "ranker",
-        "TuningObjective": {"Type": "Minimize", "MetricName": "validation:loss"},
-        "HyperParameterRanges": {
-            "ContinuousParameterRanges": [{"Name": "lr", "MinValue": "0.0001", "MaxValue": "0.1",
-                                           "ScalingType": "Logarithmic"}],
-            "CategoricalParameterRanges": [{"Name": "optimizer", "Values": ["adam", "sgd"]}],
-        },
-        "StaticHyperParameters": {"epochs": "20"},
-        "AlgorithmSpecification": {
-            "TrainingImage": CUSTOM_IMAGE, "TrainingInputMode": "File",
-            "MetricDefinitions": [{"Name": "validation:loss", "Regex": "val_loss=([0-9.eE+-]+)"},
-                                  {"Name": "train:loss", "Regex": "train_loss=([0-9.eE+-]+)"}],
-        },
-        "RoleArn": ROLE,
-        "InputDataConfig": [channel("train", "s3://ml-data/ranker/train/")],
-        "OutputDataConfig": {"S3OutputPath": "s3://ml-artifacts/hpo/"},
-        "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 7200},
-        "Environment": {"LOG_LEVEL": "info"},
-    }
-    definition.update(changes)
-    return definition
-
-
-def single_request() -> dict:
-    """A realistic single-definition XGBoost request, as the wizard builds it."""
-    return {
-        "HyperParameterTuningJobName": "churn-xgb-2024-06",
-        "HyperParameterTuningJobConfig": {
-            "Strategy": "Bayesian",
-            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 30, "MaxParallelTrainingJobs": 3,
-                               "MaxRuntimeInSeconds": 86400},
-            "ParameterRanges": xgb_ranges(),
-            "TrainingJobEarlyStoppingType": "Off",
-            "RandomSeed": 7,
-        },
-        "TrainingJobDefinition": xgb_definition(),
-        "Tags": [{"Key": "hpo-portal:project", "Value": "churn"}, {"Key": "hpo-portal:creator", "Value": "alice"}],
-    }
-
-
-def multi_request() -> dict:
-    """A realistic two-definition request: XGBoost and a custom image."""
-    xgb = xgb_definition(DefinitionName="xgboost", HyperParameterRanges=xgb_ranges(),
-                         TuningObjective={"Type": "Maximize", "MetricName": "validation:auc"})
-    return {
-        "HyperParameterTuningJobName": "churn-multi",
-        "HyperParameterTuningJobConfig": {
-            "Strategy": "Random",
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 40, "MaxParallelTrainingJobs": 4},
-            "TrainingJobEarlyStoppingType": "Off",
-        },
-        "TrainingJobDefinitions": [xgb, custom_definition()],
-    }
-
-
-def builtin_request(key: str, static: dict, metric: str, ranges: dict | None = None) -> dict:
-    """A single-definition request for any built-in algorithm."""
-    algorithm = catalogue.get(key)
-    request = single_request()
-    config = request["HyperParameterTuningJobConfig"]
-    config["HyperParameterTuningJobObjective"] = {"Type": algorithm.objective_metric(metric).direction,
-                                                  "MetricName": metric}
-    config["ParameterRanges"] = ranges or {}
-    request["TrainingJobDefinition"] = xgb_definition(
-        StaticHyperParameters=static,
-        AlgorithmSpecification={"TrainingImage": algorithm.image_uri(REGION), "TrainingInputMode": "File"},
-    )
-    return request
-
-
-def kmeans_request() -> dict:
-    return builtin_request("kmeans", {"k": "8", "feature_dim": "20"}, "test:msd", {
-        "IntegerParameterRanges": [{"Name": "mini_batch_size", "MinValue": "500", "MaxValue": "5000"}]})
-
-
-def linear_learner_request(metric: str = "validation:objective_loss") -> dict:
-    return builtin_request("linear-learner", {"feature_dim": "20", "predictor_type": "binary_classifier"}, metric, {
-        "ContinuousParameterRanges": [{"Name": "learning_rate", "MinValue": "0.00001", "MaxValue": "1",
-                                       "ScalingType": "Logarithmic"}]})
-
-
-def grid_request(max_jobs: object = DELETE) -> dict:
-    request = single_request()
-    config = request["HyperParameterTuningJobConfig"]
-    config["Strategy"] = "Grid"
-    config["ParameterRanges"] = {"CategoricalParameterRanges": [
-        {"Name": "max_depth", "Values": ["3", "6", "9"]}, {"Name": "eta", "Values": ["0.1", "0.3"]}]}
-    if max_jobs is DELETE:
-        del config["ResourceLimits"]["MaxNumberOfTrainingJobs"]
-    else:
-        config["ResourceLimits"]["MaxNumberOfTrainingJobs"] = max_jobs
-    return request
-
-
-def hyperband_request(**hyperband) -> dict:
-    request = multi_request()
-    request["TrainingJobDefinitions"] = [custom_definition()]
-    config = request["HyperParameterTuningJobConfig"]
-    config["Strategy"] = "Hyperband"
-    config["StrategyConfig"] = {"HyperbandStrategyConfig": hyperband}
-    return request
-
-
-_STEP = re.compile(r'\.?([A-Za-z0-9_]+)|\[(\d+)\]|\["([^"]*)"\]')
-
-
-def edit(request: dict, path: str, value: object) -> dict:
-    """Set (or with DELETE, remove) the member at an Issue-style path, creating objects on the way."""
-    steps = [m.group(1) or m.group(3) if m.group(2) is None else int(m.group(2)) for m in _STEP.finditer(path)]
-    node = request
-    for step in steps[:-1]:
-        if isinstance(step, str) and step not in node:
-            node[step] = {}
-        node = node[step]
-    if value is DELETE:
-        del node[steps[-1]]
-    else:
-        node[steps[-1]] = value
-    return request
-
-
-def with_(factory, *edits):
-    """A builder: ``factory()`` with ``edits`` ((path, value) pairs) applied."""
-    def build() -> dict:
-        request = factory()
-        for path, value in edits:
-            edit(request, path, value)
-        return request
-    return build
-
 
 def issues_for(request: object, ctx: ValidationContext = CTX) -> list[Issue]:
     issues = validate_request(request, ctx)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hpo_jobs.sagemaker import spec
 from hpo_jobs.sagemaker.spec import Issue, ValidationContext, strip_read_only, validate_request
 
-from .test_spec import (
+from .factories import (
     CTX,
     LOCAL_CTX,
     custom_definition,

@@ -10,18 +10,8 @@ from django.core import mail
 
 from hpo_jobs import services
 from hpo_jobs.models import HpoJob, TrainingJob
-from tests.aws_fakes import (  # noqa: F401  (fixtures)
-    T0,
-    aws_env,
-    child_summary,
-    describe_response,
-    list_pages,
-    make_request,
-    queued_tasks,
-    sagemaker_stub,
-    submit,
-    tuning_job_arn,
-)
+from tests.aws_fakes import T0, child_summary, describe_response, list_pages, tuning_job_arn
+from tests.factories import make_request
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 from hpo_jobs import aws
 from hpo_jobs.models import HpoJob, SiteSettings
 
-from .aws_fakes import aws_env, make_request, moto_aws  # noqa: F401  (fixtures)
+from .factories import make_request
 from .wizard_helpers import data_dir, fill_channels, start
 
 pytestmark = pytest.mark.django_db
@@ -501,3 +501,40 @@ def test_the_review_lists_a_missing_role_on_sagemaker(bob_client, project, root,
     assert any("no SageMaker execution role" in e for e in page.errors())
     response = page.submit()
     assert response.step == "review" and not HpoJob.objects.exists()
+
+
+# ---- built-in algorithms' defaults -------------------------------------------------------------------
+def test_choosing_knn_names_the_evaluation_channel_after_its_test_metrics(project, alice):
+    # k-NN's objective metrics are all test:…; with the default train/validation channels every
+    # training job of a k-NN job failed ("Tuning k-NN needs a test channel").
+    from hpo_jobs.wizard import forms
+
+    options = forms.WizardOptions.for_project(project, alice)
+    draft = forms.new_draft(options, "definition-1")
+    assert [c["name"] for c in draft["channels"]] == ["train", "validation"]
+    draft["fields"]["algorithm"] = "knn"
+    forms.load_algorithm_defaults(draft, options)
+    assert draft["fields"]["objective_metric"].startswith("test:")
+    assert [c["name"] for c in draft["channels"]] == ["train", "test"]
+    # Back to XGBoost (validation:… metrics): the channel follows.
+    draft["fields"]["algorithm"] = "xgboost"
+    forms.load_algorithm_defaults(draft, options)
+    assert [c["name"] for c in draft["channels"]] == ["train", "validation"]
+
+
+@pytest.mark.parametrize("algorithm, value", [("linear-learner", "binary_classifier"), ("knn", "classifier")])
+def test_predictor_type_is_required_and_starts_filled_in(project, alice, algorithm, value):
+    # SageMaker requires predictor_type for Linear Learner and k-NN. The wizard showed it blank with a
+    # "default binary_classifier" placeholder, accepted it blank, and every training job then failed
+    # with "Hyperparameter predictor_type is required".
+    from hpo_jobs.sagemaker import catalogue
+    from hpo_jobs.wizard import forms
+
+    spec = next(h for h in catalogue.get(algorithm).hyperparameters if h.name == "predictor_type")
+    assert spec.required
+    options = forms.WizardOptions.for_project(project, alice)
+    draft = forms.new_draft(options, "definition-1")
+    draft["fields"]["algorithm"] = algorithm
+    forms.load_algorithm_defaults(draft, options)
+    row = next(r for r in draft["hyperparameters"] if r["name"] == "predictor_type")
+    assert (row["kind"], row["value"]) == ("Static", value)

@@ -241,3 +241,9 @@ def fill_channels(page: WizardPage, root: Path) -> dict[str, str]:
         name = page.value(f"def-ch-{index}-name")
         changes[f"def-ch-{index}-uri"] = (root / name).as_uri() + "/"
     return changes
+
+
+def import_(client, payload, **extra):
+    """Post ``payload`` (a request, or text) to the demo project's import page."""
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return client.post("/projects/demo/hpo-jobs/import/", {"request_json": text, **extra})

@@ -28,6 +28,7 @@ urlpatterns = [
     # draws its icons from data: images, allowed on this page only.
     path("docs/", csp_update({"img-src": ["data:"]})(SpectacularSwaggerSplitView.as_view(
         url_name="api:schema", template_name="api/docs.html", authentication_classes=[], permission_classes=[],
+        http_method_names=["get", "head"],  # a page: DRF's OPTIONS answer cannot be drawn by its renderer
     )), name="docs"),
     re_path(r"^.*$", views.NotFound.as_view()),
 ]

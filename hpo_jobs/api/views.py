@@ -469,4 +469,4 @@ class NotFound(APIView):
     def get(self, request, *args, **kwargs):
         raise exceptions.NotFound("No such API route.")
 
-    post = put = patch = delete = get
+    post = put = patch = delete = options = get

@@ -40,7 +40,7 @@ from hpo_jobs.backends import BackendError, get_backend
 from hpo_jobs.models import HpoJob, TrainingJob
 from hpo_jobs.templatetags.hpo_format import status_words
 
-from . import charts
+from . import charts, presenters
 
 JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and sort do the rest
 TRAINING_JOBS_PER_PAGE = 50
@@ -60,8 +60,6 @@ CHARTS_REFRESH_S = 10
 
 # SageMaker's TrainingJobStatus values, the filter's allow-list (plus any status stored rows carry).
 TRAINING_JOB_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
-# A stop makes sense while the engine may still run something; Stopping is already on its way.
-STOPPABLE = (HpoJob.Status.PENDING, HpoJob.Status.IN_PROGRESS, HpoJob.Status.UNKNOWN)
 
 TABS = {
     "overview": "Overview",
@@ -202,136 +200,8 @@ def _job_objective(job: HpoJob) -> Objective:
     return Objective(str(objective.get("MetricName", "")), str(objective.get("Type", "Maximize")))
 
 
-def _algorithm_label(spec: dict[str, Any]) -> tuple[str, bool]:
-    """A name for a definition's algorithm, and whether it is one of SageMaker's built-ins."""
-    if spec.get("AlgorithmName"):
-        return spec["AlgorithmName"], False
-    image = spec.get("TrainingImage") or ""
-    try:
-        from hpo_jobs.sagemaker import catalogue
-
-        algorithm = catalogue.algorithm_for_image(image)
-    except Exception:  # the catalogue is a reader's aid here: a page must not fail on it
-        algorithm = None
-    if algorithm is not None:
-        return algorithm.display_name, True
-    return "Custom image", False
-
-
-def _metric_definitions(spec: dict[str, Any]) -> list[dict[str, str]]:
-    """The regexes SageMaker reads a training job's metrics with: the built-in algorithm's own
-    (SageMaker adds them for built-ins) and then the definition's."""
-    found: dict[str, dict[str, str]] = {}
-    image = spec.get("TrainingImage") or ""
-    try:
-        from hpo_jobs.sagemaker import catalogue
-
-        algorithm = catalogue.algorithm_for_image(image) if image else None
-    except Exception:
-        algorithm = None
-    if algorithm is not None:
-        for item in algorithm.metric_definitions:
-            found[item["Name"]] = item
-    for item in spec.get("MetricDefinitions") or []:
-        if isinstance(item, dict) and item.get("Name") and item.get("Regex"):
-            found[item["Name"]] = {"Name": item["Name"], "Regex": item["Regex"]}
-    return list(found.values())
-
-
-def _ranges_view(ranges: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for key, kind in (("IntegerParameterRanges", "Integer"), ("ContinuousParameterRanges", "Continuous")):
-        for r in ranges.get(key) or []:
-            rows.append({"name": r.get("Name", ""), "kind": kind, "min": r.get("MinValue", ""),
-                         "max": r.get("MaxValue", ""), "scaling": r.get("ScalingType") or "Auto", "values": None})
-    for r in ranges.get("CategoricalParameterRanges") or []:
-        rows.append({"name": r.get("Name", ""), "kind": "Categorical", "min": "", "max": "", "scaling": "",
-                     "values": [str(v) for v in r.get("Values") or []]})
-    for r in ranges.get("AutoParameters") or []:
-        rows.append({"name": r.get("Name", ""), "kind": "Auto", "min": "", "max": "", "scaling": "",
-                     "values": [str(r.get("ValueHint", ""))]})
-    return rows
-
-
-def _channel_view(channel: dict[str, Any]) -> dict[str, Any]:
-    source = channel.get("DataSource") or {}
-    s3 = source.get("S3DataSource") or {}
-    fs = source.get("FileSystemDataSource") or {}
-    if s3:
-        where, kind = s3.get("S3Uri", ""), s3.get("S3DataType", "S3Prefix")
-    elif fs:
-        where = f"{fs.get('FileSystemType', '')} {fs.get('FileSystemId', '')}:{fs.get('DirectoryPath', '')}"
-        kind = f"file system ({fs.get('FileSystemAccessMode', '')})"
-    elif source.get("DatasetSource"):
-        where, kind = source["DatasetSource"].get("DatasetArn", ""), "dataset"
-    else:
-        where, kind = "", ""
-    return {
-        "name": channel.get("ChannelName", ""),
-        "where": where,
-        "kind": kind,
-        "distribution": s3.get("S3DataDistributionType", ""),
-        "content_type": channel.get("ContentType", ""),
-        "compression": channel.get("CompressionType", ""),
-        "input_mode": channel.get("InputMode", ""),
-        "record_wrapper": channel.get("RecordWrapperType", ""),
-    }
-
-
-def _definition_view(job: HpoJob, definition: dict[str, Any], index: int) -> dict[str, Any]:
-    """One training job definition, with the objective and ranges that the single-definition form
-    of the request keeps in HyperParameterTuningJobConfig instead."""
-    config = job.request.get("HyperParameterTuningJobConfig") or {}
-    objective = definition.get("TuningObjective") or config.get("HyperParameterTuningJobObjective") or {}
-    ranges = definition.get("HyperParameterRanges") or config.get("ParameterRanges") or {}
-    spec = definition.get("AlgorithmSpecification") or {}
-    algorithm, builtin = _algorithm_label(spec)
-    resources = definition.get("ResourceConfig") or definition.get("HyperParameterTuningResourceConfig") or {}
-    stopping = definition.get("StoppingCondition") or {}
-    vpc = definition.get("VpcConfig") or {}
-    output = definition.get("OutputDataConfig") or {}
-    ranges_rows = _ranges_view(ranges)
-    return {
-        "index": index,
-        "name": definition.get("DefinitionName", ""),
-        "title": definition.get("DefinitionName") or f"Definition {index}",
-        "objective_metric": objective.get("MetricName", ""),
-        "objective_type": objective.get("Type", ""),
-        "algorithm": algorithm,
-        "builtin": builtin,
-        "image": spec.get("TrainingImage", ""),
-        "algorithm_name": spec.get("AlgorithmName", ""),
-        "input_mode": spec.get("TrainingInputMode", ""),
-        "metric_definitions": spec.get("MetricDefinitions") or [],
-        "ranges_raw": ranges,
-        "ranges": ranges_rows,
-        "tuned_names": [r["name"] for r in ranges_rows],
-        "static": sorted((definition.get("StaticHyperParameters") or {}).items()),
-        "channels": [_channel_view(c) for c in definition.get("InputDataConfig") or []],
-        "output_path": output.get("S3OutputPath", ""),
-        "output_kms": output.get("KmsKeyId", ""),
-        "instance_type": resources.get("InstanceType", ""),
-        "instance_count": resources.get("InstanceCount", ""),
-        "volume_gb": resources.get("VolumeSizeInGB", ""),
-        "instance_configs": resources.get("InstanceConfigs") or [],
-        "max_runtime_s": stopping.get("MaxRuntimeInSeconds"),
-        "max_wait_s": stopping.get("MaxWaitTimeInSeconds"),
-        "max_pending_s": stopping.get("MaxPendingTimeInSeconds"),
-        "role_arn": definition.get("RoleArn", ""),
-        "subnets": vpc.get("Subnets") or [],
-        "security_groups": vpc.get("SecurityGroupIds") or [],
-        "network_isolation": definition.get("EnableNetworkIsolation", False),
-        "encryption": definition.get("EnableInterContainerTrafficEncryption", False),
-        "spot": definition.get("EnableManagedSpotTraining", False),
-        "checkpoint": (definition.get("CheckpointConfig") or {}).get("S3Uri", ""),
-        "retries": (definition.get("RetryStrategy") or {}).get("MaximumRetryAttempts"),
-        "environment": sorted((definition.get("Environment") or {}).items()),
-        "metric_regexes": _metric_definitions(spec),
-    }
-
-
 def _definitions(job: HpoJob) -> list[dict[str, Any]]:
-    return [_definition_view(job, d, i) for i, d in enumerate(job.definitions, start=1)]
+    return presenters.present_definitions(job.request)
 
 
 def _definition_for(definitions: list[dict[str, Any]], name: str | None) -> dict[str, Any] | None:
@@ -339,6 +209,11 @@ def _definition_for(definitions: list[dict[str, Any]], name: str | None) -> dict
     if len(definitions) == 1:
         return definitions[0]
     return next((d for d in definitions if d["name"] and d["name"] == name), None)
+
+
+def _static_items(definition: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """A definition's static hyperparameters as (name, value) pairs, for the best job and a training job."""
+    return [(h["name"], h["value"]) for h in (definition or {}).get("static") or []]
 
 
 def _tuned_columns(definitions: list[dict[str, Any]]) -> list[str]:
@@ -448,7 +323,7 @@ def _best_view(
         "type": metric.get("Type", ""),
         "value": metric.get("Value"),
         "tuned": tuned_items,
-        "static": definition["static"] if definition else [],
+        "static": _static_items(definition),
         "created": created,
         "started": started,
         "ended": ended,
@@ -494,7 +369,7 @@ def _header_context(
     return {
         "project": project,
         "job": job,
-        "can_stop": job.status in STOPPABLE and access.can_stop_job(request.user, job),
+        "can_stop": job.is_stoppable and access.can_stop_job(request.user, job),
         "can_clone": access.can_create_jobs(request.user, project),
         "progress": _progress(job, counters),
         "objective": _job_objective(job),
@@ -681,32 +556,12 @@ def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
 
 
 def _configuration_context(project: Project, job: HpoJob) -> dict[str, Any]:
-    config = job.request.get("HyperParameterTuningJobConfig") or {}
-    limits = config.get("ResourceLimits") or {}
-    criteria = config.get("TuningJobCompletionCriteria") or {}
-    hyperband = ((config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")) or {}
-    warm = job.request.get("WarmStartConfig") or {}
-    parents = [p.get("HyperParameterTuningJobName", "") for p in warm.get("ParentHyperParameterTuningJobs") or []]
+    presented = presenters.present_request(job.request)
+    parents = (presented["warm_start"] or {}).get("parents") or []
     known = set(project.hpo_jobs.filter(name__in=parents).values_list("name", flat=True)) if parents else set()
     return {
-        "config": {
-            "strategy": config.get("Strategy") or job.strategy,
-            "hyperband_min": hyperband.get("MinResource"),
-            "hyperband_max": hyperband.get("MaxResource"),
-            "max_jobs": limits.get("MaxNumberOfTrainingJobs"),
-            "max_parallel": limits.get("MaxParallelTrainingJobs"),
-            "max_runtime_s": limits.get("MaxRuntimeInSeconds"),
-            "early_stopping": config.get("TrainingJobEarlyStoppingType") or "Off",
-            "random_seed": config.get("RandomSeed"),
-            "target_value": criteria.get("TargetObjectiveMetricValue"),
-            "not_improving": (criteria.get("BestObjectiveNotImproving") or {}).get("MaxNumberOfTrainingJobsNotImproving"),
-            "convergence": (criteria.get("ConvergenceDetected") or {}).get("CompleteOnConvergence"),
-            "warm_type": warm.get("WarmStartType"),
-            "warm_parents": [{"name": p, "linked": p in known} for p in parents],
-            "autotune": (job.request.get("Autotune") or {}).get("Mode"),
-            "tags": [(t.get("Key", ""), t.get("Value", "")) for t in job.request.get("Tags") or []],
-        },
-        "objective": _job_objective(job),
+        "presented": presented,
+        "known_parents": known,
         "request_pretty": json.dumps(job.request, indent=2, ensure_ascii=False),
     }
 
@@ -909,11 +764,9 @@ def job_stop(request: HttpRequest, project: Project, name: str) -> HttpResponse:
     job = _get_job(project, name)
     if not access.can_stop_job(request.user, job):
         raise PermissionDenied
-    if job.is_terminal:
-        messages.info(request, f"“{job.name}” has already ended ({job.get_status_display()}): nothing to stop.")
-    elif job.status == HpoJob.Status.STOPPING:
+    if job.status == HpoJob.Status.STOPPING:
         messages.info(request, f"“{job.name}” is already stopping.")
-    elif services.request_stop(job, request.user):
+    elif job.is_stoppable and services.request_stop(job, request.user):
         if job.status == HpoJob.Status.STOPPED:
             messages.success(request, f"“{job.name}” was stopped before the engine started it.")
         else:
@@ -1090,7 +943,7 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
         "is_best": best_name == training_job.name,
         "duration": _elapsed(training_job.start_time or training_job.creation_time, training_job.end_time, now),
         "tuned": tuned_items,
-        "static": (definition or {}).get("static") or [],
+        "static": _static_items(definition),
         "final_metrics": final_metrics,
         "curves": curves,
         "metric_error": metric_error,

@@ -37,7 +37,8 @@ from projects import access
 
 from hpo_jobs import services
 from hpo_jobs.models import HpoJob
-from hpo_jobs.sagemaker import catalogue, spec
+from hpo_jobs.pages import presenters
+from hpo_jobs.sagemaker import spec
 
 from . import convert
 from .forms import (
@@ -407,7 +408,7 @@ class JobWizard(SessionWizardView):
             context["review"] = review
             if review["request"] is not None:
                 context["request_json"] = json.dumps(review["request"], indent=2)
-                context["sections"] = review_sections(review["request"])
+                context["sections"] = presenters.present_request(review["request"])
         return context
 
 
@@ -436,34 +437,6 @@ def start_run(request: HttpRequest, project, values: dict[str, Any], step: str) 
     storage.current_step = step
     _register_run(request.session, prefix)
     return wizard_url(project, token)
-
-
-def review_sections(request: dict[str, Any]) -> dict[str, Any]:
-    """The request laid out for the review page: every member it sends, nothing else."""
-    config = request.get("HyperParameterTuningJobConfig") or {}
-    definitions = []
-    for definition in request.get("TrainingJobDefinitions") or []:
-        ranges = definition.get("HyperParameterRanges") or {}
-        rows = []
-        for kind, list_name in convert.RANGE_LISTS.items():
-            for item in ranges.get(list_name) or []:
-                if kind == "Categorical":
-                    rows.append({"name": item["Name"], "kind": kind, "setting": ", ".join(item.get("Values") or [])})
-                else:
-                    rows.append({"name": item["Name"], "kind": kind,
-                                 "setting": f"{item['MinValue']} – {item['MaxValue']} ({item.get('ScalingType', 'Auto')})"})
-        for name, value in (definition.get("StaticHyperParameters") or {}).items():
-            rows.append({"name": name, "kind": "Static", "setting": value})
-        image = (definition.get("AlgorithmSpecification") or {}).get("TrainingImage") or ""
-        builtin = catalogue.algorithm_for_image(image)
-        definitions.append({"definition": definition, "rows": rows,
-                            "algorithm": builtin.display_name if builtin else "Custom image"})
-    return {
-        "config": config,
-        "definitions": definitions,
-        "warm_start": request.get("WarmStartConfig"),
-        "tags": request.get("Tags") or [],
-    }
 
 
 _wizard_view = JobWizard.as_view()

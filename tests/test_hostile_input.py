@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from hpo_jobs.models import HpoJob
 
-from .test_import_clone import local_request
+from .factories import local_request
 from .wizard_helpers import WizardPage, data_dir, fill_channels, start
 
 pytestmark = pytest.mark.django_db
