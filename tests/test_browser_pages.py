@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from hpo_jobs.pages import views
 from hpo_jobs.management.commands.make_bench_jobs import build_job
 from hpo_jobs.models import HpoJob
+from hpo_jobs.sagemaker.metrics import parse_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,8 +30,13 @@ XGB_LOG = "\n".join(
 
 
 class FakeBackend:
+    live_metrics = True
+
     def get_training_job_log(self, training_job_name: str, max_bytes: int = 1_000_000) -> str:
         return XGB_LOG
+
+    def get_training_job_metrics(self, training_job_name: str, metric_definitions: list[dict[str, str]]):
+        return parse_text(XGB_LOG, metric_definitions)  # what an engine reads from that log
 
 
 @pytest.fixture

@@ -82,6 +82,7 @@ class LocalBackend:
     """Runs tuning jobs on this machine, one detached supervisor process per job."""
 
     name = "local"
+    live_metrics = True  # the supervisor stores each training job's series as it reads the log
 
     # --- the interface -------------------------------------------------------------------------
     def create_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +186,21 @@ class LocalBackend:
 
     def get_training_job_log(self, training_job_name: str, max_bytes: int = 1_000_000) -> str:
         """The tail of a training job's log, as CloudWatch shows it (tabs as #011)."""
+        folder, name = self._training_job(training_job_name)
+        return tail(store.training_job_log(folder, name), max_bytes)
+
+    def get_training_job_metrics(
+        self, training_job_name: str, metric_definitions: list[dict[str, str]]
+    ) -> dict[str, list[float]]:
+        """The metric series the supervisor stored while following the log (the plan's definitions)."""
+        folder, name = self._training_job(training_job_name)
+        try:
+            return store.read_json(store.training_job_metrics(folder, name))
+        except FileNotFoundError:
+            return {}  # not started yet, or nothing matched so far
+
+    def _training_job(self, training_job_name: str) -> tuple[Path, str]:
+        """The tuning job folder and exact name of a training job; NotFoundError when there is none."""
         if not isinstance(training_job_name, str) or not TRAINING_JOB_NAME_RE.fullmatch(training_job_name):
             raise NotFoundError(f"No training job named {training_job_name!r}")
         parts = training_job_name.rsplit("-", 2)
@@ -197,7 +213,7 @@ class LocalBackend:
         )
         if record is None:
             raise NotFoundError(f"No training job named {training_job_name}")
-        return tail(store.training_job_log(folder, record["name"]), max_bytes)
+        return folder, record["name"]
 
     def is_name_free(self, name: str) -> bool:
         """Whether no tuning job with this name exists here (names are case-insensitive)."""

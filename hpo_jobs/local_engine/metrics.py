@@ -1,13 +1,15 @@
 """The local engine's side of reading metrics: following a growing log file, and its tail.
 
 How a line becomes metric values is SageMaker's rule and lives in ``hpo_jobs.sagemaker.metrics``.
+The supervisor follows each training job's log as it is written, once, and keeps the series it
+reads (bounded) beside the job's state, where the backend reads them: nobody parses a log again.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hpo_jobs.sagemaker.metrics import MAX_LINE_CHARS, cloudwatch_text, compile_definitions, match_line
+from hpo_jobs.sagemaker.metrics import MAX_LINE_CHARS, Series, cloudwatch_text, compile_definitions, match_line
 
 # A chatty job's log is read this much at a time, so one poll never holds a huge log in memory.
 READ_CHUNK = 4 * 1024 * 1024
@@ -21,7 +23,7 @@ class LogFollower:
         self.definitions = compile_definitions(definitions)
         self.offset = 0
         self.partial = b""
-        self.values: dict[str, list[float]] = {}
+        self.series = Series()
 
     def poll(self, final: bool = False) -> list[tuple[str, float]]:
         """The metric values emitted since the last call; ``final`` reads to the end, unterminated last line too."""
@@ -38,9 +40,11 @@ class LogFollower:
             more = len(chunk) == READ_CHUNK
             self.partial = b"" if final and not more else lines.pop()
             for raw in lines:
+                # Cut before decoding: a line is matched on its first MAX_LINE_CHARS characters only.
+                raw = raw[: MAX_LINE_CHARS * 4]
                 line = cloudwatch_text(raw.decode("utf-8", errors="replace").rstrip("\r"))
                 for name, value in match_line(line, self.definitions):
-                    self.values.setdefault(name, []).append(value)
+                    self.series.add(name, value)
                     emitted.append((name, value))
             if len(self.partial) > MAX_LINE_CHARS * 4:
                 self.partial = self.partial[: MAX_LINE_CHARS * 4]  # a line without end: keep its start only
@@ -49,8 +53,7 @@ class LogFollower:
 
     def last(self, name: str) -> float | None:
         """The last value ``name`` emitted so far (SageMaker's final metric value), or None."""
-        values = self.values.get(name)
-        return values[-1] if values else None
+        return self.series.last(name)
 
 
 def tail(path: Path, max_bytes: int) -> str:

@@ -49,6 +49,7 @@ from .strategies import make_pruner, make_sampler, uses_intermediate_values
 
 POLL_S = 0.25  # how often logs, runtimes and the stop request are checked
 POLL_PRUNING_S = 0.1  # faster while early stopping or Hyperband watch per-epoch metrics
+METRICS_SAVE_S = 2.0  # a running training job's metric series are stored at most this often
 KILL_GRACE_S = 20.0  # SIGTERM, then SIGKILL after this long (SageMaker waits 120 s)
 IMPROVEMENT = 0.01  # BestObjectiveNotImproving: a job must improve the best by 1% to count
 # ConvergenceDetected (SageMaker does not document its test): the best has not improved by 0.1%
@@ -125,6 +126,8 @@ class Running:
     steps: int = 0
     term_sent: float | None = None
     pidfd: int | None = None
+    metrics_saved: float = 0.0  # monotonic time the series were last stored
+    metrics_new: bool = False  # values read since then
 
 
 class Supervisor:
@@ -358,6 +361,7 @@ class Supervisor:
         name = record["name"]
         root = store.training_job_dir(self.folder, name)
         log = store.training_job_log(self.folder, name)
+        store.training_job_metrics(self.folder, name).unlink(missing_ok=True)  # a re-run's start afresh
         hyperparameters = {
             **definition.static,
             **record["tuned_hyperparameters"],
@@ -410,6 +414,10 @@ class Supervisor:
         now = time.monotonic()
         for job in list(self.running.values()):
             emitted = job.follower.poll()
+            job.metrics_new = job.metrics_new or bool(emitted)
+            if job.metrics_new and now - job.metrics_saved >= METRICS_SAVE_S:
+                self.save_metrics(job.record["name"], job.follower)
+                job.metrics_saved, job.metrics_new = now, False
             if self.pruning and job.record["stop_reason"] is None:
                 self.report(job, emitted)
             limit = job.definition.max_runtime_s
@@ -442,6 +450,12 @@ class Supervisor:
             job.term_sent = time.monotonic()
             container.signal_group(job.process.pid, signal.SIGTERM)
         self.dirty = True
+
+    def save_metrics(self, name: str, follower: LogFollower) -> None:
+        """Store a training job's metric series beside the job's state, where the backend reads them."""
+        path = store.training_job_metrics(self.folder, name)
+        path.parent.mkdir(exist_ok=True)
+        store.write_json(path, follower.series.to_json())
 
     @staticmethod
     def _exited(job: Running) -> bool:
@@ -476,8 +490,9 @@ class Supervisor:
         trial: Trial | None = None,
     ) -> None:
         root = store.training_job_dir(self.folder, record["name"])
+        self.save_metrics(record["name"], follower)
         value = follower.last(definition.objective)
-        record["final_metrics"] = {name: values[-1] for name, values in follower.values.items()}
+        record["final_metrics"] = {name: values[-1] for name, values in follower.series.values.items()}
         record["end_time"] = time.time()
         if record.get("stop_reason"):
             record["status"] = "Stopped"

@@ -36,8 +36,9 @@ from projects import access
 from projects.models import Project
 
 from hpo_jobs import services
-from hpo_jobs.backends import BackendError, get_backend
+from hpo_jobs.backends import Backend, BackendError, get_backend
 from hpo_jobs.models import HpoJob, TrainingJob
+from hpo_jobs.sagemaker.metrics import definitions_for
 from hpo_jobs.templatetags.hpo_format import status_words
 
 from . import charts
@@ -46,7 +47,7 @@ JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and
 TRAINING_JOBS_PER_PAGE = 50
 # The failure roll-up lists this many distinct reasons; the rest are counted together.
 ROLLUP_REASONS = 10
-# A training job's page shows this much of the end of its log (the metrics read all of it).
+# A training job's page shows this much of the end of its log (its metrics come from the engine).
 LOG_SHOW_CHARS = 200_000
 # Metric curves on a training job's page, objective first.
 CURVES_MAX = 8
@@ -218,26 +219,6 @@ def _algorithm_label(spec: dict[str, Any]) -> tuple[str, bool]:
     return "Custom image", False
 
 
-def _metric_definitions(spec: dict[str, Any]) -> list[dict[str, str]]:
-    """The regexes SageMaker reads a training job's metrics with: the built-in algorithm's own
-    (SageMaker adds them for built-ins) and then the definition's."""
-    found: dict[str, dict[str, str]] = {}
-    image = spec.get("TrainingImage") or ""
-    try:
-        from hpo_jobs.sagemaker import catalogue
-
-        algorithm = catalogue.algorithm_for_image(image) if image else None
-    except Exception:
-        algorithm = None
-    if algorithm is not None:
-        for item in algorithm.metric_definitions:
-            found[item["Name"]] = item
-    for item in spec.get("MetricDefinitions") or []:
-        if isinstance(item, dict) and item.get("Name") and item.get("Regex"):
-            found[item["Name"]] = {"Name": item["Name"], "Regex": item["Regex"]}
-    return list(found.values())
-
-
 def _ranges_view(ranges: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for key, kind in (("IntegerParameterRanges", "Integer"), ("ContinuousParameterRanges", "Continuous")):
@@ -326,7 +307,7 @@ def _definition_view(job: HpoJob, definition: dict[str, Any], index: int) -> dic
         "checkpoint": (definition.get("CheckpointConfig") or {}).get("S3Uri", ""),
         "retries": (definition.get("RetryStrategy") or {}).get("MaximumRetryAttempts"),
         "environment": sorted((definition.get("Environment") or {}).items()),
-        "metric_regexes": _metric_definitions(spec),
+        "metric_regexes": definitions_for(spec),
     }
 
 
@@ -980,24 +961,26 @@ def training_jobs_csv(request: HttpRequest, project: Project, name: str) -> Stre
 
 
 # ---- a training job -------------------------------------------------------------------------------
-def _read_log(job: HpoJob, training_job: TrainingJob) -> tuple[str, str]:
-    """The training job's log and an error message (one of them empty). The only engine call a
-    page makes: the log lives in the engine (a file here, CloudWatch on SageMaker), nowhere else."""
+def _read_log(backend: Backend, job: HpoJob, training_job: TrainingJob) -> tuple[str, str]:
+    """The training job's log and an error message (one of them empty). The log lives in the
+    engine (a file here, CloudWatch on SageMaker), nowhere else."""
     try:
-        return get_backend(job.backend).get_training_job_log(training_job.name), ""
+        return backend.get_training_job_log(training_job.name), ""
     except BackendError as exc:
         return "", f"The log could not be read from the {job.backend} engine: {exc}"
 
 
-def _parse_metrics(log: str, regexes: list[dict[str, str]]) -> tuple[dict[str, list[float]], str]:
-    if not log or not regexes:
-        return {}, ""
-    from hpo_jobs.sagemaker.metrics import parse_text
-
+def _read_metrics(
+    backend: Backend, job: HpoJob, training_job: TrainingJob, regexes: list[dict[str, str]]
+) -> tuple[dict[str, list[float]] | None, str]:
+    """The training job's metric series (None while its engine has them only at the end) and an
+    error message. The page never parses a log: the engine read it once, and the database keeps it."""
     try:
-        return parse_text(log, regexes), ""
+        return services.training_job_metrics(backend, training_job, regexes), ""
+    except BackendError as exc:
+        return {}, f"The metrics could not be read from the {job.backend} engine: {exc}"
     except ValueError as exc:
-        return {}, str(exc)
+        return {}, f"The metric definitions could not be applied: {exc}"
 
 
 @require_safe
@@ -1010,8 +993,11 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
     objective = _job_objective(job)
     metric_name = training_job.objective_metric_name or (definition or {}).get("objective_metric") or objective.metric
 
-    log, log_error = _read_log(job, training_job)
-    series, metric_error = _parse_metrics(log, (definition or {}).get("metric_regexes") or [])
+    backend = get_backend(job.backend)
+    log, log_error = _read_log(backend, job, training_job)
+    series, metric_error = _read_metrics(backend, job, training_job, (definition or {}).get("metric_regexes") or [])
+    metrics_at_end = series is None
+    series = series or {}
     final_metrics = [{"name": k, "value": v[-1], "objective": k == metric_name} for k, v in series.items() if v]
     final_metrics.sort(key=lambda m: (not m["objective"], m["name"]))
     curves = []
@@ -1041,6 +1027,7 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
         "final_metrics": final_metrics,
         "curves": curves,
         "metric_error": metric_error,
+        "metrics_at_end": metrics_at_end,
         "log": log[-LOG_SHOW_CHARS:],
         "log_truncated": len(log) > LOG_SHOW_CHARS,
         "log_error": log_error,
