@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlparse
 from django.conf import settings
 
 from hpo_jobs.sagemaker import catalogue
-from hpo_jobs.local_engine import container, store
+from hpo_jobs.local_engine import container, sandbox, store
 from hpo_jobs.local_engine.metrics import tail
 from hpo_jobs.sagemaker.metrics import compile_definitions
 from hpo_jobs.local_engine.space import grid, grid_size, infer_max_resource, parse_ranges
@@ -74,6 +74,19 @@ def _input_shape() -> Any:
     return model.operation_model("CreateHyperParameterTuningJob").input_shape
 
 
+def machine_limits() -> dict[str, Any]:
+    """The engine's limits from settings, as the supervisor applies them (see local_engine.limits)."""
+    return {
+        "max_parallel": settings.HPO_LOCAL_MAX_PARALLEL,
+        "memory_mb": settings.HPO_LOCAL_MAX_MEMORY_MB,
+        "cpu_s": settings.HPO_LOCAL_MAX_CPU_S,
+        "file_mb": settings.HPO_LOCAL_MAX_FILE_MB,
+        "log_mb": settings.HPO_LOCAL_MAX_LOG_MB,
+        "sandbox": settings.HPO_LOCAL_SANDBOX,
+        "bwrap": sandbox.bwrap_path(),
+    }
+
+
 def _timestamp(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
 
@@ -97,6 +110,9 @@ class LocalBackend:
             raise
         except OSError as exc:
             raise TransientBackendError(f"The local engine could not write the job's folder: {exc}") from exc
+        if plan["limits"]["sandbox"] == "none":
+            log.warning("Tuning job %s runs its training jobs without a sandbox (HPO_LOCAL_SANDBOX=none): "
+                        "they can read and write whatever the portal's OS user can", plan["name"])
         self._start_supervisor(folder)
         return {"HyperParameterTuningJobArn": plan["arn"]}
 
@@ -534,6 +550,7 @@ class LocalBackend:
             "warm_start": warm_start,
             "allowed_data_dirs": [str(p) for p in self._allowed_dirs()],
             "pythonpath": str(settings.BASE_DIR),
+            "limits": machine_limits(),
             "definitions": definitions,
         }
 

@@ -42,8 +42,10 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import Trial, TrialState
 
-from . import container, store
-from .metrics import LogFollower
+from . import container, sandbox, store
+from . import limits as resource_limits
+from .metrics import LogFollower, tail
+from .slots import Slot, Slots
 from .space import Range, distribution, internal_value, suggest
 from .strategies import make_pruner, make_sampler, uses_intermediate_values
 
@@ -63,6 +65,7 @@ HYPERBAND = "Hyperband"
 MAX_RUNTIME = "MaxRuntimeExceeded"
 TUNING_STOPPED = "TuningJobStopped"
 TUNING_COMPLETED = "TuningJobCompleted"
+LIMIT_EXCEEDED = "LimitExceeded"  # the job hit one of the engine's limits: it ends Failed, saying which
 PRUNED_REASONS = (EARLY_STOPPED, HYPERBAND)
 
 
@@ -128,6 +131,7 @@ class Running:
     pidfd: int | None = None
     metrics_saved: float = 0.0  # monotonic time the series were last stored
     metrics_new: bool = False  # values read since then
+    slot: Slot | None = None  # the machine slot it holds while its process runs
 
 
 class Supervisor:
@@ -141,6 +145,12 @@ class Supervisor:
         self.direction: str = self.plan["direction"]
         self.pruning = uses_intermediate_values(self.plan["strategy"], self.plan["early_stopping"])
         self.running: dict[str, Running] = {}
+        # The engine's limits (plans written before there were any have none: the old behaviour).
+        self.limits: dict[str, Any] = self.plan.get("limits") or {}
+        self.sandboxed = self.limits.get("sandbox") == "bwrap"
+        self.slots = Slots(folder.parent, self.limits.get("max_parallel") or self.plan["parallel"])
+        # Training jobs to run again after a restart, each waiting for a machine slot.
+        self.pending: list[tuple[dict[str, Any], Definition, Trial]] = []
         self.ending: str | None = None  # "Completed" or "Stopped" once the job winds down
         self.selector = selectors.DefaultSelector()
         self.dirty = False
@@ -232,7 +242,9 @@ class Supervisor:
             self.poll_jobs()
             if self.ending is None and self.state["status"] == "InProgress":
                 self.launch_jobs()
-            if not self.running and (self.ending is not None or not self.can_launch()):
+            else:
+                self.slots.leave()
+            if not self.running and not self.pending and (self.ending is not None or not self.can_launch()):
                 self.finish()
                 return
             if self.dirty:
@@ -294,7 +306,7 @@ class Supervisor:
             log = store.training_job_log(self.folder, record["name"])
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text(note, encoding="utf-8")
-            self.start(record, definition, trial)
+            self.pending.append((record, definition, trial))  # started when a machine slot is free
         for definition, params in orphans:
             # Queued after the re-runs have taken theirs: ask() hands out queued trials oldest first.
             definition.study.enqueue_trial(params)
@@ -325,7 +337,15 @@ class Supervisor:
         return None
 
     def launch_jobs(self) -> None:
-        while len(self.running) < self.plan["parallel"] and self.can_launch():
+        """Start training jobs (re-runs first) while the job's parallelism allows and the machine has slots."""
+        while len(self.running) < self.plan["parallel"] and (self.pending or self.can_launch()):
+            slot = self.slots.try_take()
+            if slot is None:
+                return  # queued for the machine's next free slot
+            if self.pending:
+                record, definition, trial = self.pending.pop(0)
+                self.start(record, definition, trial, slot)
+                continue
             definition = self.next_definition()
             assert definition is not None
             trial = definition.study.ask()
@@ -352,10 +372,11 @@ class Supervisor:
                 "pid": None,
             }
             self.state["training_jobs"].append(record)
-            self.start(record, definition, trial)
+            self.start(record, definition, trial, slot)
+        self.slots.leave()  # wants no slot until a training job ends
 
-    def start(self, record: dict[str, Any], definition: Definition, trial: Trial) -> None:
-        """Lay out the job's directory and start its process."""
+    def start(self, record: dict[str, Any], definition: Definition, trial: Trial, slot: Slot) -> None:
+        """Lay out the job's directory and start its process, which holds ``slot`` while it runs."""
         record["start_time"] = time.time()
         self.save()  # recorded before it starts: a restart finds it InProgress and re-runs it
         name = record["name"]
@@ -379,8 +400,17 @@ class Supervisor:
                 pythonpath=self.plan["pythonpath"],
                 extra=definition.environment,
             )
-            process = container.launch(definition.command, root, log, env)
+            wrap = None
+            if self.sandboxed:
+                data = sandbox.channel_sources(root)
+                engine_code = Path(__file__).resolve().parent
+                bwrap = self.limits.get("bwrap") or "bwrap"
+
+                def wrap(argv: list[str], env: dict[str, str]) -> list[str]:
+                    return sandbox.bwrap_argv(argv, env=env, root=root, engine_code=engine_code, data=data, bwrap=bwrap)
+            process = container.launch(definition.command, root, log, env, self.limits, wrap)
         except (OSError, ValueError) as exc:
+            slot.release()
             record.update(
                 status="Failed",
                 objective_status="Failed",
@@ -398,6 +428,7 @@ class Supervisor:
             trial=trial,
             follower=LogFollower(log, definition.metric_definitions),
             started=time.monotonic(),
+            slot=slot,
         )
         try:
             job.pidfd = os.pidfd_open(process.pid)
@@ -423,6 +454,13 @@ class Supervisor:
             limit = job.definition.max_runtime_s
             if job.record["stop_reason"] is None and limit and now - job.started > limit:
                 self.stop_job(job, MAX_RUNTIME)
+            log_mb = self.limits.get("log_mb")
+            if log_mb and job.record.get("limit_exceeded") is None and job.follower.offset > log_mb * resource_limits.MB:
+                # No grace: the log would keep growing through it.
+                job.record["limit_exceeded"] = resource_limits.log_message(self.limits)
+                job.record["stop_reason"] = LIMIT_EXCEEDED
+                container.signal_group(job.process.pid, signal.SIGKILL)
+                self.dirty = True
             if job.term_sent is not None and now - job.term_sent > KILL_GRACE_S:
                 container.signal_group(job.process.pid, signal.SIGKILL)
             if self._exited(job):
@@ -448,7 +486,7 @@ class Supervisor:
         job.record["stop_reason"] = reason
         if job.term_sent is None:
             job.term_sent = time.monotonic()
-            container.signal_group(job.process.pid, signal.SIGTERM)
+            container.signal_group(job.process.pid, signal.SIGTERM, spare_leader=self.sandboxed)
         self.dirty = True
 
     def save_metrics(self, name: str, follower: LogFollower) -> None:
@@ -480,6 +518,8 @@ class Supervisor:
         del self.running[job.record["name"]]
         job.follower.poll(final=True)
         self._record_end(job.record, job.definition, job.follower, returncode, job.trial)
+        if job.slot is not None:
+            job.slot.release()  # after the end is recorded: the slot outlives the process
 
     def _record_end(
         self,
@@ -494,13 +534,19 @@ class Supervisor:
         value = follower.last(definition.objective)
         record["final_metrics"] = {name: values[-1] for name, values in follower.series.values.items()}
         record["end_time"] = time.time()
-        if record.get("stop_reason"):
+        if record.get("limit_exceeded"):
+            record["status"] = "Failed"
+            record["failure_reason"] = f"AlgorithmError: {record['limit_exceeded']}"
+        elif record.get("stop_reason"):
             record["status"] = "Stopped"
         elif returncode == 0:
             record["status"] = "Completed"
         else:
             record["status"] = "Failed"
-            record["failure_reason"] = container.failure_reason(root) or self._exit_reason(returncode)
+            reason = container.failure_reason(root) or self._exit_reason(returncode)
+            seen = f"{reason}\n{tail(store.training_job_log(self.folder, record['name']), 8192)}"
+            hit = resource_limits.exceeded(returncode, seen, self.limits, self.sandboxed)
+            record["failure_reason"] = (f"AlgorithmError: {hit}. {reason}" if hit else reason)[:1024]
         if record["status"] != "Failed" and value is not None:
             record["objective_status"] = "Succeeded"
             record["final_value"] = value
@@ -531,15 +577,15 @@ class Supervisor:
             self.after_objective(value)
         self.dirty = True
 
-    @staticmethod
-    def _exit_reason(returncode: int | None) -> str:
+    def _exit_reason(self, returncode: int | None) -> str:
         if returncode is None:
             return "AlgorithmError: the training job's process ended while the engine was not watching it"
-        if returncode < 0:
+        sig = resource_limits.death_signal(returncode, self.sandboxed)
+        if sig is not None:
             try:
-                name = signal.Signals(-returncode).name
+                name = signal.Signals(sig).name
             except ValueError:
-                name = f"signal {-returncode}"
+                name = f"signal {sig}"
             return f"AlgorithmError: the training job's process was killed by {name}"
         return f"AlgorithmError: the training job's process exited with code {returncode} and wrote no output/failure file"
 
@@ -582,6 +628,12 @@ class Supervisor:
         for job in self.running.values():
             if job.record["stop_reason"] is None or reason == TUNING_STOPPED:
                 self.stop_job(job, job.record["stop_reason"] or reason)
+        self.slots.leave()
+        while self.pending:  # re-runs still waiting for a slot never start
+            record, definition, trial = self.pending.pop(0)
+            record["stop_reason"] = reason
+            follower = LogFollower(store.training_job_log(self.folder, record["name"]), definition.metric_definitions)
+            self._record_end(record, definition, follower, None, trial)
 
     def check_stop_request(self) -> None:
         if self.ending != "Stopped" and (self.folder / store.STOP_REQUESTED).exists():

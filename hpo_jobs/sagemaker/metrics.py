@@ -17,6 +17,7 @@ backreferences or lookarounds; a pattern that needs them is refused when the job
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from typing import Any
 
@@ -48,6 +49,10 @@ def compile_regex(regex: str) -> Pattern:
         pattern = re2.compile(regex, _options())
     except re2.error as exc:
         detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        try:
+            re.compile(regex)
+        except (re.error, OverflowError, RecursionError, ValueError) as syntax:
+            raise ValueError(f"is not valid: {syntax}") from None
         raise ValueError(
             "uses something the portal's linear-time regex engine (RE2) cannot run, such as a "
             f"backreference, a lookahead or lookbehind, or a repetition above 1000 ({detail})"
