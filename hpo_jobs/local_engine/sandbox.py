@@ -4,7 +4,7 @@ A training job sees a new root holding only what it needs, each part bound at it
 
 - read-only: the system's programs and libraries (/usr and its /bin, /lib... links), the Python
   runtime and its site-packages, the engine's built-in algorithms (``hpo_jobs/local_engine``, not
-  the rest of the portal), the folder of each file its command names, and its channels' data;
+  the rest of the portal), each file or folder its command names, and its channels' data;
 - read-write: its own job folder (the ``/opt/ml``-like root) only;
 - a fresh /tmp, /dev and /proc of its own; new PID, IPC, UTS, cgroup and network namespaces (no
   network at all, and no view of other processes, such as ``/proc/<ppid>/environ``).
@@ -71,16 +71,20 @@ def bwrap_argv(
     read_only(engine_code.parent / "__init__.py")  # the hpo_jobs package, but none of its other modules
     read_only(engine_code)
     for part in command:
-        if os.path.isabs(part) and os.path.isfile(part):
-            read_only(Path(part).parent)  # the script's folder, as named and as it really is
-            read_only(Path(part).resolve().parent)
+        # The files (or folders) the command names, as named and as they really are; not the
+        # folders around them, which may hold anything.
+        if os.path.isabs(part) and os.path.exists(part):
+            read_only(Path(part))
+            read_only(Path(part).resolve())
     for folder in data:
         read_only(folder)
     mounts.append(("--bind", root))
     # A parent is mounted before what lies inside it, or it would hide it.
     for kind, path in sorted(mounts, key=lambda m: len(m[1].parts)):
         argv += [kind, str(path)] if kind in ("--tmpfs", "--dev", "--proc") else [kind, str(path), str(path)]
-    return argv + ["--chdir", str(root), "--", *command]
+    # The new root itself (the folders bwrap made to mount on) is read-only too: nothing written
+    # outside the job folder and /tmp, not even to a scratch copy that would vanish.
+    return argv + ["--remount-ro", "/", "--chdir", str(root), "--", *command]
 
 
 def channel_sources(root: Path) -> list[Path]:
