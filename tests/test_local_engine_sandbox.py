@@ -164,3 +164,10 @@ def test_the_supervisor_holds_no_secret_in_its_environment(engine, settings):  #
     assert SECRET.encode() not in b"".join(environ)
     plan = json.loads((engine.folder("quiet") / store.PLAN).read_text())
     assert plan["limits"]["sandbox"] == "bwrap"
+
+
+@pytest.mark.parametrize("sandbox,warned", [("none", True), ("bwrap", False)])
+def test_the_site_settings_page_warns_staff_when_training_jobs_run_unsandboxed(admin_client_, settings, sandbox, warned):
+    settings.HPO_BACKEND, settings.HPO_LOCAL_SANDBOX = "local", sandbox
+    html = admin_client_.get("/settings/").content.decode()
+    assert ("Training jobs run without a sandbox (HPO_LOCAL_SANDBOX=none)" in html) is warned
