@@ -11,8 +11,10 @@ from pathlib import Path
 
 from hpo_jobs.sagemaker.metrics import MAX_LINE_CHARS, Series, cloudwatch_text, compile_definitions, match_line
 
-# A chatty job's log is read this much at a time, so one poll never holds a huge log in memory.
-READ_CHUNK = 4 * 1024 * 1024
+# A chatty job's log is read this much at a time, so one poll never holds a huge log in memory,
+# and never spends more than about a second matching (RE2's worst on long lines, see
+# hpo_jobs.sagemaker.metrics): the supervisor still checks stops and runtimes in between.
+READ_CHUNK = 1024 * 1024
 
 
 class LogFollower:

@@ -25,10 +25,11 @@ import re2
 
 # A line longer than this is matched on its first part only: a runaway line must not stall the
 # reader (CloudWatch cuts events at 256 KB; metric lines are short).
-MAX_LINE_CHARS = 4_096
+MAX_LINE_CHARS = 2_048
 # RE2's compiled size of a pattern (its instructions): the catalogue's regexes are below 150.
-# With the line cut above it bounds the work per line to a few milliseconds at worst.
-MAX_PROGRAM_SIZE = 1_000
+# With the line cut above it bounds the work per line: about 4 ms for the most hostile pattern
+# accepted, on a cut line, on a 2026 server core (bench/bench_training_job_page.py measures it).
+MAX_PROGRAM_SIZE = 500
 # Each metric keeps its last this many values (a training job's curve; the final value is the last).
 MAX_POINTS = 1_000
 # At most this many metrics are kept per training job (SageMaker allows 40 metric definitions).
