@@ -294,6 +294,8 @@ HPO_LOCAL_MAX_MEMORY_MB = env_int("HPO_LOCAL_MAX_MEMORY_MB", 4096, minimum=0)
 HPO_LOCAL_MAX_CPU_S = env_int("HPO_LOCAL_MAX_CPU_S", 86_400, minimum=0)
 HPO_LOCAL_MAX_FILE_MB = env_int("HPO_LOCAL_MAX_FILE_MB", 1024, minimum=0)
 HPO_LOCAL_MAX_LOG_MB = env_int("HPO_LOCAL_MAX_LOG_MB", 64, minimum=0)
+# CPU seconds the supervisor may spend matching one training job's log with its metric regexes.
+HPO_LOCAL_MAX_METRICS_CPU_S = env_int("HPO_LOCAL_MAX_METRICS_CPU_S", 120, minimum=0)
 # Training jobs run in a bubblewrap sandbox (see hpo_jobs/local_engine/sandbox.py) when bwrap is
 # installed; "none" runs them as plain processes of the portal's user, with a warning.
 HPO_LOCAL_SANDBOX = env_str("HPO_LOCAL_SANDBOX", "bwrap" if shutil.which("bwrap") else "none")

@@ -145,3 +145,36 @@ def test_the_supervisor_reads_a_nested_regex_over_long_lines_and_stores_the_seri
     # The series are what the supervisor stored: the backend reads them, it does not parse the log.
     stored = engine.backend.get_training_job_metrics(name, [])
     assert stored == {"loss": [1.0, 0.5, 0.3333], "tag": [1.0, 2.0, 3.0]}
+
+
+CHATTER = """
+    import random
+    rng = random.Random(1)
+    while True:
+        print("".join(rng.choice("abcdefghij0123456789 =.:") for _ in range(2_500)), flush=True)
+"""
+HOSTILE = [
+    {"Name": "loss", "Regex": NESTED},
+    {"Name": "other", "Regex": r"[a-z0-9=. :]*[a-e][a-z0-9=. :]{95}#([0-9]+)"},  # DFA-hostile, accepted
+]
+
+
+def test_a_hostile_regex_over_endless_long_lines_costs_the_supervisor_a_bounded_time(engine, settings):  # noqa: F811
+    assert all(spec.regex_problem(m["Regex"]) is None for m in HOSTILE)  # what a member may submit
+    path = engine.root / "algorithms" / "chatter.py"
+    path.write_text(textwrap.dedent(CHATTER))
+    image = "test.local/chatter:1"
+    settings.HPO_LOCAL_CUSTOM_IMAGES = {**settings.HPO_LOCAL_CUSTOM_IMAGES, image: [sys.executable, str(path)]}
+    settings.HPO_LOCAL_MAX_LOG_MB = 0  # the matching budget alone ends the first training job
+    settings.HPO_LOCAL_MAX_METRICS_CPU_S = 3
+    training = custom(engine, "epochs", metrics=HOSTILE, runtime=600)
+    training["AlgorithmSpecification"]["TrainingImage"] = image
+    engine.backend.create_tuning_job(request("hostile", training, jobs=3, parallel=1))
+    engine.wait("hostile", timeout=GENEROUS_S, until=lambda d: d["TrainingJobStatusCounters"]["NonRetryableError"] >= 1)
+    failed = [j for j in engine.all_training_jobs("hostile") if j["TrainingJobStatus"] == "Failed"]
+    assert "used up their 3 s of matching on its log (HPO_LOCAL_MAX_METRICS_CPU_S)" in failed[0]["FailureReason"]
+    # The supervisor, busy matching the next job's log, still acts on Stop.
+    engine.backend.stop_tuning_job("hostile")
+    described = engine.wait("hostile", timeout=GENEROUS_S)
+    assert described["HyperParameterTuningJobStatus"] == "Stopped"
+    assert engine.state("hostile")["launches"] == 1  # the supervisor never died (nor was restarted)

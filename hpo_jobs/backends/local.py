@@ -82,6 +82,7 @@ def machine_limits() -> dict[str, Any]:
         "cpu_s": settings.HPO_LOCAL_MAX_CPU_S,
         "file_mb": settings.HPO_LOCAL_MAX_FILE_MB,
         "log_mb": settings.HPO_LOCAL_MAX_LOG_MB,
+        "metrics_cpu_s": settings.HPO_LOCAL_MAX_METRICS_CPU_S,
         "sandbox": settings.HPO_LOCAL_SANDBOX,
         "bwrap": sandbox.bwrap_path(),
     }

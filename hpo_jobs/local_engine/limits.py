@@ -36,6 +36,11 @@ def file_message(limits: dict[str, Any]) -> str:
     return f"Training job exceeded the file size limit of {size_text(limits['file_mb'])} (HPO_LOCAL_MAX_FILE_MB)"
 
 
+def metrics_message(limits: dict[str, Any]) -> str:
+    return (f"Training job's metric regexes used up their {limits['metrics_cpu_s']} s of matching on its log "
+            "(HPO_LOCAL_MAX_METRICS_CPU_S): make the log shorter or the regexes simpler")
+
+
 def log_message(limits: dict[str, Any]) -> str:
     return f"Training job exceeded the log limit of {size_text(limits['log_mb'])} (HPO_LOCAL_MAX_LOG_MB)"
 

@@ -319,7 +319,8 @@ class Supervisor:
     def _settle_without_process(self, record: dict[str, Any]) -> None:
         """End a job whose process is gone, from what its log and failure file say."""
         definition = self.definitions[record["definition_index"]]
-        follower = LogFollower(store.training_job_log(self.folder, record["name"]), definition.metric_definitions)
+        follower = LogFollower(store.training_job_log(self.folder, record["name"]), definition.metric_definitions,
+                               self.limits.get("metrics_cpu_s") or 0)
         follower.poll(final=True)
         self._record_end(record, definition, follower, returncode=None)
 
@@ -426,7 +427,7 @@ class Supervisor:
             definition=definition,
             process=process,
             trial=trial,
-            follower=LogFollower(log, definition.metric_definitions),
+            follower=LogFollower(log, definition.metric_definitions, self.limits.get("metrics_cpu_s") or 0),
             started=time.monotonic(),
             slot=slot,
         )
@@ -455,12 +456,10 @@ class Supervisor:
             if job.record["stop_reason"] is None and limit and now - job.started > limit:
                 self.stop_job(job, MAX_RUNTIME)
             log_mb = self.limits.get("log_mb")
-            if log_mb and job.record.get("limit_exceeded") is None and job.follower.offset > log_mb * resource_limits.MB:
-                # No grace: the log would keep growing through it.
-                job.record["limit_exceeded"] = resource_limits.log_message(self.limits)
-                job.record["stop_reason"] = LIMIT_EXCEEDED
-                container.signal_group(job.process.pid, signal.SIGKILL)
-                self.dirty = True
+            if log_mb and job.follower.offset > log_mb * resource_limits.MB:
+                self.limit_hit(job, resource_limits.log_message(self.limits))
+            if job.follower.exhausted:
+                self.limit_hit(job, resource_limits.metrics_message(self.limits))
             if job.term_sent is not None and now - job.term_sent > KILL_GRACE_S:
                 container.signal_group(job.process.pid, signal.SIGKILL)
             if self._exited(job):
@@ -487,6 +486,15 @@ class Supervisor:
         if job.term_sent is None:
             job.term_sent = time.monotonic()
             container.signal_group(job.process.pid, signal.SIGTERM, spare_leader=self.sandboxed)
+        self.dirty = True
+
+    def limit_hit(self, job: Running, message: str) -> None:
+        """Kill a training job that hit one of the engine's limits; it ends Failed with ``message``."""
+        if job.record.get("limit_exceeded") is not None:
+            return
+        job.record["limit_exceeded"] = message
+        job.record["stop_reason"] = LIMIT_EXCEEDED
+        container.signal_group(job.process.pid, signal.SIGKILL)  # no grace: the log would keep growing
         self.dirty = True
 
     def save_metrics(self, name: str, follower: LogFollower) -> None:
