@@ -35,8 +35,10 @@ HOGS = {
         print("score=1")
     """,
     "log": """
-        while True:
+        import time
+        while True:  # about 800 kB/s, nine times the chatty log of the issue
             print("chatter " * 100, flush=True)
+            time.sleep(0.001)
     """,
 }
 
@@ -67,6 +69,7 @@ def test_a_training_job_over_a_limit_fails_with_the_limit_named(engine, settings
     setattr(settings, setting, value)
     job = hog(engine, settings, kind)
     assert job["FailureReason"].startswith("AlgorithmError: Training job " + words), job["FailureReason"]
+    assert job["FailureReason"].count("AlgorithmError") == 1
     assert _job_processes(engine.dir) == []
 
 
@@ -74,8 +77,8 @@ def test_a_log_never_grows_far_past_its_cap(engine, settings):  # noqa: F811
     settings.HPO_LOCAL_MAX_LOG_MB = 1
     job = hog(engine, settings, "log")
     log = engine.folder("hog-log") / "logs" / f"{job['TrainingJobName']}.log"
-    # Stopped within a poll of passing the cap (the chatter writes far less than 50 MB per poll).
-    assert 1024 * 1024 < log.stat().st_size < 50 * 1024 * 1024
+    # Killed within a poll or so of passing the cap (the chatter writes about 0.2 MB per poll).
+    assert 1024 * 1024 < log.stat().st_size < 4 * 1024 * 1024
 
 
 def test_two_jobs_never_run_more_training_processes_than_the_machine_cap(engine, settings):  # noqa: F811

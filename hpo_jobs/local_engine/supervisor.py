@@ -8,6 +8,13 @@ everything it needs is in ``plan.json``, which the backend resolved from the req
 Multiple training job definitions share one budget: each definition has its own Optuna study (its
 own search space and objective), and new training jobs go to the definitions in turn.
 
+Machine limits (``plan["limits"]``): a training job starts only with one of the machine's slots
+(``slots``: HPO_LOCAL_MAX_PARALLEL across every tuning job, first come first served), under the
+per-process limits of ``limits`` and, when the plan says so, in the bubblewrap sandbox of
+``sandbox``. Its log and the matching of it with the metric regexes are capped too; a job that hits
+a limit ends Failed with a reason naming the setting. Each job's metric series are stored in
+``metrics/<name>.json`` as the log is read, so nobody parses a log again.
+
 Resuming: the Optuna studies live in a JournalStorage file, and every training job is in
 ``state.json``. A new supervisor keeps the finished training jobs as they are (never re-run) and
 re-runs, under the same name and with the same hyperparameters, a job that was still running when
@@ -456,7 +463,7 @@ class Supervisor:
             if job.record["stop_reason"] is None and limit and now - job.started > limit:
                 self.stop_job(job, MAX_RUNTIME)
             log_mb = self.limits.get("log_mb")
-            if log_mb and job.follower.offset > log_mb * resource_limits.MB:
+            if log_mb and self._log_size(job) > log_mb * resource_limits.MB:
                 self.limit_hit(job, resource_limits.log_message(self.limits))
             if job.follower.exhausted:
                 self.limit_hit(job, resource_limits.metrics_message(self.limits))
@@ -487,6 +494,14 @@ class Supervisor:
             job.term_sent = time.monotonic()
             container.signal_group(job.process.pid, signal.SIGTERM, spare_leader=self.sandboxed)
         self.dirty = True
+
+    @staticmethod
+    def _log_size(job: Running) -> int:
+        """The log's size on disk (the follower may lag behind a fast writer)."""
+        try:
+            return job.follower.path.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def limit_hit(self, job: Running, message: str) -> None:
         """Kill a training job that hit one of the engine's limits; it ends Failed with ``message``."""
@@ -554,7 +569,9 @@ class Supervisor:
             reason = container.failure_reason(root) or self._exit_reason(returncode)
             seen = f"{reason}\n{tail(store.training_job_log(self.folder, record['name']), 8192)}"
             hit = resource_limits.exceeded(returncode, seen, self.limits, self.sandboxed)
-            record["failure_reason"] = (f"AlgorithmError: {hit}. {reason}" if hit else reason)[:1024]
+            if hit:
+                reason = f"AlgorithmError: {hit}. {reason.removeprefix('AlgorithmError: ')}"
+            record["failure_reason"] = reason[:1024]
         if record["status"] != "Failed" and value is not None:
             record["objective_status"] = "Succeeded"
             record["final_value"] = value
