@@ -12,7 +12,7 @@ LOCK      := requirements.lock
 TEST_LOCK := requirements-test.lock
 LOCK_ARGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet
 
-.PHONY: install run test bench chromium migrate clean lock
+.PHONY: install run test bench chromium bubblewrap migrate clean lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "HPO Portal needs Python 3.11 or newer")'
@@ -41,10 +41,18 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Install Chromium (Debian: sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium"; exit 1; fi; }
 
+# The local engine sandboxes training jobs with Debian's bubblewrap when it is installed
+# (HPO_LOCAL_SANDBOX); without it they run unsandboxed, with a warning.
+bubblewrap:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else echo "bubblewrap is not installed (Debian: sudo apt-get install bubblewrap): training jobs will run unsandboxed"; fi; }
+
 migrate: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 
-run: install
+run: install bubblewrap
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	@echo
@@ -52,7 +60,7 @@ run: install
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=1 PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
 
-test: install chromium
+test: install chromium bubblewrap
 	HPO_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install

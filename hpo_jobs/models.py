@@ -177,6 +177,9 @@ class TrainingJob(models.Model):
     end_time = models.DateTimeField(null=True, blank=True)
     warm_start_parent = models.CharField(max_length=32, blank=True)  # TuningJobName when from a parent
     summary = models.JSONField(default=dict, blank=True)  # the engine's summary as listed
+    # Every metric's values as the engine read them from the log ({name: [values]}, the last
+    # 1,000 each), mirrored once the training job has ended; NULL until then.
+    metric_series = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -498,6 +498,24 @@ def _child_row(job: HpoJob, summary: dict[str, Any]) -> TrainingJob:
     )
 
 
+def training_job_metrics(
+    backend: Backend, training_job: TrainingJob, metric_definitions: list[dict[str, str]]
+) -> dict[str, list[float]] | None:
+    """A training job's metric series: the stored ones, else the engine's, stored here once the
+    training job has ended (so its log is parsed once); None while the engine reads them only at
+    the end. Raises BackendError, or ValueError for a regex RE2 cannot run."""
+    if training_job.metric_series is not None:
+        return training_job.metric_series
+    ended = training_job.status in HpoJob.TERMINAL_STATUSES
+    if not ended and not backend.live_metrics:
+        return None
+    series = backend.get_training_job_metrics(training_job.name, metric_definitions)
+    if ended:
+        TrainingJob.objects.filter(pk=training_job.pk, metric_series__isnull=True).update(metric_series=series)
+        training_job.metric_series = series
+    return series
+
+
 def _fields_from_describe(job: HpoJob, described: dict[str, Any], status: str) -> dict[str, Any]:
     now = timezone.now()
     counters = described.get("TrainingJobStatusCounters") or {}

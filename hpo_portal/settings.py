@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -362,5 +363,23 @@ try:
     HPO_LOCAL_CUSTOM_IMAGES.update(json.loads(env_str("HPO_LOCAL_CUSTOM_IMAGES", "{}")))
 except json.JSONDecodeError as exc:
     raise ImproperlyConfigured(f"HPO_LOCAL_CUSTOM_IMAGES must be a JSON object: {exc}") from None
+
+# The local engine's limits. HPO_LOCAL_MAX_PARALLEL (above) caps the training processes running at
+# once across every job and worker sharing HPO_LOCAL_ENGINE_DIR, queued first come, first served.
+# Each training process gets an address-space, CPU-time and file-size limit, and its log a size cap
+# (0: no limit); a job that hits one ends Failed with a reason that names the setting.
+HPO_LOCAL_MAX_MEMORY_MB = env_int("HPO_LOCAL_MAX_MEMORY_MB", 4096, minimum=0)
+HPO_LOCAL_MAX_CPU_S = env_int("HPO_LOCAL_MAX_CPU_S", 86_400, minimum=0)
+HPO_LOCAL_MAX_FILE_MB = env_int("HPO_LOCAL_MAX_FILE_MB", 1024, minimum=0)
+HPO_LOCAL_MAX_LOG_MB = env_int("HPO_LOCAL_MAX_LOG_MB", 64, minimum=0)
+# CPU seconds the supervisor may spend matching one training job's log with its metric regexes.
+HPO_LOCAL_MAX_METRICS_CPU_S = env_int("HPO_LOCAL_MAX_METRICS_CPU_S", 120, minimum=0)
+# Training jobs run in a bubblewrap sandbox (see hpo_jobs/local_engine/sandbox.py) when bwrap is
+# installed; "none" runs them as plain processes of the portal's user, with a warning.
+HPO_LOCAL_SANDBOX = env_str("HPO_LOCAL_SANDBOX", "bwrap" if shutil.which("bwrap") else "none")
+if HPO_LOCAL_SANDBOX not in {"bwrap", "none"}:
+    raise ImproperlyConfigured(f"HPO_LOCAL_SANDBOX must be 'bwrap' or 'none', not {HPO_LOCAL_SANDBOX!r}")
+if HPO_LOCAL_SANDBOX == "bwrap" and not shutil.which("bwrap"):
+    raise ImproperlyConfigured("HPO_LOCAL_SANDBOX is 'bwrap' but bwrap is not installed (Debian: apt-get install bubblewrap)")
 
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "hpo-demo-pass")

@@ -230,3 +230,28 @@ def test_is_name_free_uses_the_short_interactive_client(aws_env, backend):
         stub.add_client_error("describe_hyper_parameter_tuning_job", "ThrottlingException", "Rate exceeded", 400)
         with pytest.raises(TransientBackendError):
             backend.is_name_free("tune-a")
+
+
+def test_it_reads_a_training_jobs_metric_series_from_its_whole_cloudwatch_log(moto_aws, backend):
+    from hpo_jobs.sagemaker import catalogue
+
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=LOG_GROUP)
+    now_ms = int(time.time() * 1000)
+    lines = ["[%d]#011train-auc:0.9%d#011validation-auc:0.8%d" % (i, i, i) for i in range(5)]
+    lines.insert(2, "[2]#011objective: " + "x" * 2_500)  # a long echo line is cut, never a stall
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName="tune-b-001-abc/algo-1-1700000000")
+    logs.put_log_events(
+        logGroupName=LOG_GROUP, logStreamName="tune-b-001-abc/algo-1-1700000000",
+        logEvents=[{"timestamp": now_ms + i, "message": line} for i, line in enumerate(lines)],
+    )
+    definitions = list(catalogue.get("xgboost").metric_definitions)
+    series = backend.get_training_job_metrics("tune-b-001-abc", definitions)
+    assert series == {"train:auc": [0.9, 0.91, 0.92, 0.93, 0.94], "validation:auc": [0.8, 0.81, 0.82, 0.83, 0.84]}
+    assert backend.get_training_job_metrics("no-such-job", definitions) == {}
+    assert backend.live_metrics is False  # read once the training job has ended, then stored
+
+
+def test_a_metric_regex_re2_cannot_run_is_refused_before_any_call(backend):
+    with pytest.raises(ValueError, match="RE2"):
+        backend.get_training_job_metrics("tune-b-001-abc", [{"Name": "m", "Regex": "(?<=a)([0-9])"}])

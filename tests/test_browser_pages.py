@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from hpo_jobs.pages import views
 from hpo_jobs.models import HpoJob
+from hpo_jobs.sagemaker.metrics import parse_text
 
 from .factories import build_job
 
@@ -30,8 +31,13 @@ XGB_LOG = "\n".join(
 
 
 class FakeBackend:
+    live_metrics = True
+
     def get_training_job_log(self, training_job_name: str, max_bytes: int = 1_000_000) -> str:
         return XGB_LOG
+
+    def get_training_job_metrics(self, training_job_name: str, metric_definitions: list[dict[str, str]]):
+        return parse_text(XGB_LOG, metric_definitions)  # what an engine reads from that log
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """A training job's page: status and times, hyperparameters, final metrics, failure reason, the log
-read from the engine, and the metric curves the log holds."""
+read from the engine, and the metric curves the engine read from the log (stored once it ended)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from hpo_jobs.pages import views
+from hpo_jobs.sagemaker.metrics import parse_text
 from hpo_jobs.backends import NotFoundError, TransientBackendError
 
 from .factories import bench_request
@@ -25,14 +26,23 @@ XGB_LOG = "\n".join(
 class FakeBackend:
     """The engine seam: what get_backend(job.backend) returns to the page."""
 
+    live_metrics = True
+
     def __init__(self, log: str = XGB_LOG, error: Exception | None = None):
-        self.log, self.error, self.asked = log, error, []
+        self.log, self.error, self.asked, self.metrics_asked = log, error, [], []
 
     def get_training_job_log(self, training_job_name: str, max_bytes: int = 1_000_000) -> str:
         self.asked.append(training_job_name)
         if self.error:
             raise self.error
         return self.log
+
+    def get_training_job_metrics(self, training_job_name: str, metric_definitions: list[dict[str, str]]):
+        # The engine's side: it reads its log once with the definitions (the page never does).
+        self.metrics_asked.append(training_job_name)
+        if self.error:
+            raise self.error
+        return parse_text(self.log, metric_definitions)
 
 
 @pytest.fixture
@@ -94,6 +104,9 @@ def test_the_log_is_shown_as_the_engine_keeps_it(alice_client, job, backend):
 
 def test_a_log_with_one_value_per_metric_draws_no_curve(alice_client, job, backend):
     backend.log = "[0]\ttrain-auc:0.91\tvalidation-auc:0.9\n"
+    tj = first(job)
+    tj.status = "InProgress"  # not stored yet: read from the engine
+    tj.save()
     html = alice_client.get(url(job, first(job).name)).content.decode()
     assert "Metric curves" not in html and "0.9" in html
 
@@ -108,6 +121,7 @@ def test_an_engine_that_cannot_give_the_log_gets_a_clear_message(alice_client, j
     html = response.content.decode()
     assert response.status_code == 200
     assert "The log could not be read from the local engine" in html and message in html
+    assert "The metrics could not be read from the local engine" in html
     assert "0.9383" in html  # everything else still shows
 
 
@@ -165,3 +179,29 @@ def test_a_bad_metric_regex_is_reported_not_raised(alice_client, make_job, backe
     backend.log = "loss=0.5\n"
     html = alice_client.get(url(job, first(job).name)).content.decode()
     assert "The metric definitions could not be applied" in html
+
+
+def test_an_ended_training_jobs_metrics_are_read_once_and_stored(alice_client, bob_client, job, backend):
+    tj = first(job)
+    first_view = alice_client.get(url(job, tj.name)).content.decode()
+    tj.refresh_from_db()
+    assert tj.metric_series["validation:auc"][-1] == pytest.approx(0.93833, abs=1e-5)
+    assert len(tj.metric_series["train:auc"]) == 8
+    backend.log = "[0]\ttrain-auc:0.1\tvalidation-auc:0.1\n"  # the engine's log changes: the page keeps what it stored
+    again = bob_client.get(url(job, tj.name)).content.decode()
+    assert backend.metrics_asked == [tj.name]
+    for html in (first_view, again):
+        metrics = html[html.index("Final metrics"):html.index("Tuned hyperparameters")]
+        assert "0.93833" in metrics and html.count('class="mark"') >= 16
+
+
+def test_a_running_training_job_on_an_engine_that_reads_metrics_at_the_end_shows_none_yet(alice_client, job, backend):
+    backend.live_metrics = False
+    tj = first(job)
+    tj.status, tj.end_time = "InProgress", None
+    tj.save()
+    html = alice_client.get(url(job, tj.name)).content.decode()
+    assert backend.metrics_asked == [] and "Metric curves" not in html
+    assert "metrics are read from the log once the training job has ended" in html
+    tj.refresh_from_db()
+    assert tj.metric_series is None

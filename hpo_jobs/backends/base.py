@@ -41,6 +41,9 @@ class Backend(Protocol):
     """What an engine offers; every method returns promptly (no method waits on a job's progress)."""
 
     name: str
+    # Whether get_training_job_metrics is cheap while a training job runs (the engine stores the
+    # series as it reads the log); when False, call it once the training job has ended.
+    live_metrics: bool
 
     def create_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
         """Start a tuning job from a CreateHyperParameterTuningJob request; returns
@@ -64,6 +67,15 @@ class Backend(Protocol):
 
     def get_training_job_log(self, training_job_name: str, max_bytes: int = 1_000_000) -> str:
         """The tail of a training job's log (stdout and stderr), at most ``max_bytes``."""
+        ...
+
+    def get_training_job_metrics(
+        self, training_job_name: str, metric_definitions: list[dict[str, str]]
+    ) -> dict[str, list[float]]:
+        """Every value each metric of a training job emitted, in order (the last 1,000 per metric):
+        ``{name: [values]}``. The local engine returns the series its supervisor stored while
+        writing the log; SageMaker reads the whole log from CloudWatch and parses it with
+        ``metric_definitions`` (ValueError on a regex RE2 cannot run), so callers store the result."""
         ...
 
     def is_name_free(self, name: str) -> bool:

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlparse
 from django.conf import settings
 
 from hpo_jobs.sagemaker import catalogue
-from hpo_jobs.local_engine import container, store
+from hpo_jobs.local_engine import container, sandbox, store
 from hpo_jobs.local_engine.metrics import tail
 from hpo_jobs.sagemaker.metrics import compile_definitions
 from hpo_jobs.local_engine.space import grid, grid_size, infer_max_resource, parse_ranges
@@ -74,6 +74,20 @@ def _input_shape() -> Any:
     return model.operation_model("CreateHyperParameterTuningJob").input_shape
 
 
+def machine_limits() -> dict[str, Any]:
+    """The engine's limits from settings, as the supervisor applies them (see local_engine.limits)."""
+    return {
+        "max_parallel": settings.HPO_LOCAL_MAX_PARALLEL,
+        "memory_mb": settings.HPO_LOCAL_MAX_MEMORY_MB,
+        "cpu_s": settings.HPO_LOCAL_MAX_CPU_S,
+        "file_mb": settings.HPO_LOCAL_MAX_FILE_MB,
+        "log_mb": settings.HPO_LOCAL_MAX_LOG_MB,
+        "metrics_cpu_s": settings.HPO_LOCAL_MAX_METRICS_CPU_S,
+        "sandbox": settings.HPO_LOCAL_SANDBOX,
+        "bwrap": sandbox.bwrap_path(),
+    }
+
+
 def _timestamp(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
 
@@ -82,6 +96,7 @@ class LocalBackend:
     """Runs tuning jobs on this machine, one detached supervisor process per job."""
 
     name = "local"
+    live_metrics = True  # the supervisor stores each training job's series as it reads the log
 
     # --- the interface -------------------------------------------------------------------------
     def create_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +111,9 @@ class LocalBackend:
             raise
         except OSError as exc:
             raise TransientBackendError(f"The local engine could not write the job's folder: {exc}") from exc
+        if plan["limits"]["sandbox"] == "none":
+            log.warning("Tuning job %s runs its training jobs without a sandbox (HPO_LOCAL_SANDBOX=none): "
+                        "they can read and write whatever the portal's OS user can", plan["name"])
         self._start_supervisor(folder)
         return {"HyperParameterTuningJobArn": plan["arn"]}
 
@@ -185,6 +203,21 @@ class LocalBackend:
 
     def get_training_job_log(self, training_job_name: str, max_bytes: int = 1_000_000) -> str:
         """The tail of a training job's log, as CloudWatch shows it (tabs as #011)."""
+        folder, name = self._training_job(training_job_name)
+        return tail(store.training_job_log(folder, name), max_bytes)
+
+    def get_training_job_metrics(
+        self, training_job_name: str, metric_definitions: list[dict[str, str]]
+    ) -> dict[str, list[float]]:
+        """The metric series the supervisor stored while following the log (the plan's definitions)."""
+        folder, name = self._training_job(training_job_name)
+        try:
+            return store.read_json(store.training_job_metrics(folder, name))
+        except FileNotFoundError:
+            return {}  # not started yet, or nothing matched so far
+
+    def _training_job(self, training_job_name: str) -> tuple[Path, str]:
+        """The tuning job folder and exact name of a training job; NotFoundError when there is none."""
         if not isinstance(training_job_name, str) or not TRAINING_JOB_NAME_RE.fullmatch(training_job_name):
             raise NotFoundError(f"No training job named {training_job_name!r}")
         parts = training_job_name.rsplit("-", 2)
@@ -197,7 +230,7 @@ class LocalBackend:
         )
         if record is None:
             raise NotFoundError(f"No training job named {training_job_name}")
-        return tail(store.training_job_log(folder, record["name"]), max_bytes)
+        return folder, record["name"]
 
     def is_name_free(self, name: str) -> bool:
         """Whether no tuning job with this name exists here (names are case-insensitive)."""
@@ -518,6 +551,7 @@ class LocalBackend:
             "warm_start": warm_start,
             "allowed_data_dirs": [str(p) for p in self._allowed_dirs()],
             "pythonpath": str(settings.BASE_DIR),
+            "limits": machine_limits(),
             "definitions": definitions,
         }
 

@@ -15,6 +15,7 @@ from typing import Any
 from botocore import exceptions as bx
 
 from hpo_jobs import aws
+from hpo_jobs.sagemaker.metrics import Series, cloudwatch_text, compile_definitions, match_line
 
 from .base import (
     AlreadyExistsError,
@@ -25,6 +26,8 @@ from .base import (
 )
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+# Reading a training job's metrics stops after this many log pages (1 MB each at most) per stream.
+METRIC_LOG_PAGES_MAX = 100
 
 # Error codes worth a retry; any 5xx and 429 are too, whatever their code.
 TRANSIENT_CODES = frozenset({
@@ -99,6 +102,7 @@ class SageMakerBackend:
     """Runs tuning jobs on Amazon SageMaker, with the standard AWS credential chain."""
 
     name = "sagemaker"
+    live_metrics = False  # the series are read from CloudWatch Logs: once, when the training job has ended
 
     def _sagemaker(self, *, interactive: bool = False):
         return aws.client("sagemaker", interactive=interactive)
@@ -160,6 +164,38 @@ class SageMakerBackend:
         if len(encoded) > max_bytes:
             text = encoded[-max_bytes:].decode("utf-8", errors="ignore")
         return text
+
+    def get_training_job_metrics(
+        self, training_job_name: str, metric_definitions: list[dict[str, str]]
+    ) -> dict[str, list[float]]:
+        """The metric series of the training job's whole CloudWatch log, read from its head with
+        ``metric_definitions`` as SageMaker reads them (stopping after METRIC_LOG_PAGES_MAX pages)."""
+        compiled = compile_definitions(metric_definitions)
+        series = Series()
+        logs = aws.client("logs")
+        with _errors():
+            try:
+                streams = logs.describe_log_streams(
+                    logGroupName=LOG_GROUP, logStreamNamePrefix=f"{training_job_name}/"
+                ).get("logStreams", [])
+            except logs.exceptions.ResourceNotFoundException:
+                return {}
+            for stream in sorted(streams, key=lambda s: s["logStreamName"]):
+                token: str | None = None
+                for _ in range(METRIC_LOG_PAGES_MAX):
+                    kwargs: dict[str, Any] = {"nextToken": token} if token else {}
+                    page = logs.get_log_events(
+                        logGroupName=LOG_GROUP, logStreamName=stream["logStreamName"], startFromHead=True, **kwargs
+                    )
+                    for event in page.get("events", []):
+                        for line in cloudwatch_text(event["message"]).splitlines():
+                            for name, value in match_line(line, compiled):
+                                series.add(name, value)
+                    # The forward token repeats once the end of the stream is reached.
+                    if not page.get("events") or page.get("nextForwardToken") in (None, token):
+                        break
+                    token = page["nextForwardToken"]
+        return series.to_json()
 
     def is_name_free(self, name: str) -> bool:
         """Whether no tuning job with this name exists in the account and region (one short call)."""

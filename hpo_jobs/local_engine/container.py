@@ -16,9 +16,10 @@ training toolkit reads instead of ``/opt/ml``. The toolkit's ``SM_*`` variables 
 SM_CHANNEL_<NAME>, SM_HPS, ...) are set too. The environment is built from scratch: a training job
 never sees the server's variables (secret key, database URL, AWS credentials).
 
-stdout and stderr go straight to one log file (no pipe through the supervisor, so a job keeps
-running, and logging, if its supervisor dies). Each job is the leader of its own process group,
-so stopping it stops everything it started.
+stdout and stderr go straight to one log file (no pipe through the supervisor). Each job is the
+leader of its own process group, so stopping it stops everything it started. The process starts
+under the plan's limits (``limits.apply``) and, when the plan says so, inside bubblewrap
+(``sandbox.bwrap_argv``), whose own process is then the group's leader.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import signal
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
+
+from . import limits as resource_limits
 
 HOST = "algo-1"
 FAILURE_REASON_MAX = 1024  # SageMaker keeps the first 1024 characters of output/failure
@@ -177,12 +180,20 @@ def child_env(
     return env
 
 
-def launch(command: list[str], root: Path, log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start the training job's command in its own process group, its output appended to ``log_path``."""
+def launch(
+    command: list[str], root: Path, log_path: Path, env: dict[str, str], limits: dict[str, Any] | None = None,
+    wrap: Callable[[list[str], dict[str, str]], list[str]] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start the training job's command (``train`` appended; ``wrap(argv, env)`` puts it in the
+    sandbox, which then gets ``env``) in its own process group under ``limits``, its output
+    appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    argv = [*command, "train"]
+    if wrap is not None:
+        argv, env = wrap(argv, env), {"PATH": env.get("PATH", os.defpath), "LANG": "C.UTF-8"}
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [*command, "train"],
+            argv,
             cwd=root,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -190,15 +201,41 @@ def launch(command: list[str], root: Path, log_path: Path, env: dict[str, str]) 
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=(lambda: resource_limits.apply(limits)) if limits else None,
         )
 
 
-def signal_group(pgid: int, sig: int) -> None:
-    """Send ``sig`` to a training job's process group, if it still exists."""
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+def signal_group(pgid: int, sig: int, spare_leader: bool = False) -> None:
+    """Send ``sig`` to a training job's process group, if it still exists; ``spare_leader`` sends it
+    to the members only (bwrap would die of a SIGTERM its sandboxed job should handle itself)."""
+    if not spare_leader:
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return
+    for pid in group_members(pgid):
+        if pid != pgid:
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the live processes in process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and fields[2] == str(pgid):
+            members.append(int(entry.name))
+    return members
 
 
 def failure_reason(root: Path) -> str | None:

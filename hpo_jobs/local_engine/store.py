@@ -23,6 +23,7 @@ JOURNAL = "optuna-journal.log"  # Optuna's JournalStorage: trials survive a rest
 SUPERVISOR_LOG = "supervisor.log"
 TRAINING_JOBS = "training-jobs"  # one /opt/ml-like directory per training job
 LOGS = "logs"  # one log file per training job (stdout and stderr together)
+METRICS = "metrics"  # one JSON file per training job: its metric series, written by the supervisor
 
 ACTIVE_STATUSES = ("InProgress", "Stopping")
 
@@ -59,6 +60,11 @@ def training_job_dir(folder: Path, training_job_name: str) -> Path:
 def training_job_log(folder: Path, training_job_name: str) -> Path:
     """The file holding one training job's stdout and stderr."""
     return folder / LOGS / f"{training_job_name}.log"
+
+
+def training_job_metrics(folder: Path, training_job_name: str) -> Path:
+    """The file holding one training job's metric series ({name: [values]}), as read from its log."""
+    return folder / METRICS / f"{training_job_name}.json"
 
 
 class SupervisorLock:

@@ -8,6 +8,13 @@ everything it needs is in ``plan.json``, which the backend resolved from the req
 Multiple training job definitions share one budget: each definition has its own Optuna study (its
 own search space and objective), and new training jobs go to the definitions in turn.
 
+Machine limits (``plan["limits"]``): a training job starts only with one of the machine's slots
+(``slots``: HPO_LOCAL_MAX_PARALLEL across every tuning job, first come first served), under the
+per-process limits of ``limits`` and, when the plan says so, in the bubblewrap sandbox of
+``sandbox``. Its log and the matching of it with the metric regexes are capped too; a job that hits
+a limit ends Failed with a reason naming the setting. Each job's metric series are stored in
+``metrics/<name>.json`` as the log is read, so nobody parses a log again.
+
 Resuming: the Optuna studies live in a JournalStorage file, and every training job is in
 ``state.json``. A new supervisor keeps the finished training jobs as they are (never re-run) and
 re-runs, under the same name and with the same hyperparameters, a job that was still running when
@@ -42,13 +49,16 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import Trial, TrialState
 
-from . import container, store
-from .metrics import LogFollower
+from . import container, sandbox, store
+from . import limits as resource_limits
+from .metrics import LogFollower, tail
+from .slots import Slot, Slots
 from .space import Range, distribution, internal_value, suggest
 from .strategies import make_pruner, make_sampler, uses_intermediate_values
 
 POLL_S = 0.25  # how often logs, runtimes and the stop request are checked
 POLL_PRUNING_S = 0.1  # faster while early stopping or Hyperband watch per-epoch metrics
+METRICS_SAVE_S = 2.0  # a running training job's metric series are stored at most this often
 KILL_GRACE_S = 20.0  # SIGTERM, then SIGKILL after this long (SageMaker waits 120 s)
 IMPROVEMENT = 0.01  # BestObjectiveNotImproving: a job must improve the best by 1% to count
 # ConvergenceDetected (SageMaker does not document its test): the best has not improved by 0.1%
@@ -62,6 +72,7 @@ HYPERBAND = "Hyperband"
 MAX_RUNTIME = "MaxRuntimeExceeded"
 TUNING_STOPPED = "TuningJobStopped"
 TUNING_COMPLETED = "TuningJobCompleted"
+LIMIT_EXCEEDED = "LimitExceeded"  # the job hit one of the engine's limits: it ends Failed, saying which
 PRUNED_REASONS = (EARLY_STOPPED, HYPERBAND)
 
 
@@ -125,6 +136,9 @@ class Running:
     steps: int = 0
     term_sent: float | None = None
     pidfd: int | None = None
+    metrics_saved: float = 0.0  # monotonic time the series were last stored
+    metrics_new: bool = False  # values read since then
+    slot: Slot | None = None  # the machine slot it holds while its process runs
 
 
 class Supervisor:
@@ -138,6 +152,12 @@ class Supervisor:
         self.direction: str = self.plan["direction"]
         self.pruning = uses_intermediate_values(self.plan["strategy"], self.plan["early_stopping"])
         self.running: dict[str, Running] = {}
+        # The engine's limits (plans written before there were any have none: the old behaviour).
+        self.limits: dict[str, Any] = self.plan.get("limits") or {}
+        self.sandboxed = self.limits.get("sandbox") == "bwrap"
+        self.slots = Slots(folder.parent, self.limits.get("max_parallel") or self.plan["parallel"])
+        # Training jobs to run again after a restart, each waiting for a machine slot.
+        self.pending: list[tuple[dict[str, Any], Definition, Trial]] = []
         self.ending: str | None = None  # "Completed" or "Stopped" once the job winds down
         self.selector = selectors.DefaultSelector()
         self.dirty = False
@@ -229,7 +249,9 @@ class Supervisor:
             self.poll_jobs()
             if self.ending is None and self.state["status"] == "InProgress":
                 self.launch_jobs()
-            if not self.running and (self.ending is not None or not self.can_launch()):
+            else:
+                self.slots.leave()
+            if not self.running and not self.pending and (self.ending is not None or not self.can_launch()):
                 self.finish()
                 return
             if self.dirty:
@@ -291,7 +313,7 @@ class Supervisor:
             log = store.training_job_log(self.folder, record["name"])
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text(note, encoding="utf-8")
-            self.start(record, definition, trial)
+            self.pending.append((record, definition, trial))  # started when a machine slot is free
         for definition, params in orphans:
             # Queued after the re-runs have taken theirs: ask() hands out queued trials oldest first.
             definition.study.enqueue_trial(params)
@@ -304,7 +326,8 @@ class Supervisor:
     def _settle_without_process(self, record: dict[str, Any]) -> None:
         """End a job whose process is gone, from what its log and failure file say."""
         definition = self.definitions[record["definition_index"]]
-        follower = LogFollower(store.training_job_log(self.folder, record["name"]), definition.metric_definitions)
+        follower = LogFollower(store.training_job_log(self.folder, record["name"]), definition.metric_definitions,
+                               self.limits.get("metrics_cpu_s") or 0)
         follower.poll(final=True)
         self._record_end(record, definition, follower, returncode=None)
 
@@ -322,7 +345,15 @@ class Supervisor:
         return None
 
     def launch_jobs(self) -> None:
-        while len(self.running) < self.plan["parallel"] and self.can_launch():
+        """Start training jobs (re-runs first) while the job's parallelism allows and the machine has slots."""
+        while len(self.running) < self.plan["parallel"] and (self.pending or self.can_launch()):
+            slot = self.slots.try_take()
+            if slot is None:
+                return  # queued for the machine's next free slot
+            if self.pending:
+                record, definition, trial = self.pending.pop(0)
+                self.start(record, definition, trial, slot)
+                continue
             definition = self.next_definition()
             assert definition is not None
             trial = definition.study.ask()
@@ -349,15 +380,17 @@ class Supervisor:
                 "pid": None,
             }
             self.state["training_jobs"].append(record)
-            self.start(record, definition, trial)
+            self.start(record, definition, trial, slot)
+        self.slots.leave()  # wants no slot until a training job ends
 
-    def start(self, record: dict[str, Any], definition: Definition, trial: Trial) -> None:
-        """Lay out the job's directory and start its process."""
+    def start(self, record: dict[str, Any], definition: Definition, trial: Trial, slot: Slot) -> None:
+        """Lay out the job's directory and start its process, which holds ``slot`` while it runs."""
         record["start_time"] = time.time()
         self.save()  # recorded before it starts: a restart finds it InProgress and re-runs it
         name = record["name"]
         root = store.training_job_dir(self.folder, name)
         log = store.training_job_log(self.folder, name)
+        store.training_job_metrics(self.folder, name).unlink(missing_ok=True)  # a re-run's start afresh
         hyperparameters = {
             **definition.static,
             **record["tuned_hyperparameters"],
@@ -375,8 +408,17 @@ class Supervisor:
                 pythonpath=self.plan["pythonpath"],
                 extra=definition.environment,
             )
-            process = container.launch(definition.command, root, log, env)
+            wrap = None
+            if self.sandboxed:
+                data = sandbox.channel_sources(root)
+                engine_code = Path(__file__).resolve().parent
+                bwrap = self.limits.get("bwrap") or "bwrap"
+
+                def wrap(argv: list[str], env: dict[str, str]) -> list[str]:
+                    return sandbox.bwrap_argv(argv, env=env, root=root, engine_code=engine_code, data=data, bwrap=bwrap)
+            process = container.launch(definition.command, root, log, env, self.limits, wrap)
         except (OSError, ValueError) as exc:
+            slot.release()
             record.update(
                 status="Failed",
                 objective_status="Failed",
@@ -392,8 +434,9 @@ class Supervisor:
             definition=definition,
             process=process,
             trial=trial,
-            follower=LogFollower(log, definition.metric_definitions),
+            follower=LogFollower(log, definition.metric_definitions, self.limits.get("metrics_cpu_s") or 0),
             started=time.monotonic(),
+            slot=slot,
         )
         try:
             job.pidfd = os.pidfd_open(process.pid)
@@ -410,11 +453,20 @@ class Supervisor:
         now = time.monotonic()
         for job in list(self.running.values()):
             emitted = job.follower.poll()
+            job.metrics_new = job.metrics_new or bool(emitted)
+            if job.metrics_new and now - job.metrics_saved >= METRICS_SAVE_S:
+                self.save_metrics(job.record["name"], job.follower)
+                job.metrics_saved, job.metrics_new = now, False
             if self.pruning and job.record["stop_reason"] is None:
                 self.report(job, emitted)
             limit = job.definition.max_runtime_s
             if job.record["stop_reason"] is None and limit and now - job.started > limit:
                 self.stop_job(job, MAX_RUNTIME)
+            log_mb = self.limits.get("log_mb")
+            if log_mb and self._log_size(job) > log_mb * resource_limits.MB:
+                self.limit_hit(job, resource_limits.log_message(self.limits))
+            if job.follower.exhausted:
+                self.limit_hit(job, resource_limits.metrics_message(self.limits))
             if job.term_sent is not None and now - job.term_sent > KILL_GRACE_S:
                 container.signal_group(job.process.pid, signal.SIGKILL)
             if self._exited(job):
@@ -440,8 +492,31 @@ class Supervisor:
         job.record["stop_reason"] = reason
         if job.term_sent is None:
             job.term_sent = time.monotonic()
-            container.signal_group(job.process.pid, signal.SIGTERM)
+            container.signal_group(job.process.pid, signal.SIGTERM, spare_leader=self.sandboxed)
         self.dirty = True
+
+    @staticmethod
+    def _log_size(job: Running) -> int:
+        """The log's size on disk (the follower may lag behind a fast writer)."""
+        try:
+            return job.follower.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def limit_hit(self, job: Running, message: str) -> None:
+        """Kill a training job that hit one of the engine's limits; it ends Failed with ``message``."""
+        if job.record.get("limit_exceeded") is not None:
+            return
+        job.record["limit_exceeded"] = message
+        job.record["stop_reason"] = LIMIT_EXCEEDED
+        container.signal_group(job.process.pid, signal.SIGKILL)  # no grace: the log would keep growing
+        self.dirty = True
+
+    def save_metrics(self, name: str, follower: LogFollower) -> None:
+        """Store a training job's metric series beside the job's state, where the backend reads them."""
+        path = store.training_job_metrics(self.folder, name)
+        path.parent.mkdir(exist_ok=True)
+        store.write_json(path, follower.series.to_json())
 
     @staticmethod
     def _exited(job: Running) -> bool:
@@ -466,6 +541,8 @@ class Supervisor:
         del self.running[job.record["name"]]
         job.follower.poll(final=True)
         self._record_end(job.record, job.definition, job.follower, returncode, job.trial)
+        if job.slot is not None:
+            job.slot.release()  # after the end is recorded: the slot outlives the process
 
     def _record_end(
         self,
@@ -476,16 +553,25 @@ class Supervisor:
         trial: Trial | None = None,
     ) -> None:
         root = store.training_job_dir(self.folder, record["name"])
+        self.save_metrics(record["name"], follower)
         value = follower.last(definition.objective)
-        record["final_metrics"] = {name: values[-1] for name, values in follower.values.items()}
+        record["final_metrics"] = {name: values[-1] for name, values in follower.series.values.items()}
         record["end_time"] = time.time()
-        if record.get("stop_reason"):
+        if record.get("limit_exceeded"):
+            record["status"] = "Failed"
+            record["failure_reason"] = f"AlgorithmError: {record['limit_exceeded']}"
+        elif record.get("stop_reason"):
             record["status"] = "Stopped"
         elif returncode == 0:
             record["status"] = "Completed"
         else:
             record["status"] = "Failed"
-            record["failure_reason"] = container.failure_reason(root) or self._exit_reason(returncode)
+            reason = container.failure_reason(root) or self._exit_reason(returncode)
+            seen = f"{reason}\n{tail(store.training_job_log(self.folder, record['name']), 8192)}"
+            hit = resource_limits.exceeded(returncode, seen, self.limits, self.sandboxed)
+            if hit:
+                reason = f"AlgorithmError: {hit}. {reason.removeprefix('AlgorithmError: ')}"
+            record["failure_reason"] = reason[:1024]
         if record["status"] != "Failed" and value is not None:
             record["objective_status"] = "Succeeded"
             record["final_value"] = value
@@ -516,15 +602,15 @@ class Supervisor:
             self.after_objective(value)
         self.dirty = True
 
-    @staticmethod
-    def _exit_reason(returncode: int | None) -> str:
+    def _exit_reason(self, returncode: int | None) -> str:
         if returncode is None:
             return "AlgorithmError: the training job's process ended while the engine was not watching it"
-        if returncode < 0:
+        sig = resource_limits.death_signal(returncode, self.sandboxed)
+        if sig is not None:
             try:
-                name = signal.Signals(-returncode).name
+                name = signal.Signals(sig).name
             except ValueError:
-                name = f"signal {-returncode}"
+                name = f"signal {sig}"
             return f"AlgorithmError: the training job's process was killed by {name}"
         return f"AlgorithmError: the training job's process exited with code {returncode} and wrote no output/failure file"
 
@@ -567,6 +653,12 @@ class Supervisor:
         for job in self.running.values():
             if job.record["stop_reason"] is None or reason == TUNING_STOPPED:
                 self.stop_job(job, job.record["stop_reason"] or reason)
+        self.slots.leave()
+        while self.pending:  # re-runs still waiting for a slot never start
+            record, definition, trial = self.pending.pop(0)
+            record["stop_reason"] = reason
+            follower = LogFollower(store.training_job_log(self.folder, record["name"]), definition.metric_definitions)
+            self._record_end(record, definition, follower, None, trial)
 
     def check_stop_request(self) -> None:
         if self.ending != "Stopped" and (self.folder / store.STOP_REQUESTED).exists():

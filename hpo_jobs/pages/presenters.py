@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from hpo_jobs.sagemaker import catalogue
+from hpo_jobs.sagemaker.metrics import definitions_for
 
 RANGE_KINDS = (
     ("IntegerParameterRanges", "Integer"),
@@ -95,19 +96,6 @@ def _channel(channel: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _metric_regexes(algorithm: catalogue.Algorithm | None, spec: dict[str, Any]) -> list[dict[str, str]]:
-    """The regexes SageMaker reads a training job's metrics with: the built-in algorithm's own
-    (SageMaker adds them for built-ins) and then the definition's."""
-    found: dict[str, dict[str, str]] = {}
-    if algorithm is not None:
-        for item in algorithm.metric_definitions:
-            found[item["Name"]] = {"Name": item["Name"], "Regex": item["Regex"]}
-    for item in _list(spec.get("MetricDefinitions")):
-        if isinstance(item, dict) and item.get("Name") and item.get("Regex"):
-            found[item["Name"]] = {"Name": str(item["Name"]), "Regex": str(item["Regex"])}
-    return list(found.values())
-
-
 def _definition(definition: dict[str, Any], config: dict[str, Any], index: int) -> dict[str, Any]:
     objective = _dict(definition.get("TuningObjective") or config.get("HyperParameterTuningJobObjective"))
     ranges = _dict(definition.get("HyperParameterRanges") or config.get("ParameterRanges"))
@@ -137,7 +125,7 @@ def _definition(definition: dict[str, Any], config: dict[str, Any], index: int) 
         "input_mode": str(spec.get("TrainingInputMode") or ""),
         "metric_definitions": [{"Name": str(_dict(m).get("Name", "")), "Regex": str(_dict(m).get("Regex", ""))}
                                for m in _list(spec.get("MetricDefinitions"))],
-        "metric_regexes": _metric_regexes(algorithm, spec),
+        "metric_regexes": definitions_for(spec),
         "ranges_raw": ranges,
         "ranges": range_rows,
         "tuned_names": [r["name"] for r in range_rows],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -63,6 +64,9 @@ class SiteSettingsForm(forms.ModelForm):
 def site_settings(request: HttpRequest) -> HttpResponse:
     obj = SiteSettings.load()
     form = SiteSettingsForm(request.POST or None, instance=obj)
+    if settings.HPO_BACKEND == "local" and settings.HPO_LOCAL_SANDBOX == "none":
+        messages.warning(request, "Training jobs run without a sandbox (HPO_LOCAL_SANDBOX=none): a custom algorithm "
+                         "can read and write whatever the portal's OS user can. Install bubblewrap to sandbox them.")
     if request.method == "POST":
         if form.is_valid():
             form.save()

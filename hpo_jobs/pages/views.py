@@ -36,7 +36,7 @@ from projects import access
 from projects.models import Project
 
 from hpo_jobs import services
-from hpo_jobs.backends import BackendError, get_backend
+from hpo_jobs.backends import Backend, BackendError, get_backend
 from hpo_jobs.models import HpoJob, TrainingJob
 from hpo_jobs.templatetags.hpo_format import status_words
 
@@ -46,7 +46,7 @@ JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and
 TRAINING_JOBS_PER_PAGE = 50
 # The failure roll-up lists this many distinct reasons; the rest are counted together.
 ROLLUP_REASONS = 10
-# A training job's page shows this much of the end of its log (the metrics read all of it).
+# A training job's page shows this much of the end of its log (its metrics come from the engine).
 LOG_SHOW_CHARS = 200_000
 # Metric curves on a training job's page, objective first.
 CURVES_MAX = 8
@@ -865,24 +865,26 @@ def training_jobs_csv(request: HttpRequest, project: Project, name: str) -> Stre
 
 
 # ---- a training job -------------------------------------------------------------------------------
-def _read_log(job: HpoJob, training_job: TrainingJob) -> tuple[str, str]:
-    """The training job's log and an error message (one of them empty). The only engine call a
-    page makes: the log lives in the engine (a file here, CloudWatch on SageMaker), nowhere else."""
+def _read_log(backend: Backend, job: HpoJob, training_job: TrainingJob) -> tuple[str, str]:
+    """The training job's log and an error message (one of them empty). The log lives in the
+    engine (a file here, CloudWatch on SageMaker), nowhere else."""
     try:
-        return get_backend(job.backend).get_training_job_log(training_job.name), ""
+        return backend.get_training_job_log(training_job.name), ""
     except BackendError as exc:
         return "", f"The log could not be read from the {job.backend} engine: {exc}"
 
 
-def _parse_metrics(log: str, regexes: list[dict[str, str]]) -> tuple[dict[str, list[float]], str]:
-    if not log or not regexes:
-        return {}, ""
-    from hpo_jobs.sagemaker.metrics import parse_text
-
+def _read_metrics(
+    backend: Backend, job: HpoJob, training_job: TrainingJob, regexes: list[dict[str, str]]
+) -> tuple[dict[str, list[float]] | None, str]:
+    """The training job's metric series (None while its engine has them only at the end) and an
+    error message. The page never parses a log: the engine read it once, and the database keeps it."""
     try:
-        return parse_text(log, regexes), ""
+        return services.training_job_metrics(backend, training_job, regexes), ""
+    except BackendError as exc:
+        return {}, f"The metrics could not be read from the {job.backend} engine: {exc}"
     except ValueError as exc:
-        return {}, str(exc)
+        return {}, f"The metric definitions could not be applied: {exc}"
 
 
 @dataclass
@@ -897,6 +899,7 @@ class TrainingJobReading:
     series: dict[str, list[float]]
     metric_error: str
     final_metrics: list[dict[str, Any]]  # [{name, value, objective}], the objective first
+    metrics_at_end: bool = False  # the engine gives the series only once the training job has ended
 
 
 def read_training_job(job: HpoJob, training_job: TrainingJob) -> TrainingJobReading:
@@ -904,11 +907,15 @@ def read_training_job(job: HpoJob, training_job: TrainingJob) -> TrainingJobRead
     definition = _definition_for(_definitions(job), training_job.definition_name)
     objective = _job_objective(job)
     metric_name = training_job.objective_metric_name or (definition or {}).get("objective_metric") or objective.metric
-    log, log_error = _read_log(job, training_job)
-    series, metric_error = _parse_metrics(log, (definition or {}).get("metric_regexes") or [])
+    backend = get_backend(job.backend)
+    log, log_error = _read_log(backend, job, training_job)
+    series, metric_error = _read_metrics(backend, job, training_job, (definition or {}).get("metric_regexes") or [])
+    metrics_at_end = series is None
+    series = series or {}
     final_metrics = [{"name": k, "value": v[-1], "objective": k == metric_name} for k, v in series.items() if v]
     final_metrics.sort(key=lambda m: (not m["objective"], m["name"]))
-    return TrainingJobReading(definition, objective, metric_name, log, log_error, series, metric_error, final_metrics)
+    return TrainingJobReading(definition, objective, metric_name, log, log_error, series, metric_error, final_metrics,
+                              metrics_at_end)
 
 
 @require_safe
@@ -919,7 +926,7 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
     reading = read_training_job(job, training_job)
     definition, objective, metric_name = reading.definition, reading.objective, reading.metric_name
     log, log_error, series, metric_error = reading.log, reading.log_error, reading.series, reading.metric_error
-    final_metrics = reading.final_metrics
+    final_metrics, metrics_at_end = reading.final_metrics, reading.metrics_at_end
     curves = []
     for metric in [m["name"] for m in final_metrics if len(series[m["name"]]) >= 2][:CURVES_MAX]:
         curves.append({
@@ -947,6 +954,7 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
         "final_metrics": final_metrics,
         "curves": curves,
         "metric_error": metric_error,
+        "metrics_at_end": metrics_at_end,
         "log": log[-LOG_SHOW_CHARS:],
         "log_truncated": len(log) > LOG_SHOW_CHARS,
         "log_error": log_error,

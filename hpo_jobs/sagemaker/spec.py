@@ -1196,6 +1196,17 @@ def regex_problem(regex: str) -> str | None:
         return f"not a valid regular expression ({exc})"
     if compiled.groups != 1:
         return f"must have exactly one capturing group, the metric's value (has {compiled.groups})"
+    return linear_regex_problem(regex)
+
+
+def linear_regex_problem(regex: str) -> str | None:
+    """Why RE2, the linear-time engine every metric regex runs on, cannot run ``regex``, or None."""
+    from .metrics import compile_regex
+
+    try:
+        compile_regex(regex)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
