@@ -217,7 +217,7 @@ def test_the_training_jobs_tab_lists_them_best_first_with_hyperparameter_columns
                   .values_list("name", flat=True))
     assert rows(html)[: len(values)] == values
     for name in ("eta", "max_depth", "subsample", "min_child_weight"):
-        assert f'<th scope="col" class="num mono hp-col">{name}</th>' in html
+        assert re.search(rf'<th scope="col" class="num mono hp-col">\s*<a class="sort-link" href="[^"]*sort=hp%3A{name}"', html)
     assert len(rows(html)) == 40
 
 
@@ -329,10 +329,10 @@ def test_the_charts_tab_draws_a_mark_per_training_job(alice_client, rich_job):
     html = page(alice_client, "xgb-rich", tab="charts")
     scored = rich_job.training_jobs.exclude(objective_value=None).count()
     history = html[html.index('id="objective-history"'): html.index("</svg>", html.index('id="objective-history"'))]
-    assert history.count('class="mark"') == scored
+    assert history.count('class="mark"') + history.count('class="mark best-mark"') == scored
     parallel = html[html.index('id="parallel-1"'):]
     parallel = parallel[: parallel.index("</svg>")]
-    assert parallel.count('class="mark"') == 40
+    assert parallel.count('class="mark"') + parallel.count('class="mark best-mark"') == 40
     assert 'role="img"' in history and "Data table" in html
 
 
@@ -370,7 +370,7 @@ def test_an_ended_jobs_parts_stop_refreshing(alice_client, make_job, part):
 def test_the_page_of_an_active_job_polls_its_header_and_tab(alice_client, make_job, tab, part):
     make_job("live-job", status="InProgress", children=2)
     html = page(alice_client, "live-job", tab=tab)
-    assert f'hx-get="/projects/demo/hpo-jobs/live-job/parts/header/?tab={tab}"' in html
+    assert f'hx-get="/projects/demo/hpo-jobs/live-job/parts/header/?tab={tab}&amp;shown=InProgress"' in html
     assert f'hx-get="/projects/demo/hpo-jobs/live-job/parts/{part}/' in html
     assert "django_htmx/htmx-2.min.js" in html
 
