@@ -239,19 +239,29 @@ class JobSettingsForm(forms.Form):
     def clean_tags(self) -> list[tuple[str, str]]:
         tags: list[tuple[str, str]] = []
         seen: set[str] = set()
+        problems: list[str] = []  # every bad line, not only the first
         for number, line in enumerate(self.cleaned_data["tags"].splitlines(), start=1):
             if not line.strip():
                 continue
             key, equals, value = line.partition("=")
             key, value = key.strip(), value.strip()
             if not equals or not key:
-                raise ValidationError(f"Line {number}: write each tag as key=value (got {line.strip()!r}).")
-            if key in convert.RESERVED_TAG_KEYS:
-                raise ValidationError(f"Line {number}: {key} is set by the portal; remove this line.")
-            if key in seen:
-                raise ValidationError(f"Line {number}: tag {key} is given twice.")
-            seen.add(key)
-            tags.append((key, value))
+                problems.append(f"Line {number}: write each tag as key=value (got {line.strip()!r}).")
+            elif key in convert.RESERVED_TAG_KEYS:
+                problems.append(f"Line {number}: {key} is set by the portal; remove this line.")
+            elif key in seen:
+                problems.append(f"Line {number}: tag {key} is given twice.")
+            else:
+                seen.add(key)
+                tags.append((key, value))
+        if problems:
+            raise ValidationError(problems)
+        room = spec.MAX_TAGS - len(convert.RESERVED_TAG_KEYS)
+        if len(tags) > room:
+            raise ValidationError(
+                f"At most {room} tags: SageMaker takes {spec.MAX_TAGS} and the portal adds its own "
+                f"{len(convert.RESERVED_TAG_KEYS)} (project and creator) (got {len(tags)})."
+            )
         return tags
 
     def clean(self) -> dict[str, Any]:
@@ -310,7 +320,8 @@ class TuningResourcesForm(forms.Form):
     )
     max_runtime = forms.IntegerField(
         label="Max tuning runtime (seconds)", min_value=1, required=False,
-        help_text="Stop the tuning job after this long: 120 seconds to 30 days. Blank: no limit of its own.",
+        help_text="Stop the tuning job after this long: 120 seconds up to 15,768,000 (182.5 days, SageMaker's "
+        "limit; AWS's default quota ends a tuning job at 30 days unless raised). Blank: no limit of its own.",
     )
 
     def __init__(self, *args, rules: Rules | None = None, strategy: str | None = None, **kwargs):
@@ -843,7 +854,7 @@ class MetricDefinitionForm(forms.Form):
         regex = self.cleaned_data["regex"]
         problem = spec.regex_problem(regex)
         if problem:
-            raise ValidationError(f"The regex {problem}.")
+            raise ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         return regex
 
 
