@@ -810,21 +810,6 @@ LIST_FIELDS = (
 )
 
 
-def _ago(when: datetime, now: datetime) -> str:
-    """A short relative time ("5 min ago"); a date past a week."""
-    seconds = (now - when).total_seconds()
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    if seconds < 7 * 86400:
-        days = int(seconds // 86400)
-        return f"{days} day{'s' if days != 1 else ''} ago"
-    return timezone.localtime(when).strftime("%b %-d, %Y")
-
-
 def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str, Any]:
     """One job of the list, every cell ready to print: the list renders 25 of these per request,
     so the work is done here, in plain Python, rather than in template filters."""
@@ -845,13 +830,12 @@ def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str,
         "percent": min(100, round(100 * row["completed_count"] / total)) if total else None,
         "failed": f"{failed:,}" if failed else "",
         "best": charts.format_value(row["best_objective_value"]) if row["best_objective_value"] is not None else "",
+        "best_full": repr(row["best_objective_value"]) if row["best_objective_value"] is not None else "",
         "metric": row["objective_metric"] or "",
         "strategy": row["strategy"],
         "backend": row["backend"],
         "creator": row["created_by__username"] or "—",
-        "created_iso": created.isoformat(),
-        "created_title": timezone.localtime(created).strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "created_ago": _ago(created, now),
+        "created": created,
         "duration": _elapsed(row["started_at"] or created, row["ended_at"], now),
     }
 
@@ -909,6 +893,9 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
         "project_total": project_total,
         "filtered": bool(q or status),
         "can_create": access.can_create_jobs(request.user, project),
+        # The rows refresh in place while any of them is active, and stop once none is.
+        "any_active": any(row["active"] for row in rows),
+        "refresh_s": REFRESH_S,
     })
 
 
