@@ -82,3 +82,19 @@ def test_grid_names_each_range_it_cannot_take_once(bob_client, project):
     assert len(errors) == len(set(errors)), errors
     for name in ("eta", "num_round", "max_depth"):
         assert any(f"Grid search takes categorical ranges only: make {name} categorical" in e for e in errors), errors
+
+
+def test_an_enumerated_hyperparameter_of_a_builtin_is_a_choice(bob_client, project):
+    page = start(bob_client).next(job__name="choices")
+    objective = page.hp_index("objective")
+    select = re.search(rf'<select name="def-hp-{objective}-value"[^>]*>(.*?)</select>', page.html, re.S)
+    assert select, "objective is not a choice"
+    options = re.findall(r'<option value="([^"]*)"', select.group(1))
+    assert options[0] == "" and "binary:logistic" in options and "reg:squarederror" in options
+    booster = page.hp_index("booster")
+    assert re.search(rf'<select name="def-hp-{booster}-value"', page.html)
+    # A value typed elsewhere (a tampered post, an import) is refused next to the field, and kept in view.
+    page = page.next({**fill_channels(page, data_dir()), f"def-hp-{objective}-value": "binary:logistik"})
+    assert page.step == "definitions"
+    assert any("objective must be one of" in e for e in page.error_near(f"def-hp-{objective}-value"))
+    assert '<option value="binary:logistik" selected>' in page.html

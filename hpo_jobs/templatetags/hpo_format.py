@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -128,3 +129,39 @@ def when(value: datetime | None) -> str:
         '<time datetime="{}" title="{}">{} <span class="nowrap">{}</span></time>',
         value.isoformat(), relative(value), local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S %Z").strip(),
     )
+
+
+@register.filter
+def path_tail(value: str | None, parts: int = 2) -> str:
+    """The end of a data location (its last ``parts`` folders), which names the dataset: "…/breast-cancer/train/"."""
+    text = str(value or "")
+    trailing = text.endswith("/")
+    pieces = [p for p in text.rstrip("/").split("/") if p]
+    if len(pieces) <= parts + 1:
+        return text
+    return "…/" + "/".join(pieces[-parts:]) + ("/" if trailing else "")
+
+
+@register.filter
+def hp_prominent(row: Any) -> bool:
+    """Whether a hyperparameter row of the wizard shows before "all hyperparameters": a row of one's
+    own, one with a problem, a required one, a tuned or changed one, or one the catalogue suggests
+    tuning (it has a suggested range) or choosing (a choice with no default)."""
+    spec = getattr(row, "spec", None)
+    if spec is None or row.errors:
+        return True
+    if spec.required or spec.suggested_min is not None or (spec.value_type == "options" and spec.default is None):
+        return True
+    return row["kind"].value() != "Static" or bool(row["value"].value())
+
+
+@register.filter
+def hp_rest(rows: Any) -> list:
+    """The hyperparameter rows that are not prominent (see ``hp_prominent``), in their order."""
+    return [row for row in rows if not hp_prominent(row)]
+
+
+@register.filter
+def form_index(form: Any) -> int:
+    """A formset form's index, from its prefix ("def-hp-3" is 3)."""
+    return int(str(form.prefix).rsplit("-", 1)[-1])

@@ -766,7 +766,16 @@ class HyperparameterForm(forms.Form):
                 f"{self.spec.name} can be {', '.join(offered[:-1])} or {offered[-1]}." if len(offered) > 1
                 else f"{self.spec.name} can only be {offered[0]}."
             )
-            if self.spec.default is not None:
+            if self.spec.value_type == "options" and not self.spec.multiple:
+                # An enumerated hyperparameter is a choice: nothing else can be typed and fail every job.
+                # A value from elsewhere (an import) stays offered, so that it is seen, never dropped.
+                current = (self.data.get(self.add_prefix("value")) if self.is_bound else self.initial.get("value")) or ""
+                blank = f"default ({self.spec.default})" if self.spec.default is not None else "not set"
+                choices = [("", blank), *((o, o) for o in self.spec.options)]
+                if isinstance(current, str) and current and current not in self.spec.options:
+                    choices.append((current, current))
+                self.fields["value"].widget = forms.Select(choices=choices)
+            elif self.spec.default is not None:
                 self.fields["value"].widget.attrs["placeholder"] = f"default {self.spec.default}"
             if self.spec.suggested_min is not None:
                 self.fields["min"].widget.attrs["placeholder"] = _number_text(self.spec.suggested_min)
