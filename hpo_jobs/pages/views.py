@@ -657,7 +657,7 @@ def _training_jobs_context(
         tj.ending = endings.training_job_ending(job, tj)
         tj.url = base.replace("__TJ__", quote(tj.name, safe=""))
         tj.duration = _elapsed(tj.start_time or tj.creation_time, tj.end_time, now)
-        tj.hp_values = [tj.tuned_hyperparameters.get(name, "") for name in hp_columns] if not compact else []
+        tj.hp_values = [(name, tj.tuned_hyperparameters.get(name, "")) for name in hp_columns] if not compact else []
         tj.hp_items = sorted(tj.tuned_hyperparameters.items()) if compact else []
 
     definition_counts = {}
