@@ -267,3 +267,32 @@ def test_times_have_one_format_with_the_zone_and_the_relative_time_on_hover(alic
         for hover, text in times:
             assert re.fullmatch(r"\d{4}-\d\d-\d\d <span class=\"nowrap\">\d\d:\d\d:\d\d UTC</span>", text), text
             assert hover.endswith("ago") or hover == "just now"
+
+
+# ---- small things that got in the way -------------------------------------------------------------
+def test_the_clone_wizard_says_what_it_cloned(alice_client, make_job):
+    from .test_import_clone import local_request
+    from .wizard_helpers import data_dir
+
+    request = local_request(data_dir())
+    request["HyperParameterTuningJobName"] = "cloned-one"
+    make_job("cloned-one", status=HpoJob.Status.COMPLETED, request=request)
+    response = alice_client.get(URL.format("cloned-one") + "clone/", follow=True)
+    html = response.content.decode()
+    assert re.search(r"Cloned from cloned-one \(Completed, created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): its 1 definition, "
+                     r"strategy, resources and tags are filled in; the new job is named cloned-one-copy\.", html), html[:3000]
+
+
+def test_an_empty_project_page_offers_to_create_a_job(alice_client, project):
+    html = alice_client.get("/projects/demo/").content.decode()
+    assert 'href="/projects/demo/hpo-jobs/create/"' in html and "Create your first HPO job" in html
+
+
+def test_the_log_shows_tabs_where_cloudwatch_writes_011(alice_client, make_job, monkeypatch):
+    from hpo_jobs.pages import views
+
+    job = make_job("tabs", status=HpoJob.Status.COMPLETED, request=xgb_request("tabs"))
+    child(job, 1, 0.5, ended_min=3)
+    monkeypatch.setattr(views, "_read_log", lambda job, tj: ("[0]#011validation-auc:0.5\n", ""))
+    html = alice_client.get(URL.format("tabs") + "training-jobs/tabs-001-abcdef12/").content.decode()
+    assert "[0]\tvalidation-auc:0.5" in html and "#011" not in html.split('class="log')[1][:200]
