@@ -91,6 +91,8 @@ def test_no_main_table_scrolls_sideways_at_1280(alice_page, live_server, busy_pr
     remove = channels.get_by_role("button", name="Remove channel train").bounding_box()
     assert remove and remove["x"] + remove["width"] <= VIEWPORT["width"], remove
     page.screenshot(path=str(screenshot_dir / "readable-wizard-definitions.png"), full_page=True)
+    page.locator("#definition-editor legend", has_text="Hyperparameters").evaluate("el => el.scrollIntoView()")
+    page.screenshot(path=str(screenshot_dir / "readable-wizard-hyperparameters.png"))
 
 
 # ---- every server error on a wizard step is visible ----------------------------------------------

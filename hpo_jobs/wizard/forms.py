@@ -826,8 +826,8 @@ class HyperparameterForm(forms.Form):
         parts = [hp.description]
         if hp.default is not None:
             parts.append(f"Default {hp.default}.")
-        if hp.options and hp.value_type == "options":
-            parts.append(f"One of {', '.join(hp.options)}.")
+        if hp.options and hp.value_type == "options" and hp.multiple:
+            parts.append(f"One of {', '.join(hp.options)}.")  # the others are a <select> of these
         elif hp.is_numeric and (hp.min_value is not None or hp.max_value is not None):
             parts.append(f"{'Whole number ' if hp.is_integer else 'Number '}{hp.bounds_text()}.")
         if hp.suggested_min is not None and hp.suggested_max is not None:
