@@ -296,3 +296,14 @@ def test_the_log_shows_tabs_where_cloudwatch_writes_011(alice_client, make_job, 
     monkeypatch.setattr(views, "_read_log", lambda job, tj: ("[0]#011validation-auc:0.5\n", ""))
     html = alice_client.get(URL.format("tabs") + "training-jobs/tabs-001-abcdef12/").content.decode()
     assert "[0]\tvalidation-auc:0.5" in html and "#011" not in html.split('class="log')[1][:200]
+
+
+def test_the_history_chart_of_a_two_metric_job_draws_one_metric(alice_client, make_job):
+    job = make_job("two-charts", status=HpoJob.Status.COMPLETED, request=two_metric_request("two-charts"))
+    child(job, 1, 0.80, ended_min=1, definition="auc")
+    child(job, 2, 0.90, ended_min=2, definition="auc")
+    child(job, 3, 0.05, ended_min=3, definition="err", metric="validation:error")
+    html = page(alice_client, "two-charts", tab="charts")
+    history = html[html.index('id="objective-history"'): html.index("</svg>", html.index('id="objective-history"'))]
+    assert history.count("<circle") == 2 and "two-charts-003" not in history
+    assert 'id="history-one-metric"' in html
