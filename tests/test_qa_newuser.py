@@ -16,13 +16,14 @@ def _timing_text(client, job) -> str:
 
 
 def test_jobs_not_improving_count_is_not_presented_as_a_criterion_nobody_set(alice_client, make_job):
-    # The engine always reports how many training jobs ran since the best one; a job created with no
-    # completion criteria must not read as if "11 (completion criterion)" had been asked for.
+    # The engine always reports how many training jobs in a row did not improve the best by 1%; a job
+    # created with no completion criteria must not read as if "11 (completion criterion)" had been
+    # asked for, nor is that count "jobs since the best" (the pages count those from the rows).
     job = make_job("no-criterion", status="Completed", children=12,
                    completion_details={"NumberOfTrainingJobsObjectiveNotImproving": 11})
     text = _timing_text(alice_client, job)
     assert "completion criterion" not in text
-    assert "Jobs since the best 11" in text
+    assert "Without a 1% improvement" not in text and "Jobs since the best 11" not in text
 
 
 def test_jobs_not_improving_count_shows_the_criterion_when_one_was_set(alice_client, make_job):
@@ -39,7 +40,7 @@ def test_jobs_not_improving_count_shows_the_criterion_when_one_was_set(alice_cli
     job = make_job("with-criterion", status="InProgress", children=4, request=request,
                    completion_details={"NumberOfTrainingJobsObjectiveNotImproving": 3})
     text = _timing_text(alice_client, job)
-    assert "Jobs since the best 3 (stops at 5)" in text
+    assert "Without a 1% improvement 3 (the job completes at 5)" in text
 
 
 @pytest.mark.browser
