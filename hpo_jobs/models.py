@@ -96,6 +96,10 @@ class HpoJob(models.Model):
     # A poller claims a job until this time so that overlapping beats never sync it twice at once.
     sync_claimed_until = models.DateTimeField(null=True, blank=True)
     stop_requested_at = models.DateTimeField(null=True, blank=True)
+    # Who asked for the stop: the pages say why a job and its training jobs ended.
+    stop_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # When the stop call was last queued: the sweep queues it again if it was lost.
     stop_queued_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)

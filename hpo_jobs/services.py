@@ -562,7 +562,8 @@ def request_stop(job: HpoJob, user: AbstractBaseUser) -> bool:
             return False
         if status == Status.PENDING and row["launch_attempts"] == 0:
             if HpoJob.objects.filter(pk=job.pk, status=Status.PENDING, launch_attempts=0).update(
-                status=Status.STOPPED, stop_requested_at=now, ended_at=now, updated_at=now
+                status=Status.STOPPED, stop_requested_at=now, stop_requested_by=_user_or_none(user), ended_at=now,
+                updated_at=now,
             ):
                 log.info("Job %s stopped by %s before its launch", job.name, user)
                 job.refresh_from_db()
@@ -570,13 +571,17 @@ def request_stop(job: HpoJob, user: AbstractBaseUser) -> bool:
                 return True
             continue
         # A Pending job with a launch attempt may exist in the engine already: stop it there.
-        if _cas(job.pk, status, status=Status.STOPPING, stop_requested_at=now):
+        if _cas(job.pk, status, status=Status.STOPPING, stop_requested_at=now, stop_requested_by=_user_or_none(user)):
             log.info("Job %s: stop requested by %s", job.name, user)
             job_id = job.pk
             transaction.on_commit(lambda: _queue_stop(job_id), robust=True)
             job.refresh_from_db()
             return True
     return False
+
+
+def _user_or_none(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return user if user is not None and getattr(user, "pk", None) is not None else None
 
 
 def _queue_stop(job_id: int) -> bool:

@@ -55,6 +55,7 @@ def _render_project(request: HttpRequest, project: Project, add_form: AddMemberF
             "add_form": add_form,
             "recent_jobs": project.hpo_jobs.select_related("created_by")[:5],
             "job_count": project.hpo_jobs.count(),
+            "can_create": access.can_create_jobs(request.user, project),
         },
         status=status,
     )

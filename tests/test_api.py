@@ -139,6 +139,9 @@ def test_a_training_job_has_its_log_and_final_metrics(bob_api, make_job, monkeyp
     job.save()
     monkeypatch.setattr(LocalBackend, "get_training_job_log", lambda self, name: "round 1 validation-auc=0.61\n"
                                                                                   "round 2 validation-auc=0.75\n")
+    # The metrics as the engine stored them while it followed the log (the API parses no log).
+    monkeypatch.setattr(LocalBackend, "get_training_job_metrics",
+                        lambda self, name, metric_definitions: {"validation:auc": [0.61, 0.75]})
     data = bob_api.get(f"{JOBS}log-job/training-jobs/log-job-001-abcdef12/").json()
     assert data["final_metrics"] == [{"name": "validation:auc", "value": 0.75, "objective": True}]
     assert data["log_tail"].endswith("validation-auc=0.75\n") and data["log_error"] == ""

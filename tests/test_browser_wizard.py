@@ -37,7 +37,7 @@ def test_bob_creates_a_two_definition_xgboost_job(page, live_server, project, bo
     page.get_by_label("Data location of train").fill((root / "train").as_uri() + "/")
     page.get_by_label("Data location of validation").fill((root / "validation").as_uri() + "/")
     page.get_by_label("Objective metric").select_option("validation:auc")
-    page.get_by_label("Value of objective").fill("binary:logistic")
+    page.get_by_label("Value of objective").select_option("binary:logistic")  # a choice, not free text
     page.get_by_label("Min of max_depth").fill("1")
     page.get_by_label("Max of max_depth").fill("3")
     page.get_by_label("Max of num_round").fill("50")
@@ -57,11 +57,15 @@ def test_bob_creates_a_two_definition_xgboost_job(page, live_server, project, bo
     # Choosing another algorithm loads its hyperparameters at once (htmx); a third definition, then removed.
     page.get_by_role("button", name="Add definition").click()
     expect(page.get_by_label("Definition name")).to_have_value("definition-3")
+    # Another algorithm's defaults replace the hyperparameters: the page asks first.
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
     page.get_by_label("Built-in algorithm").select_option("knn")
     expect(page.get_by_text("feature_dim", exact=True)).to_be_visible()
     expect(page.get_by_label("Objective metric")).to_have_value("test:accuracy")
     page.get_by_role("button", name="Remove definition definition-3").click()
     expect(page.locator(".definitions-table tbody tr")).to_have_count(2)
+    assert [q.split("?")[0] for q in questions] == ["Load the chosen algorithm's defaults", "Remove definition definition-3"]
     expect(page.get_by_label("Definition name")).to_have_value("xgb-deep")  # the neighbour opens
     expect(page.get_by_label("Max of eta")).to_have_value("0.6")
     page.screenshot(path=str(screenshot_dir / "wizard-2-definitions.png"), full_page=True)

@@ -241,7 +241,9 @@ def test_early_stopping_support_follows_the_developer_guide():
     ("linear-learner", "positive_example_weight_mult", "0", "above 0"),
     ("forecasting-deepar", "time_freq", "5min", None),
     ("forecasting-deepar", "time_freq", "0H", "not in the expected form"),
-    ("xgboost", "objective", "reg:absoluteerror", None),  # free text: the options are suggestions
+    ("xgboost", "objective", "reg:absoluteerror", None),
+    ("xgboost", "objective", "binary:logistik", "objective must be one of"),  # a choice: a typo fails every job
+    ("xgboost", "eval_metric", "error@0.7", None),  # free text: the options are suggestions
 ])
 def test_check_value(key, name, value, problem):
     result = catalogue.get(key).hyperparameter(name).check_value(value)

@@ -31,10 +31,10 @@ def test_the_csv_has_every_child_with_its_hyperparameters_as_columns(alice_clien
     assert response["Content-Disposition"] == 'attachment; filename="exported-training-jobs.csv"'
     rows = csv_rows(response)
     assert len(rows) == 60
-    assert list(rows[0])[:11] == ["training_job_name", "definition_name", "status", "objective_metric", "objective_value",
+    assert list(rows[0])[:12] == ["training_job_name", "definition_name", "status", "objective_metric", "objective_value",
                                   "objective_status", "creation_time", "start_time", "end_time", "duration_seconds",
-                                  "failure_reason"]
-    assert list(rows[0])[11:] == ["max_depth", "eta", "subsample", "min_child_weight"]
+                                  "failure_reason", "best_training_job"]
+    assert list(rows[0])[12:] == ["max_depth", "eta", "subsample", "min_child_weight"]
     by_name = {r["training_job_name"]: r for r in rows}
     for tj in job.training_jobs.all():
         row = by_name[tj.name]
@@ -49,7 +49,7 @@ def test_hyperparameters_the_definitions_do_not_declare_still_get_a_column(alice
     job = make_job("undeclared", children=2)  # make_job's request declares no ranges; children carry eta
     job.training_jobs.filter(name__startswith="undeclared-002").update(tuned_hyperparameters={"eta": "0.3", "status": "x"})
     rows = csv_rows(alice_client.get("/projects/demo/hpo-jobs/undeclared/training-jobs.csv"))
-    assert list(rows[0])[11:] == ["eta", "hyperparameter:status"]
+    assert list(rows[0])[12:] == ["eta", "hyperparameter:status"]
     assert [r["eta"] for r in rows] == ["0.1", "0.3"]
     assert [r["hyperparameter:status"] for r in rows] == ["", "x"]
 

@@ -19,7 +19,8 @@ from hpo_jobs.models import SiteSettings
 from hpo_jobs.sagemaker import catalogue, spec
 from hpo_jobs.sagemaker.metrics import MAX_POINTS, compile_definitions, match_line, parse_text
 
-from .test_local_engine import Engine, custom, engine, request  # noqa: F401  (fixtures)
+from .factories import tuning_request
+from .local_engine_harness import Engine, custom
 from .wizard_helpers import data_dir, fill_channels, start
 
 # The pattern: nested quantifiers, exponential for a backtracking engine on a line that
@@ -138,7 +139,7 @@ def test_the_supervisor_reads_a_nested_regex_over_long_lines_and_stores_the_seri
     metrics = [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}, {"Name": "tag", "Regex": NESTED}]
     training = custom(engine, "epochs", metrics=metrics, runtime=60)
     training["AlgorithmSpecification"]["TrainingImage"] = image
-    engine.backend.create_tuning_job(request("nested", training, jobs=1, parallel=1, objective=("Minimize", "loss")))
+    engine.backend.create_tuning_job(tuning_request("nested", training, jobs=1, parallel=1, objective=("Minimize", "loss")))
     described = engine.wait("nested", timeout=GENEROUS_S)
     assert described["HyperParameterTuningJobStatus"] == "Completed", described
     name = engine.all_training_jobs("nested")[0]["TrainingJobName"]
@@ -169,7 +170,7 @@ def test_a_hostile_regex_over_endless_long_lines_costs_the_supervisor_a_bounded_
     settings.HPO_LOCAL_MAX_METRICS_CPU_S = 3
     training = custom(engine, "epochs", metrics=HOSTILE, runtime=600)
     training["AlgorithmSpecification"]["TrainingImage"] = image
-    engine.backend.create_tuning_job(request("hostile", training, jobs=3, parallel=1))
+    engine.backend.create_tuning_job(tuning_request("hostile", training, jobs=3, parallel=1))
     engine.wait("hostile", timeout=GENEROUS_S, until=lambda d: d["TrainingJobStatusCounters"]["NonRetryableError"] >= 1)
     failed = [j for j in engine.all_training_jobs("hostile") if j["TrainingJobStatus"] == "Failed"]
     assert "used up their 3 s of matching on its log (HPO_LOCAL_MAX_METRICS_CPU_S)" in failed[0]["FailureReason"]

@@ -203,7 +203,7 @@ def test_the_training_jobs_tab_lists_them_best_first_with_hyperparameter_columns
                   .values_list("name", flat=True))
     assert rows(html)[: len(values)] == values
     for name in ("eta", "max_depth", "subsample", "min_child_weight"):
-        assert f'<th scope="col" class="num mono hp-col">{name}</th>' in html
+        assert re.search(rf'<th scope="col" class="num mono hp-col">\s*<a class="sort-link" href="[^"]*sort=hp%3A{name}"', html)
     assert len(rows(html)) == 40
 
 
@@ -293,13 +293,14 @@ def _timing_text(client, job) -> str:
 
 
 def test_jobs_not_improving_count_is_not_presented_as_a_criterion_nobody_set(alice_client, make_job):
-    # The engine always reports how many training jobs ran since the best one; a job created with no
-    # completion criteria must not read as if "11 (completion criterion)" had been asked for.
+    # The engine always reports how many training jobs in a row did not improve the best by 1%; a job
+    # created with no completion criteria must not read as if "11 (completion criterion)" had been
+    # asked for, nor is that count "jobs since the best" (the pages count those from the rows).
     job = make_job("no-criterion", status="Completed", children=12,
                    completion_details={"NumberOfTrainingJobsObjectiveNotImproving": 11})
     text = _timing_text(alice_client, job)
     assert "completion criterion" not in text
-    assert "Jobs since the best 11" in text
+    assert "Without a 1% improvement" not in text and "Jobs since the best 11" not in text
 
 
 def test_jobs_not_improving_count_shows_the_criterion_when_one_was_set(alice_client, make_job):
@@ -316,7 +317,7 @@ def test_jobs_not_improving_count_shows_the_criterion_when_one_was_set(alice_cli
     job = make_job("with-criterion", status="InProgress", children=4, request=request,
                    completion_details={"NumberOfTrainingJobsObjectiveNotImproving": 3})
     text = _timing_text(alice_client, job)
-    assert "Jobs since the best 3 (stops at 5)" in text
+    assert "Without a 1% improvement 3 (the job completes at 5)" in text
 
 
 # ---- definitions and configuration ------------------------------------------------------------------
@@ -349,10 +350,10 @@ def test_the_charts_tab_draws_a_mark_per_training_job(alice_client, rich_job):
     html = page(alice_client, "xgb-rich", tab="charts")
     scored = rich_job.training_jobs.exclude(objective_value=None).count()
     history = html[html.index('id="objective-history"'): html.index("</svg>", html.index('id="objective-history"'))]
-    assert history.count('class="mark"') == scored
+    assert history.count('class="mark"') + history.count('class="mark best-mark"') == scored
     parallel = html[html.index('id="parallel-1"'):]
     parallel = parallel[: parallel.index("</svg>")]
-    assert parallel.count('class="mark"') == 40
+    assert parallel.count('class="mark"') + parallel.count('class="mark best-mark"') == 40
     assert 'role="img"' in history and "Data table" in html
 
 
@@ -390,7 +391,7 @@ def test_an_ended_jobs_parts_stop_refreshing(alice_client, make_job, part):
 def test_the_page_of_an_active_job_polls_its_header_and_tab(alice_client, make_job, tab, part):
     make_job("live-job", status="InProgress", children=2)
     html = page(alice_client, "live-job", tab=tab)
-    assert f'hx-get="/projects/demo/hpo-jobs/live-job/parts/header/?tab={tab}"' in html
+    assert f'hx-get="/projects/demo/hpo-jobs/live-job/parts/header/?tab={tab}&amp;shown=InProgress"' in html
     assert f'hx-get="/projects/demo/hpo-jobs/live-job/parts/{part}/' in html
     assert "django_htmx/htmx-2.min.js" in html
 

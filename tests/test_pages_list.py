@@ -14,7 +14,7 @@ URL = "/projects/demo/hpo-jobs/"
 
 
 def names_in(response) -> list[str]:
-    return re.findall(r'<tr data-job="([^"]*)">', response.content.decode())
+    return re.findall(r'<tr data-job="([^"]*)"', response.content.decode())
 
 
 def test_it_shows_each_job_with_its_columns(alice_client, make_job, bob):
@@ -25,7 +25,7 @@ def test_it_shows_each_job_with_its_columns(alice_client, make_job, bob):
                  "MetricName": "validation:auc", "Type": "Maximize", "Value": 0.9734512}},
              started_at=now - timedelta(minutes=12, seconds=5), ended_at=now)
     html = alice_client.get(URL).content.decode()
-    row = html[html.index('<tr data-job="xgb-auc">'):]
+    row = html[html.index('<tr data-job="xgb-auc"'):]
     row = row[: row.index("</tr>")]
     for text in ("xgb-auc", "Completed", "3 of 4", "1 failed", "0.973451", "validation:auc", "Bayesian", "local", "bob",
                  "12m 05s"):
@@ -140,3 +140,27 @@ def test_the_number_of_queries_does_not_grow_with_the_jobs(alice_client, make_jo
     with CaptureQueriesContext(connection) as captured:
         alice_client.get(URL, {"q": "more", "status": "Failed", "sort": "-duration"})
     assert len(captured) <= few + 1  # a name search counts its matches: one query more
+
+
+def test_the_rows_refresh_while_a_job_is_active_and_not_once_none_is(alice_client, make_job):
+    running = make_job("running", status="InProgress")
+    make_job("done", status="Completed")
+    html = alice_client.get(URL, {"sort": "name"}).content.decode()
+    results = html[html.index('<div id="job-results"'):]
+    results = results[: results.index(">")]
+    assert 'hx-get="/projects/demo/hpo-jobs/?sort=name"' in results and 'hx-trigger="every 5s"' in results
+    running.status = "Completed"
+    running.save()
+    html = alice_client.get(URL, {"sort": "name"}).content.decode()
+    results = html[html.index('<div id="job-results"'):]
+    results = results[: results.index(">")]
+    assert "hx-trigger" not in results and 'data-live="off"' in results
+
+
+def test_filters_apply_on_change_and_keep_their_state_in_the_address(alice_client, make_job):
+    make_job("running", status="InProgress")
+    html = alice_client.get(URL).content.decode()
+    form = html[html.index('<form method="get"'):]
+    form = form[: form.index(">")]
+    assert 'hx-trigger="change' in form and 'hx-push-url="true"' in form
+    assert 'hx-boost="true"' in html[html.index('<div id="job-results"'):][:300]  # sort and pages swap in place and push the URL

@@ -196,3 +196,19 @@ def test_the_admin_pages_answer(admin_client_, make_job):
                 "/admin/hpo_jobs/enginehealth/", "/admin/hpo_jobs/enginehealth/local/change/",
                 "/admin/projects/project/", "/admin/hpo_jobs/hpojob/?status__exact=InProgress"):
         assert admin_client_.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_the_settings_page_saves_the_state_seed_demo_creates(admin_client_, django_user_model, settings, tmp_path):
+    settings.HPO_LOCAL_DATA_DIRS = [tmp_path]
+    call_command("seed_demo", "--force")
+    admin_client_.force_login(django_user_model.objects.get(username="admin"))  # seed_demo set a new password
+    site = SiteSettings.load()
+    assert site.ecr_enabled and not site.ecr_allowed_list  # the seeded state: ECR on, no registries listed
+    response = admin_client_.post("/settings/", {"ecr_enabled": "on", "ecr_allowed": "",
+                                                 "instance_types": "ml.m5.large\nml.c5.xlarge"})
+    assert response.status_code == 302 and response["Location"] == "/settings/", response.content.decode()
+    site = SiteSettings.load()
+    assert site.ecr_enabled and site.instance_type_list == ["ml.m5.large", "ml.c5.xlarge"]
+    page = admin_client_.get("/settings/").content.decode()
+    assert "No registry is listed" in page

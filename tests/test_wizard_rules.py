@@ -271,7 +271,9 @@ def test_grid_takes_categorical_ranges_only(bob_client, project, root):
     page = start(bob_client).next(job__name="grid", job__strategy="Grid")
     page = page.next(fill_channels(page, root))
     assert page.step == "definitions"
-    assert any("Grid search takes categorical ranges only" in e for e in page.table_errors("def-hp"))
+    # Each range Grid cannot take is named under its own row.
+    assert any("Grid search takes categorical ranges only: make eta categorical" in e
+               for e in page.row_errors("def-hp", page.hp_index("eta")))
     # Linear Learner with its one categorical range, the others left at their defaults: Grid is happy.
     page = page.act("load-defaults", {"def-algorithm": "linear-learner"})
     changes = {hp(page, "feature_dim", "value"): "30"}
@@ -419,9 +421,9 @@ def custom(defs):
 
 
 @pytest.mark.parametrize("regex,message", [
-    ("validation_accuracy=[0-9.]+", "The regex must have exactly one capturing group, the metric's value (has 0)."),
-    ("(a)=([0-9.]+)", "The regex must have exactly one capturing group, the metric's value (has 2)."),
-    ("acc=([0-9.]+", "The regex not a valid regular expression"),
+    ("validation_accuracy=[0-9.]+", "Must have exactly one capturing group, the metric's value (has 0)."),
+    ("(a)=([0-9.]+)", "Must have exactly one capturing group, the metric's value (has 2)."),
+    ("acc=([0-9.]+", "Not a valid regular expression"),
 ])
 def test_a_metric_regex_must_compile_and_capture_one_group(custom, regex, message):
     page = custom.next({"def-md-0-regex": regex, "def-hp-0-name": "lr", "def-hp-0-min": "0.1", "def-hp-0-max": "1"})

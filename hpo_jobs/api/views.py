@@ -116,7 +116,7 @@ def job_detail_data(request: Request, project: Project, job: HpoJob) -> dict[str
         "best_training_job": _best(request, project, job, overview["best"]),
         "best_estimated": overview["best_estimated"],
         "overall_best_training_job": _best(request, project, job, overview["overall_best"]),
-        "can_stop": job.status in pages.STOPPABLE and access.can_stop_job(request.user, job),
+        "can_stop": job.is_stoppable and access.can_stop_job(request.user, job),
         # The definitions and configuration tabs read this same stored request.
         "request": job.request,
         "links": {

@@ -378,10 +378,12 @@ class LocalBackend:
 
     @staticmethod
     def _best(plan: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The job with the best final objective among those whose objective succeeded (the first on a tie)."""
+        """The job with the best final objective among those whose objective succeeded; on a tie the
+        first to report it (as SageMaker keeps its best until a job does strictly better)."""
         best = None
         maximize = plan["direction"] == "Maximize"
-        for record in records:
+        in_order = sorted(records, key=lambda r: (r.get("end_time") or float("inf"), r["creation_time"], r["name"]))
+        for record in in_order:
             if record["objective_status"] != "Succeeded":
                 continue
             value = record["final_value"]

@@ -577,7 +577,9 @@ class Supervisor:
             record["final_value"] = value
         else:
             record["objective_status"] = "Failed"
-            if record["status"] != "Failed":
+            # A stopped job (by the user, a completion or an early-stopping rule) is not a failure:
+            # its missing objective is no fault of its regex.
+            if record["status"] == "Completed":
                 regex = next(
                     (d["Regex"] for d in definition.metric_definitions if d["Name"] == definition.objective), "?"
                 )

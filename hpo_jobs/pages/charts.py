@@ -203,8 +203,10 @@ def objective_history(
     chart_id: str = "objective-history",
     width: int = 760,
     height: int = 320,
+    best_name: str | None = None,
 ) -> HistoryChart:
-    """Each training job's objective value over time, with the best-so-far line."""
+    """Each training job's objective value over time, with the best-so-far line; the ring marks
+    ``best_name`` (the page's one best training job), else the first job to reach the best value."""
     direction = "maximize" if maximize else "minimize"
     title = f"Objective value over time: {metric_name or 'objective'} ({direction})"
     points = [p for p in points if p.value is not None and math.isfinite(p.value)]
@@ -246,7 +248,9 @@ def objective_history(
             best = p.value
         best_so_far.append((p, best))
     best_value = best
-    best_point = next(p for p in ordered if p.value == best_value)
+    best_point = next((p for p in ordered if best_name and p.name == best_name), None)
+    if best_point is None:
+        best_point = next(p for p in ordered if p.value == best_value)
 
     desc = (
         f"{len(ordered)} training job{'s' if len(ordered) != 1 else ''} with an objective value, "
@@ -298,18 +302,30 @@ def objective_history(
     detailed = len(ordered) <= MARK_DETAIL_MAX
     radius = 4 if len(ordered) <= 200 else (3 if detailed else 2)
     parts.append(f'<g class="marks" fill="#2f6feb" fill-opacity="{0.85 if detailed else 0.5}">')
-    for i, p in enumerate(ordered):
+    from hpo_jobs.templatetags.hpo_format import format_time
+
+    # The best job is drawn last, on top of any job that ties with it.
+    drawn = sorted(enumerate(ordered), key=lambda item: item[1] is best_point)
+    for i, p in drawn:
         cx, cy = _n(x_of(i, p)), _n(y(p.value))
+        best_attrs = f' data-best="{_e(p.name)}"' if p is best_point else ""
         if not detailed:
-            parts.append(f'<circle class="mark" cx="{cx}" cy="{cy}" r="{radius}"/>')
+            klass = "mark best-mark" if p is best_point else "mark"
+            extra = f' stroke="{BEST}" stroke-width="2"' if p is best_point else ""
+            parts.append(f'<circle class="{klass}" cx="{cx}" cy="{cy}" r="{radius}"{extra}{best_attrs}/>')
             continue
         label = f"{p.name}: {format_value(p.value)}"
         if p.when is not None:
-            label += f" at {timezone.localtime(p.when).strftime('%Y-%m-%d %H:%M:%S') if timezone.is_aware(p.when) else p.when}"
+            label += f" at {format_time(p.when)}"
+        if p is best_point:
+            label += " (the best training job)"
         extra = ' stroke="#fff" stroke-width="1"'
+        klass = "mark"
         if p is best_point:
             extra = f' stroke="{BEST}" stroke-width="2.5"'
-        circle = f'<circle class="mark" cx="{cx}" cy="{cy}" r="{radius + (1.5 if p is best_point else 0)}"{extra}><title>{_e(label)}</title></circle>'
+            klass = "mark best-mark"
+        circle = (f'<circle class="{klass}" cx="{cx}" cy="{cy}" r="{radius + (1.5 if p is best_point else 0)}"'
+                  f'{extra}{best_attrs}><title>{_e(label)}</title></circle>')
         if p.url:
             parts.append(f'<a href="{_e(p.url)}" aria-label="{_e(label)}">{circle}</a>')
         else:
@@ -401,9 +417,11 @@ def parallel_coordinates(
     width: int = 760,
     height: int = 340,
     caption: str = "",
+    best_name: str | None = None,
 ) -> SafeString:
     """Each training job as a line through its tuned hyperparameters and its objective value;
-    darker lines are better, the best job is drawn last in orange."""
+    darker lines are better, the best job (``best_name``, else the first with the best value) is
+    drawn last in orange."""
     direction = "maximize" if maximize else "minimize"
     title = f"Tuned hyperparameters against the objective{f' ({caption})' if caption else ''}"
     if not rows:
@@ -440,8 +458,13 @@ def parallel_coordinates(
             return -math.inf
         return r.value if maximize else -r.value
 
-    ordered = sorted(rows, key=rank_key)
-    best_row = ordered[-1] if ordered and ordered[-1].value is not None else None
+    best_row = next((r for r in rows if best_name and r.name == best_name and r.value is not None), None)
+    if best_row is None and values:
+        # The first of the rows (they come in creation order) to reach the best value.
+        top_value = max(values) if maximize else min(values)
+        best_row = next(r for r in rows if r.value == top_value)
+    # The best last of all, so that it sits on top of the lines it ties with.
+    ordered = sorted(rows, key=lambda r: (r is best_row, rank_key(r)))
     lo_v, hi_v = (min(values), max(values)) if values else (0.0, 1.0)
     detailed = len(rows) <= MARK_DETAIL_MAX
     width_line = 1.6 if len(rows) <= 200 else 1
@@ -484,13 +507,17 @@ def parallel_coordinates(
         else:
             t = (r.value - lo_v) / (hi_v - lo_v) if hi_v > lo_v else 1.0
             stroke = f' stroke="{_ramp(t if maximize else 1 - t)}"'
+        klass = "mark best-mark" if r is best_row else "mark"
+        best_attrs = f' data-best="{_e(r.name)}"' if r is best_row else ""
         if detailed:
             hp_text = ", ".join(f"{k}={v}" for k, v in r.hyperparameters.items())
             label = f"{r.name}: {metric_name or 'objective'} {format_value(r.value)}; {hp_text}"
-            path = f'<path class="mark" d="{"".join(d)}"{stroke}><title>{_e(label)}</title></path>'
+            if r is best_row:
+                label += " (the best training job)"
+            path = f'<path class="{klass}" d="{"".join(d)}"{stroke}{best_attrs}><title>{_e(label)}</title></path>'
             parts.append(f'<a href="{_e(r.url)}" aria-label="{_e(label)}">{path}</a>' if r.url else path)
         else:
-            parts.append(f'<path class="mark" d="{"".join(d)}"{stroke}/>')
+            parts.append(f'<path class="{klass}" d="{"".join(d)}"{stroke}{best_attrs}/>')
     parts.append("</g>")
 
     # Axes on top of the lines, with their names and a few ticks.

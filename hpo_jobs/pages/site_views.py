@@ -52,11 +52,9 @@ class SiteSettingsForm(forms.ModelForm):
             raise forms.ValidationError("Offer at least one instance type.")
         return value
 
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("ecr_enabled") and not cleaned.get("ecr_allowed") and "ecr_allowed" not in self.errors:
-            self.add_error("ecr_allowed", "Name at least one registry or repository prefix when ECR access is on.")
-        return cleaned
+    # ECR on with no registry listed is a valid state (seed_demo makes it): the local engine's custom
+    # images come from HPO_LOCAL_CUSTOM_IMAGES, not from ECR, and on SageMaker no ECR image is offered
+    # until a registry is listed. The page says so rather than refusing every save.
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -72,5 +70,13 @@ def site_settings(request: HttpRequest) -> HttpResponse:
             form.save()
             messages.success(request, "Settings saved.")
             return redirect("site_settings")
-        return render(request, "hpo_jobs/site_settings.html", {"form": form}, status=400)
-    return render(request, "hpo_jobs/site_settings.html", {"form": form})
+        return render(request, "hpo_jobs/site_settings.html", _context(form, obj), status=400)
+    return render(request, "hpo_jobs/site_settings.html", _context(form, obj))
+
+
+def _context(form: SiteSettingsForm, obj: SiteSettings) -> dict:
+    return {
+        "form": form,
+        "ecr_without_registries": obj.ecr_enabled and not obj.ecr_allowed_list,
+        "backend": settings.HPO_BACKEND,
+    }

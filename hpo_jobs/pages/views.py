@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any, Iterator
@@ -21,9 +21,10 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Value
+from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, FloatField, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce, Lower, Now
+from django.db import connection
+from django.db.models.functions import Cast, Coalesce, Lower, Now
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -40,7 +41,8 @@ from hpo_jobs.backends import Backend, BackendError, get_backend
 from hpo_jobs.models import HpoJob, TrainingJob
 from hpo_jobs.templatetags.hpo_format import status_words
 
-from . import charts, presenters
+from . import best as best_job
+from . import charts, endings, presenters
 
 JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and sort do the rest
 TRAINING_JOBS_PER_PAGE = 50
@@ -58,6 +60,8 @@ HP_COLUMNS_MAX = 8
 REFRESH_S = 5
 CHARTS_REFRESH_S = 10
 
+# A hyperparameter value that PostgreSQL may cast to a number (SQLite's CAST reads any text).
+NUMBER_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 # SageMaker's TrainingJobStatus values, the filter's allow-list (plus any status stored rows carry).
 TRAINING_JOB_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
 
@@ -116,7 +120,7 @@ def _get_job(project: Project, name: str) -> HpoJob:
     try:
         # Through the unique index on LOWER(name): a project with 10,000 jobs is not scanned.
         job = (
-            HpoJob.objects.select_related("created_by")
+            HpoJob.objects.select_related("created_by", "stop_requested_by")
             .alias(lower_name=Lower("name"))
             .get(lower_name=Lower(Value(name)), project=project)
         )
@@ -185,19 +189,41 @@ def _sort_headers(current: str, columns: dict[str, str]) -> dict[str, dict[str, 
 class Objective:
     metric: str
     type: str
+    # Every definition's objective metric and its direction: two definitions may tune for different ones.
+    metrics: dict[str, str] = field(default_factory=dict)
 
     @property
     def maximize(self) -> bool:
         return self.type != "Minimize"
 
+    @property
+    def mixed(self) -> bool:
+        """Whether the definitions tune for different objective metrics (whose values never rank together)."""
+        return len(self.metrics) > 1
+
+    def maximizes(self, metric: str | None) -> bool:
+        """The direction of ``metric`` (this objective's own when it is not one of the definitions')."""
+        return self.metrics.get(metric or "", self.type) != "Minimize"
+
 
 def _job_objective(job: HpoJob) -> Objective:
+    """The job's objective: the best training job's metric when the definitions tune for several."""
     config = job.request.get("HyperParameterTuningJobConfig") or {}
-    objective = config.get("HyperParameterTuningJobObjective")
-    if not objective:
-        objective = next((d.get("TuningObjective") for d in job.definitions if d.get("TuningObjective")), None)
-    objective = objective or {}
-    return Objective(str(objective.get("MetricName", "")), str(objective.get("Type", "Maximize")))
+    shared = config.get("HyperParameterTuningJobObjective") or {}
+    metrics: dict[str, str] = {}
+    for definition in job.definitions:
+        objective = definition.get("TuningObjective") or shared
+        if objective.get("MetricName"):
+            metrics.setdefault(str(objective["MetricName"]), str(objective.get("Type", "Maximize")))
+    if shared.get("MetricName"):
+        metrics.setdefault(str(shared["MetricName"]), str(shared.get("Type", "Maximize")))
+    best_metric = ((job.best_training_job or {}).get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get(
+        "MetricName")
+    if best_metric in metrics:
+        metric = best_metric
+    else:
+        metric = next(iter(metrics), str(shared.get("MetricName", "")))
+    return Objective(metric, metrics.get(metric, str(shared.get("Type", "Maximize"))), metrics)
 
 
 def _definitions(job: HpoJob) -> list[dict[str, Any]]:
@@ -335,13 +361,7 @@ def _best_view(
 def _best_from_rows(job: HpoJob, objective: Objective) -> dict[str, Any] | None:
     """A BestTrainingJob-shaped summary of the best stored child, for when the engine gave none yet
     (one query on the (hpo_job, objective_value) index)."""
-    order = F("objective_value").desc() if objective.maximize else F("objective_value").asc()
-    row = (
-        job.training_jobs.filter(objective_value__isnull=False)
-        .exclude(objective_status="Failed")
-        .order_by(order)
-        .first()
-    )
+    row = best_job.best_row(job, maximize=objective.maximize, metric=objective.metric if objective.mixed else None)
     if row is None:
         return None
     return {
@@ -379,7 +399,17 @@ def _header_context(
         "tabs": [{"key": k, "label": v} for k, v in TABS.items()],
         "child_total": child_total,
         "definition_count": len(job.definitions),
+        "ending": endings.job_ending(job),
+        "stop_hint": _stop_hint(request, job),
     }
+
+
+def _stop_hint(request: HttpRequest, job: HpoJob) -> str:
+    """Why a member sees no Stop on a running job (only its creator and the project's owners stop it)."""
+    if not job.is_stoppable or access.can_stop_job(request.user, job):
+        return ""
+    creator = job.created_by.get_username() if job.created_by else "its creator"
+    return f"Only {creator}, who created this job, and the project's owners can stop it."
 
 
 def _overview_context(project: Project, job: HpoJob, child_counts: dict[str, int]) -> dict[str, Any]:
@@ -399,6 +429,15 @@ def _overview_context(project: Project, job: HpoJob, child_counts: dict[str, int
         best_estimated = best_summary is not None
     consumed = ((job.last_describe or {}).get("ConsumedResources") or {}).get("RuntimeInSeconds")
     completion = job.completion_details or {}
+    best = _best_view(project, job, best_summary, definitions, linkable)
+    since_best = None
+    if best and not best["from_parent"]:
+        metric = best["metric"] if objective.mixed else None
+        best["standing"] = best_job.standing(job, best["name"], best["value"],
+                                             maximize=objective.maximizes(best["metric"]), metric=metric)
+        best["digits"] = best["standing"].digits if best["standing"] else 6
+        since_best = best_job.jobs_since(job, best["ended"], metric=metric)
+    criteria = (job.request.get("HyperParameterTuningJobConfig") or {}).get("TuningJobCompletionCriteria") or {}
     return {
         "counters": counters,
         "objective_counters": _objective_counters(job),
@@ -406,13 +445,16 @@ def _overview_context(project: Project, job: HpoJob, child_counts: dict[str, int
         "progress": _progress(job, counters),
         "objective": objective,
         "rollup": _failure_rollup(job, child_counts.get("Failed", 0)),
-        "best": _best_view(project, job, best_summary, definitions, linkable),
+        "best": best,
         "best_estimated": best_estimated,
+        "since_best": since_best,
         "overall_best": _best_view(project, job, overall, definitions, linkable) if warm else None,
         "warm_parents": parents,
         "duration": _elapsed(job.started_at or job.created_at, job.ended_at, timezone.now()),
         "runtime_s": consumed,
         "not_improving": completion.get("NumberOfTrainingJobsObjectiveNotImproving"),
+        "not_improving_limit": (criteria.get("BestObjectiveNotImproving") or {}).get(
+            "MaxNumberOfTrainingJobsNotImproving"),
         "converged_at": _when(completion.get("ConvergenceDetectedTime")),
         "child_total": sum(child_counts.values()),
         "refresh_s": REFRESH_S,
@@ -427,13 +469,36 @@ def _duration_expression() -> ExpressionWrapper:
     )
 
 
+def _mixed_objective_order(objective: Objective, *, descending: bool) -> tuple:
+    """Order by objective metric, then by value within each metric in its own direction (best first
+    when ``descending``): values of different metrics are never ranked together."""
+    minimized = [m for m, kind in objective.metrics.items() if kind == "Minimize"]
+    signed = Case(When(objective_metric_name__in=minimized, then=-F("objective_value")),
+                  default=F("objective_value"), output_field=FloatField())
+    value = signed.desc(nulls_last=True) if descending else signed.asc(nulls_last=True)
+    return (F("objective_metric_name").asc(), value, "id")
+
+
+def _hyperparameter_order(name: str, *, descending: bool) -> tuple:
+    """Order by a tuned hyperparameter's value: as a number when it is one, else as text."""
+    text = KT(f"tuned_hyperparameters__{name}")
+    number = Cast(text, FloatField()) if connection.vendor != "postgresql" else Case(
+        When(**{f"tuned_hyperparameters__{name}__regex": NUMBER_RE}, then=Cast(text, FloatField())),
+        default=None, output_field=FloatField())
+    if descending:
+        return (number.desc(nulls_last=True), text.desc(nulls_last=True), "id")
+    return (number.asc(nulls_last=True), text.asc(nulls_last=True), "id")
+
+
 def _training_jobs_context(
     request: HttpRequest, project: Project, job: HpoJob, child_counts: dict[str, int]
 ) -> dict[str, Any]:
     definitions = _definitions(job)
     objective = _job_objective(job)
     default_sort = "-objective" if objective.maximize else "objective"
-    sort = _choice(request.GET.get("sort"), TRAINING_JOB_SORTS, default_sort)
+    hp_columns = _tuned_columns(definitions)
+    hp_sorts = {f"hp:{n}" for n in hp_columns} | {f"-hp:{n}" for n in hp_columns}
+    sort = _choice(request.GET.get("sort"), TRAINING_JOB_SORTS.keys() | hp_sorts, default_sort)
     statuses = list(TRAINING_JOB_STATUSES) + sorted(s for s in child_counts if s not in TRAINING_JOB_STATUSES)
     status = _choice(request.GET.get("status"), statuses, "")
     definition_names = [d["name"] for d in definitions if d["name"]]
@@ -446,21 +511,28 @@ def _training_jobs_context(
         rows = rows.filter(definition_name=definition)
     if sort.lstrip("-") == "duration":
         rows = rows.annotate(duration=_duration_expression())
-    rows = rows.order_by(*TRAINING_JOB_SORTS[sort]).only(
+    order = TRAINING_JOB_SORTS.get(sort)
+    if sort.lstrip("-") == "objective" and objective.mixed:
+        order = _mixed_objective_order(objective, descending=sort.startswith("-"))
+    elif order is None:  # a hyperparameter column
+        order = _hyperparameter_order(sort.lstrip("-").removeprefix("hp:"), descending=sort.startswith("-"))
+    rows = rows.order_by(*order).only(
         # hpo_job: the related manager checks each row's parent id; deferred, it costs a query a row.
         "id", "hpo_job", "name", "definition_name", "status", "tuned_hyperparameters", "objective_value", "objective_status",
-        "failure_reason", "creation_time", "start_time", "end_time",
+        "failure_reason", "creation_time", "start_time", "end_time", "objective_metric_name",
     )
     page = Paginator(rows, TRAINING_JOBS_PER_PAGE).get_page(request.GET.get("page"))
 
-    hp_columns = _tuned_columns(definitions)
     compact = not hp_columns or len(hp_columns) > HP_COLUMNS_MAX
     now = timezone.now()
     base = _training_job_url(project, job.name, "__TJ__")
+    best_name = best_job.the_best_name(job, maximize=objective.maximize, metric=objective.metric if objective.mixed else None)
     for tj in page.object_list:
+        tj.is_best = tj.name == best_name
+        tj.ending = endings.training_job_ending(job, tj)
         tj.url = base.replace("__TJ__", quote(tj.name, safe=""))
         tj.duration = _elapsed(tj.start_time or tj.creation_time, tj.end_time, now)
-        tj.hp_values = [tj.tuned_hyperparameters.get(name, "") for name in hp_columns] if not compact else []
+        tj.hp_values = [(name, tj.tuned_hyperparameters.get(name, "")) for name in hp_columns] if not compact else []
         tj.hp_items = sorted(tj.tuned_hyperparameters.items()) if compact else []
 
     definition_counts = {}
@@ -468,6 +540,10 @@ def _training_jobs_context(
         definition_counts = dict(
             job.training_jobs.order_by().values_list("definition_name").annotate(n=Count("id"))
         )
+    headers = _sort_headers(sort, {
+        "name": "name", "status": "status", "objective": default_sort, "created": "-created",
+        "duration": "-duration", **{f"hp:{n}": f"hp:{n}" for n in ([] if compact else hp_columns)},
+    })
     params = request.GET.copy()
     params["tab"] = "training-jobs"
     for key in list(params):
@@ -477,16 +553,16 @@ def _training_jobs_context(
         "page": page,
         "sort": sort,
         "default_sort": default_sort,
-        "sort_headers": _sort_headers(sort, {
-            "name": "name", "status": "status", "objective": default_sort, "created": "-created",
-            "duration": "-duration",
-        }),
+        "sort_headers": headers,
         "status_filter": status,
         "status_options": [{"value": s, "label": status_words(s), "count": child_counts.get(s, 0)} for s in statuses],
         "definition_filter": definition,
         "definition_options": [{"value": n, "count": definition_counts.get(n, 0)} for n in definition_names],
         "show_definition": len(definition_names) > 1,
         "hp_columns": [] if compact else hp_columns,
+        "hp_headers": [] if compact else [{"name": n, "h": headers[f"hp:{n}"]} for n in hp_columns],
+        "best_name": best_name,
+        "mixed_metrics": objective.mixed,
         # name, status, objective, created, duration, the definition and hyperparameter columns
         "column_count": 5 + (len(definition_names) > 1) + (1 if compact else len(hp_columns)),
         "hp_compact": compact,
@@ -508,14 +584,22 @@ def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
     )
     detailed = len(rows) <= charts.MARK_DETAIL_MAX
     base = _training_job_url(project, job.name, "__TJ__")
+    best_name = best_job.the_best_name(job, maximize=objective.maximize,
+                                       metric=objective.metric if objective.mixed else None)
 
     def url(name: str) -> str | None:
         return base.replace("__TJ__", quote(name, safe="")) if detailed else None
 
+    def metric_of(definition_name: str) -> str:
+        definition = _definition_for(definitions, definition_name)
+        return (definition or {}).get("objective_metric") or objective.metric
+
+    # With definitions tuning for different metrics, the history shows the best job's metric only.
     history = charts.objective_history(
         [charts.HistoryPoint(name, end or created, value, url(name))
-         for name, _d, value, _h, created, end in rows if value is not None],
-        maximize=objective.maximize, metric_name=objective.metric,
+         for name, d, value, _h, created, end in rows
+         if value is not None and (not objective.mixed or metric_of(d) == objective.metric)],
+        maximize=objective.maximize, metric_name=objective.metric, best_name=best_name,
     )
 
     # One parallel-coordinates chart per definition: each has its own hyperparameters.
@@ -530,12 +614,17 @@ def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
         caption = group_name if len(groups) > 1 else ""
         metric = (definition or {}).get("objective_metric") or objective.metric
         maximize = ((definition or {}).get("objective_type") or objective.type) != "Minimize"
+        group_best = best_name if any(r[0] == best_name for r in group_rows) else None
+        if group_best is None:
+            found = best_job.pick((best_job.Point(r[0], r[2], r[5], r[4]) for r in group_rows), maximize=maximize)
+            group_best = found.name if found else None
         parallel.append({
             "caption": caption,
             "count": len(group_rows),
             "svg": charts.parallel_coordinates(
                 [charts.PcRow(name, hps or {}, value, url(name)) for name, _d, value, hps, _c, _e in group_rows],
                 axes, maximize=maximize, metric_name=metric, chart_id=f"parallel-{i + 1}", caption=caption,
+                best_name=group_best,
             ),
         })
     table = []
@@ -552,6 +641,8 @@ def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
         "charts_detailed": detailed,
         "mark_detail_max": charts.MARK_DETAIL_MAX,
         "charts_refresh_s": CHARTS_REFRESH_S,
+        "best_name": best_name,
+        "history_other_metrics": objective.mixed,
     }
 
 
@@ -574,21 +665,6 @@ LIST_FIELDS = (
 )
 
 
-def _ago(when: datetime, now: datetime) -> str:
-    """A short relative time ("5 min ago"); a date past a week."""
-    seconds = (now - when).total_seconds()
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    if seconds < 7 * 86400:
-        days = int(seconds // 86400)
-        return f"{days} day{'s' if days != 1 else ''} ago"
-    return timezone.localtime(when).strftime("%b %-d, %Y")
-
-
 def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str, Any]:
     """One job of the list, every cell ready to print: the list renders 25 of these per request,
     so the work is done here, in plain Python, rather than in template filters."""
@@ -609,13 +685,12 @@ def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str,
         "percent": min(100, round(100 * row["completed_count"] / total)) if total else None,
         "failed": f"{failed:,}" if failed else "",
         "best": charts.format_value(row["best_objective_value"]) if row["best_objective_value"] is not None else "",
+        "best_full": repr(row["best_objective_value"]) if row["best_objective_value"] is not None else "",
         "metric": row["objective_metric"] or "",
         "strategy": row["strategy"],
         "backend": row["backend"],
         "creator": row["created_by__username"] or "—",
-        "created_iso": created.isoformat(),
-        "created_title": timezone.localtime(created).strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "created_ago": _ago(created, now),
+        "created": created,
         "duration": _elapsed(row["started_at"] or created, row["ended_at"], now),
     }
 
@@ -699,6 +774,9 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
         "project_total": project_total,
         "filtered": bool(q or status),
         "can_create": access.can_create_jobs(request.user, project),
+        # The rows refresh in place while any of them is active, and stop once none is.
+        "any_active": any(row["active"] for row in rows),
+        "refresh_s": REFRESH_S,
     })
 
 
@@ -729,6 +807,8 @@ def job_header_part(request: HttpRequest, project: Project, name: str) -> HttpRe
     job = _get_job(project, name)
     tab = _choice(request.GET.get("tab"), TABS, "overview")
     context = _header_context(request, project, job, tab, job.training_jobs.count())
+    shown = request.GET.get("shown")
+    context["status_changed"] = bool(shown) and shown != job.status
     return render(request, "hpo_jobs/parts/header.html", context)
 
 
@@ -799,7 +879,7 @@ class _Echo:
 
 CSV_FIXED = [
     "training_job_name", "definition_name", "status", "objective_metric", "objective_value", "objective_status",
-    "creation_time", "start_time", "end_time", "duration_seconds", "failure_reason",
+    "creation_time", "start_time", "end_time", "duration_seconds", "failure_reason", "best_training_job",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -827,6 +907,9 @@ def training_jobs_csv_lines(job: HpoJob) -> Iterator[str]:
     fields = ("name", "definition_name", "status", "objective_metric_name", "objective_value", "objective_status",
               "creation_time", "start_time", "end_time", "failure_reason", "tuned_hyperparameters")
     rows = job.training_jobs.order_by("creation_time", "id").values_list(*fields)
+    objective = _job_objective(job)
+    best_name = best_job.the_best_name(job, maximize=objective.maximize,
+                                       metric=objective.metric if objective.mixed else None)
     # A first pass over the hyperparameters alone finds any the definitions do not declare
     # (a warm-start parent's, an imported job's): every one gets its column.
     extra: dict[str, None] = {}
@@ -846,6 +929,7 @@ def training_jobs_csv_lines(job: HpoJob) -> Iterator[str]:
         yield writer.writerow([_csv_cell(v) for v in (
             tj_name, definition, status, metric, "" if value is None else repr(value), obj_status,
             _csv_time(created), _csv_time(started), _csv_time(ended), duration, reason,
+            "yes" if tj_name == best_name else "",
             *(hps.get(h, "") for h in hp_names),
         )])
 
@@ -938,7 +1022,8 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
     order = (definition or {}).get("tuned_names") or []
     tuned = training_job.tuned_hyperparameters or {}
     tuned_items = [(k, tuned[k]) for k in order if k in tuned] + sorted((k, v) for k, v in tuned.items() if k not in order)
-    best_name = (job.best_training_job or {}).get("TrainingJobName")
+    best_name = best_job.the_best_name(job, maximize=objective.maximize,
+                                       metric=objective.metric if objective.mixed else None)
     now = timezone.now()
     return render(request, "hpo_jobs/training_job_detail.html", {
         "project": project,
@@ -948,6 +1033,8 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
         "metric_name": metric_name,
         "objective": objective,
         "is_best": best_name == training_job.name,
+        # Each reported objective value is one epoch (or step) of an iterative algorithm.
+        "ending": endings.training_job_ending(job, training_job, epochs=len(series.get(metric_name) or []) or None),
         "duration": _elapsed(training_job.start_time or training_job.creation_time, training_job.end_time, now),
         "tuned": tuned_items,
         "static": _static_items(definition),
@@ -955,7 +1042,8 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
         "curves": curves,
         "metric_error": metric_error,
         "metrics_at_end": metrics_at_end,
-        "log": log[-LOG_SHOW_CHARS:],
+        # CloudWatch writes a tab as "#011" (syslog's escape); the regexes read it so, people read a tab.
+        "log": log[-LOG_SHOW_CHARS:].replace("#011", "\t"),
         "log_truncated": len(log) > LOG_SHOW_CHARS,
         "log_error": log_error,
         "active": training_job.status in ("InProgress", "Stopping"),

@@ -161,6 +161,8 @@ class HyperparameterSpec:
             return f"{self.name} must be one of {', '.join(self.options)} (got {show(value)})"
         if self.is_numeric:
             number = self.parse(value)
+            if number is None and len(value) > 64 and _FLOAT_RE.fullmatch(value):
+                return f"{self.name} is too long: at most 64 characters (got {len(value)})"
             if number is None:
                 kind = "a whole number" if self.is_integer else "a number"
                 alternatives = f" or one of {', '.join(self.options)}" if self.options else ""

@@ -39,6 +39,7 @@ MAX_TUNED_HYPERPARAMETERS = 30  # across the integer, continuous and categorical
 MAX_HYPERPARAMETERS = 100  # static + tuned, and SageMaker adds _tuning_objective_metric itself
 TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
 MAX_PARALLEL_TRAINING_JOBS = 100  # default quota 10, raisable to 100
+MAX_TAGS = 50  # the service model's limit on a request's Tags
 MAX_TRAINING_JOBS = 750  # Bayesian, Hyperband, Grid
 MAX_TRAINING_JOBS_RANDOM = 10_000  # Random: 750 by default, raisable to 10,000
 HYPERBAND_MAX_RESOURCE = 20_000
@@ -726,9 +727,10 @@ class _Rules:
         combinations = 0
         for definition in self.definitions:
             for kind in ("IntegerParameterRanges", "ContinuousParameterRanges", "AutoParameters"):
-                if _list(definition.ranges.get(kind)):
-                    self.add(f"{definition.ranges_path}.{kind}", "Grid search takes categorical ranges only; make "
-                             "these categorical (list the values to try) or choose another strategy")
+                for path, item in definition.range_items(kind):
+                    name = _str(item.get("Name")) or "this range"
+                    self.add(path, f"Grid search takes categorical ranges only: make {name} categorical (list the "
+                             "values to try) or static, or choose another strategy")
             product = 1
             categorical = list(definition.range_items("CategoricalParameterRanges"))
             if not categorical:

@@ -1,10 +1,14 @@
-"""Formatting for the job pages: durations, metric values and SageMaker's status words."""
+"""Formatting for the job pages: durations, metric values, times and SageMaker's status words."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
 
 from hpo_jobs.pages.charts import format_value
 
@@ -61,3 +65,103 @@ def status_css(value: str) -> str:
 @register.filter
 def yesno_plain(value: object) -> str:
     return "Yes" if value else "No"
+
+
+@register.filter
+def metric_at(value: float | None, digits: int = 6) -> str:
+    """A metric value with ``digits`` significant digits (enough to tell it from its neighbours)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(number):
+        return str(number)
+    return f"{number:.{max(1, int(digits))}g}"
+
+
+@register.filter
+def full_value(value: float | None) -> str:
+    """A metric value in full, as the engine reported it (for a hover and the exports)."""
+    if value is None or value == "":
+        return ""
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def relative(moment: datetime, now: datetime | None = None) -> str:
+    """How long ago (or ahead) ``moment`` is, in words: "just now", "5 min ago", "3 h ago", "2 days ago"."""
+    now = now or timezone.now()
+    seconds = (now - moment).total_seconds()
+    ahead = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        text = f"{int(seconds // 60)} min"
+    elif seconds < 86400:
+        text = f"{int(seconds // 3600)} h"
+    else:
+        days = int(seconds // 86400)
+        text = f"{days} day{'s' if days != 1 else ''}"
+    return f"in {text}" if ahead else f"{text} ago"
+
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
+
+
+def format_time(moment: datetime) -> str:
+    """The portal's one time format: local date and time with the zone (e.g. 2026-12-01 19:46:03 UTC)."""
+    return timezone.localtime(moment).strftime(TIME_FORMAT) if timezone.is_aware(moment) else moment.strftime(
+        TIME_FORMAT).strip()
+
+
+@register.filter
+def when(value: datetime | None) -> str:
+    """A time in the portal's one format with its zone, the relative time as its hover; a dash when none."""
+    if not value:
+        return "—"
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return format_html(
+        '<time datetime="{}" title="{}">{} <span class="nowrap">{}</span></time>',
+        value.isoformat(), relative(value), local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S %Z").strip(),
+    )
+
+
+@register.filter
+def path_tail(value: str | None, parts: int = 2) -> str:
+    """The end of a data location (its last ``parts`` folders), which names the dataset: "…/breast-cancer/train/"."""
+    text = str(value or "")
+    trailing = text.endswith("/")
+    pieces = [p for p in text.rstrip("/").split("/") if p]
+    if len(pieces) <= parts + 1:
+        return text
+    return "…/" + "/".join(pieces[-parts:]) + ("/" if trailing else "")
+
+
+@register.filter
+def hp_prominent(row: Any) -> bool:
+    """Whether a hyperparameter row of the wizard shows before "all hyperparameters": a row of one's
+    own, one with a problem, a required one, a tuned or changed one, or one the catalogue suggests
+    tuning (it has a suggested range) or choosing (a choice with no default)."""
+    spec = getattr(row, "spec", None)
+    if spec is None or row.errors:
+        return True
+    if spec.required or spec.suggested_min is not None or (spec.value_type == "options" and spec.default is None):
+        return True
+    return row["kind"].value() != "Static" or bool(row["value"].value())
+
+
+@register.filter
+def hp_rest(rows: Any) -> list:
+    """The hyperparameter rows that are not prominent (see ``hp_prominent``), in their order."""
+    return [row for row in rows if not hp_prominent(row)]
+
+
+@register.filter
+def form_index(form: Any) -> int:
+    """A formset form's index, from its prefix ("def-hp-3" is 3)."""
+    return int(str(form.prefix).rsplit("-", 1)[-1])

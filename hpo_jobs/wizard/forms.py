@@ -239,19 +239,29 @@ class JobSettingsForm(forms.Form):
     def clean_tags(self) -> list[tuple[str, str]]:
         tags: list[tuple[str, str]] = []
         seen: set[str] = set()
+        problems: list[str] = []  # every bad line, not only the first
         for number, line in enumerate(self.cleaned_data["tags"].splitlines(), start=1):
             if not line.strip():
                 continue
             key, equals, value = line.partition("=")
             key, value = key.strip(), value.strip()
             if not equals or not key:
-                raise ValidationError(f"Line {number}: write each tag as key=value (got {line.strip()!r}).")
-            if key in convert.RESERVED_TAG_KEYS:
-                raise ValidationError(f"Line {number}: {key} is set by the portal; remove this line.")
-            if key in seen:
-                raise ValidationError(f"Line {number}: tag {key} is given twice.")
-            seen.add(key)
-            tags.append((key, value))
+                problems.append(f"Line {number}: write each tag as key=value (got {line.strip()!r}).")
+            elif key in convert.RESERVED_TAG_KEYS:
+                problems.append(f"Line {number}: {key} is set by the portal; remove this line.")
+            elif key in seen:
+                problems.append(f"Line {number}: tag {key} is given twice.")
+            else:
+                seen.add(key)
+                tags.append((key, value))
+        if problems:
+            raise ValidationError(problems)
+        room = spec.MAX_TAGS - len(convert.RESERVED_TAG_KEYS)
+        if len(tags) > room:
+            raise ValidationError(
+                f"At most {room} tags: SageMaker takes {spec.MAX_TAGS} and the portal adds its own "
+                f"{len(convert.RESERVED_TAG_KEYS)} (project and creator) (got {len(tags)})."
+            )
         return tags
 
     def clean(self) -> dict[str, Any]:
@@ -310,7 +320,8 @@ class TuningResourcesForm(forms.Form):
     )
     max_runtime = forms.IntegerField(
         label="Max tuning runtime (seconds)", min_value=1, required=False,
-        help_text="Stop the tuning job after this long: 120 seconds to 30 days. Blank: no limit of its own.",
+        help_text="Stop the tuning job after this long: 120 seconds up to 15,768,000 (182.5 days, SageMaker's "
+        "limit; AWS's default quota ends a tuning job at 30 days unless raised). Blank: no limit of its own.",
     )
 
     def __init__(self, *args, rules: Rules | None = None, strategy: str | None = None, **kwargs):
@@ -755,7 +766,16 @@ class HyperparameterForm(forms.Form):
                 f"{self.spec.name} can be {', '.join(offered[:-1])} or {offered[-1]}." if len(offered) > 1
                 else f"{self.spec.name} can only be {offered[0]}."
             )
-            if self.spec.default is not None:
+            if self.spec.value_type == "options" and not self.spec.multiple:
+                # An enumerated hyperparameter is a choice: nothing else can be typed and fail every job.
+                # A value from elsewhere (an import) stays offered, so that it is seen, never dropped.
+                current = (self.data.get(self.add_prefix("value")) if self.is_bound else self.initial.get("value")) or ""
+                blank = f"default ({self.spec.default})" if self.spec.default is not None else "not set"
+                choices = [("", blank), *((o, o) for o in self.spec.options)]
+                if isinstance(current, str) and current and current not in self.spec.options:
+                    choices.append((current, current))
+                self.fields["value"].widget = forms.Select(choices=choices)
+            elif self.spec.default is not None:
                 self.fields["value"].widget.attrs["placeholder"] = f"default {self.spec.default}"
             if self.spec.suggested_min is not None:
                 self.fields["min"].widget.attrs["placeholder"] = _number_text(self.spec.suggested_min)
@@ -806,8 +826,8 @@ class HyperparameterForm(forms.Form):
         parts = [hp.description]
         if hp.default is not None:
             parts.append(f"Default {hp.default}.")
-        if hp.options and hp.value_type == "options":
-            parts.append(f"One of {', '.join(hp.options)}.")
+        if hp.options and hp.value_type == "options" and hp.multiple:
+            parts.append(f"One of {', '.join(hp.options)}.")  # the others are a <select> of these
         elif hp.is_numeric and (hp.min_value is not None or hp.max_value is not None):
             parts.append(f"{'Whole number ' if hp.is_integer else 'Number '}{hp.bounds_text()}.")
         if hp.suggested_min is not None and hp.suggested_max is not None:
@@ -843,7 +863,7 @@ class MetricDefinitionForm(forms.Form):
         regex = self.cleaned_data["regex"]
         problem = spec.regex_problem(regex)
         if problem:
-            raise ValidationError(f"The regex {problem}.")
+            raise ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         return regex
 
 

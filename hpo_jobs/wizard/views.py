@@ -38,7 +38,8 @@ from projects import access
 from hpo_jobs import services
 from hpo_jobs.models import HpoJob
 from hpo_jobs.pages import presenters
-from hpo_jobs.sagemaker import spec
+from hpo_jobs.sagemaker import catalogue, spec
+from hpo_jobs.templatetags.hpo_format import format_time
 
 from . import convert
 from .forms import (
@@ -519,4 +520,8 @@ def clone_job(request: HttpRequest, project, name: str) -> HttpResponse:
         messages.error(request, f"This job's request cannot be opened in the wizard: {exc}")
         return redirect(job)
     values["job"]["name"] = clone_name(job.name)
+    count = len(values["definitions"])
+    messages.info(request, f"Cloned from {job.name} ({job.get_status_display()}, created "
+                           f"{format_time(job.created_at)}): its {count} definition{'s' if count != 1 else ''}, "
+                           f"strategy, resources and tags are filled in; the new job is named {values['job']['name']}.")
     return _wizard_view(request, project=project, seed=(values, "job"))
