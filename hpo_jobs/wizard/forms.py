@@ -309,8 +309,12 @@ class TuningResourcesForm(forms.Form):
         "combination, or give exactly their number.",
     )
     max_runtime = forms.IntegerField(
-        label="Max tuning runtime (seconds)", min_value=1, required=False,
-        help_text="Stop the tuning job after this long: 120 seconds to 30 days. Blank: no limit of its own.",
+        label="Max tuning runtime (seconds)", min_value=spec.MIN_TUNING_RUNTIME_S, max_value=spec.MAX_TUNING_RUNTIME_S,
+        required=False,
+        error_messages={"min_value": "A tuning job's runtime limit must be at least %(limit_value)s seconds",
+                        "max_value": "A tuning job can run at most %(limit_value)s seconds (182.5 days)"},
+        help_text="Stop the tuning job after this long: 120 to 15,768,000 seconds (182.5 days), SageMaker's limits. "
+        "Blank: no limit of its own.",
     )
 
     def __init__(self, *args, rules: Rules | None = None, strategy: str | None = None, **kwargs):
@@ -450,12 +454,17 @@ def builtin_rows(algorithm: catalogue.Algorithm) -> list[dict[str, str]]:
         kind = hp.initial_type
         row = {"name": hp.name, "kind": kind, "value": "", "min": "", "max": "", "scaling": "Auto", "values": "",
                "builtin": "1"}
-        if kind in ("Integer", "Continuous") and (hp.suggested_min is None or hp.suggested_max is None) \
+        # The guide's range where it differs from the bounds, else the bounds themselves when both are finite.
+        low = hp.suggested_min if hp.suggested_min is not None else hp.min_value
+        high = hp.suggested_max if hp.suggested_max is not None else hp.max_value
+        if hp.name in algorithm.default_static_values:
+            row.update(kind="Static", value=algorithm.default_static_values[hp.name])
+        elif kind in ("Integer", "Continuous") and (low is None or high is None) \
                 and "Static" in hp.allowed_types and not hp.required:
-            # No suggested range to start from: left at the algorithm's default until the person tunes it.
+            # No range to start from: left at the algorithm's default until the person tunes it.
             row["kind"] = "Static"
         elif kind in ("Integer", "Continuous"):
-            row.update(min=_number_text(hp.suggested_min), max=_number_text(hp.suggested_max), scaling=hp.scaling or "Auto")
+            row.update(min=_number_text(low), max=_number_text(high), scaling=hp.scaling or "Auto")
         elif kind == "Categorical":
             row["values"] = format_values(list(hp.initial_values or hp.options))
         elif hp.required and hp.default is not None:
@@ -538,10 +547,26 @@ def load_algorithm_defaults(draft: dict[str, Any], options: WizardOptions) -> st
     fields["objective_metric"] = algorithm.default_objective.name
     fields["objective_type"] = algorithm.default_objective.direction
     fields["input_mode"] = algorithm.default_input_mode
+    if algorithm.default_instance_type in options.instance_types:
+        fields["instance_type"] = algorithm.default_instance_type  # it trains on GPUs only
     draft["hyperparameters"] = builtin_rows(algorithm)
     draft["metric_definitions"] = []
     _name_evaluation_channel(draft["channels"], algorithm.default_objective.name)
-    return f"{algorithm.display_name}'s hyperparameters, objective metric and input mode loaded."
+    _fit_channels(draft["channels"], algorithm)
+    return f"{algorithm.display_name}'s hyperparameters, objective metric, input mode and channels loaded."
+
+
+def _fit_channels(channels: list[dict[str, str]], algorithm: catalogue.Algorithm) -> None:
+    """Give each channel a content type the algorithm reads, and add the channels it requires."""
+    names = [c.get("name") for c in channels]
+    for spec in algorithm.required_channels:
+        if spec.name not in names:
+            channels.append({"name": spec.name, "uri": "", "s3_data_type": "S3Prefix", "content_type": "",
+                             "compression": "None", "distribution": "", "record_wrapper": "None", "input_mode": ""})
+    for row in channels:
+        spec = algorithm.channel(row.get("name") or "")
+        if spec is not None and row.get("content_type") not in spec.content_types:
+            row["content_type"] = spec.default_content_type
 
 
 def _name_evaluation_channel(channels: list[dict[str, str]], metric: str) -> None:
