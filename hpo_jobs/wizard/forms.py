@@ -454,9 +454,11 @@ def builtin_rows(algorithm: catalogue.Algorithm) -> list[dict[str, str]]:
         kind = hp.initial_type
         row = {"name": hp.name, "kind": kind, "value": "", "min": "", "max": "", "scaling": "Auto", "values": "",
                "builtin": "1"}
-        # The guide's range where it differs from the bounds, else the bounds themselves when both are finite.
-        low = hp.suggested_min if hp.suggested_min is not None else hp.min_value
-        high = hp.suggested_max if hp.suggested_max is not None else hp.max_value
+        low, high = hp.suggested_min, hp.suggested_max
+        if (low, high) == (None, None) and not (hp.min_exclusive or hp.max_exclusive) \
+                and hp.scaling in ("Auto", "Linear"):
+            # The guide's range is the bounds themselves (Random Cut Forest's num_trees: 50 to 1000).
+            low, high = hp.min_value, hp.max_value
         if hp.name in algorithm.default_static_values:
             row.update(kind="Static", value=algorithm.default_static_values[hp.name])
         elif kind in ("Integer", "Continuous") and (low is None or high is None) \
