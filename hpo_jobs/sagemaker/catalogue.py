@@ -327,7 +327,7 @@ class Algorithm:
         """The version a new definition uses: the data file's pin, else the newest one the library lists."""
         if self.pinned_version in self.versions:
             return self.pinned_version  # type: ignore[return-value]
-        return max(self.versions, key=_version_key)
+        return max(self.versions, key=version_key)
 
     @property
     def regions(self) -> frozenset[str]:
@@ -370,7 +370,8 @@ class Algorithm:
                     None)
 
 
-def _version_key(version: str) -> tuple[int, Any]:
+def version_key(version: str) -> tuple[int, Any]:
+    """A sort key of image versions: PEP 440 ones in order, after any that are not."""
     try:
         return (1, Version(version))
     except InvalidVersion:

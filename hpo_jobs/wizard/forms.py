@@ -362,7 +362,7 @@ class ReviewForm(forms.Form):
 DEFINITION_FIELDS = (
     "name", "algorithm_source", "algorithm", "image", "loaded_algorithm", "objective_metric", "objective_type",
     "input_mode", "output_path", "instance_type", "instance_count", "volume_size", "max_runtime", "use_spot",
-    "max_wait", "network_isolation", "inter_container_encryption",
+    "max_wait", "network_isolation", "inter_container_encryption", "algorithm_version",
 )
 TABLES = {
     # table name in drafts and values: (formset prefix under "def", row fields)
@@ -475,9 +475,9 @@ def builtin_rows(algorithm: catalogue.Algorithm) -> list[dict[str, str]]:
     return rows
 
 
-def _builtin_image(algorithm: catalogue.Algorithm, region: str) -> str:
+def _builtin_image(algorithm: catalogue.Algorithm, region: str, version: str | None = None) -> str:
     try:
-        return algorithm.image_uri(region)
+        return algorithm.image_uri(region, version)
     except catalogue.UnknownRegionError:
         return ""
 
@@ -509,7 +509,7 @@ def new_draft(options: WizardOptions, name: str) -> dict[str, Any]:
             "output_path": convert.default_output_path(options.project),
             "instance_type": options.instance_types[0] if options.instance_types else "",
             "instance_count": "1", "volume_size": "30", "max_runtime": "3600", "use_spot": "", "max_wait": "",
-            "network_isolation": "", "inter_container_encryption": "",
+            "network_isolation": "", "inter_container_encryption": "", "algorithm_version": "",
         },
         "hyperparameters": [],
         "channels": default_channels(options),
@@ -546,6 +546,7 @@ def load_algorithm_defaults(draft: dict[str, Any], options: WizardOptions) -> st
         return None
     fields["loaded_algorithm"] = algorithm.key
     fields["image"] = _builtin_image(algorithm, options.region)
+    fields["algorithm_version"] = algorithm.default_version if len(algorithm.versions) > 1 else ""
     fields["objective_metric"] = algorithm.default_objective.name
     fields["objective_type"] = algorithm.default_objective.direction
     fields["input_mode"] = algorithm.default_input_mode
@@ -601,7 +602,10 @@ def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[st
         "max_wait": _integer(values.get("max_wait")),
         "network_isolation": "on" if values.get("network_isolation") else "",
         "inter_container_encryption": "on" if values.get("inter_container_encryption") else "",
+        "algorithm_version": "",
     }
+    if source == "builtin" and fields["algorithm"] in catalogue.ALGORITHMS:
+        fields["algorithm_version"] = catalogue.get(fields["algorithm"]).version_of_image(fields["image"]) or ""
 
     def row_of(hp: dict[str, Any], builtin: bool) -> dict[str, str]:
         return {
@@ -671,6 +675,9 @@ class DefinitionForm(forms.Form):
     network_isolation = forms.BooleanField(label="Network isolation", required=False,
                                            help_text="The training container gets no network access.")
     inter_container_encryption = forms.BooleanField(label="Encrypt traffic between instances", required=False)
+    # Choosing a version sets the image (which is what the request keeps).
+    algorithm_version = forms.ChoiceField(label="Version", required=False, choices=[],
+                                          help_text="The algorithm's image version; the current one is preselected.")
 
     def __init__(self, *args, options: WizardOptions, **kwargs):
         super().__init__(*args, **kwargs)
@@ -698,6 +705,12 @@ class DefinitionForm(forms.Form):
             if metric and algorithm.objective_metric(metric) is None:
                 choices.append((metric, f"{metric} (not a metric of {algorithm.display_name})"))
             self.fields["objective_metric"].widget = forms.Select(choices=choices)
+        if self._raw("algorithm_source") != "custom" and algorithm is not None and len(algorithm.versions) > 1:
+            current = algorithm.default_version
+            self.fields["algorithm_version"].choices = [
+                (v, f"{v} (current)" if v == current else v) for v in sorted(algorithm.versions, reverse=True,
+                                                                              key=catalogue.version_key)]
+            self.fields["algorithm_version"].initial = algorithm.version_of_image(self._raw("image")) or current
 
     def _raw(self, name: str) -> str:
         source = self.data if self.is_bound else self.initial
@@ -731,6 +744,9 @@ class DefinitionForm(forms.Form):
                 if found is None or found.key != algorithm.key:
                     # The catalogue's image, unless the draft holds another version of the same algorithm.
                     image = _builtin_image(algorithm, self.options.region)
+                version = data.get("algorithm_version")
+                if version in algorithm.versions and algorithm.version_of_image(image) != version:
+                    image = _builtin_image(algorithm, self.options.region, version)
                 if not image:
                     self.add_error("algorithm", f"{algorithm.display_name} has no image in region {self.options.region}.")
                 data["image"] = image
