@@ -151,3 +151,23 @@ def test_a_blazingtext_mode_that_never_reports_the_objective_is_refused_next_to_
         ('TrainingJobDefinition.StaticHyperParameters["mode"]',
          "validation:accuracy is only reported with mode 'supervised'; with 'skipgram' no training job would report "
          "the objective metric")]
+
+
+@pytest.mark.parametrize("key, metric, static, absent", [
+    ("xgboost", "validation:auc", {"objective": "binary:logistic"}, ()),
+    ("kmeans", "test:msd", {}, ("local_lloyd_max_iter",)),
+    ("blazingtext", "validation:accuracy", {"mode": "supervised"}, ()),
+    ("linear-learner", "validation:binary_classification_accuracy", {"predictor_type": "binary_classifier"},
+     ("epochs",)),
+])
+def test_defaults_that_run(key, metric, static, absent, project, alice):
+    options = _options(project, alice, "us-east-1")
+    draft = forms.new_draft(options, "definition-1")
+    draft["fields"]["algorithm"] = key
+    forms.load_algorithm_defaults(draft, options)
+    assert draft["fields"]["objective_metric"] == metric
+    rows = {row["name"]: row for row in draft["hyperparameters"]}
+    for name, value in static.items():
+        assert (rows[name]["kind"], rows[name]["value"]) == ("Static", value)
+    for name in absent:
+        assert (rows[name]["kind"], rows[name]["value"]) == ("Static", ""), "left to the algorithm's default"
