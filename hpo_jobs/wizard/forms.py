@@ -605,7 +605,9 @@ def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[st
         "algorithm_version": "",
     }
     if source == "builtin" and fields["algorithm"] in catalogue.ALGORITHMS:
-        fields["algorithm_version"] = catalogue.get(fields["algorithm"]).version_of_image(fields["image"]) or ""
+        algorithm = catalogue.get(fields["algorithm"])
+        if len(algorithm.versions) > 1:
+            fields["algorithm_version"] = algorithm.version_of_image(fields["image"]) or ""
 
     def row_of(hp: dict[str, Any], builtin: bool) -> dict[str, str]:
         return {
@@ -676,8 +678,9 @@ class DefinitionForm(forms.Form):
                                            help_text="The training container gets no network access.")
     inter_container_encryption = forms.BooleanField(label="Encrypt traffic between instances", required=False)
     # Choosing a version sets the image (which is what the request keeps).
-    algorithm_version = forms.ChoiceField(label="Version", required=False, choices=[],
-                                          help_text="The algorithm's image version; the current one is preselected.")
+    # Not a ChoiceField: a version left over from another algorithm is ignored, never an error.
+    algorithm_version = forms.CharField(label="Version", required=False, max_length=64, widget=forms.Select(),
+                                        help_text="The algorithm's image version; the current one is preselected.")
 
     def __init__(self, *args, options: WizardOptions, **kwargs):
         super().__init__(*args, **kwargs)
@@ -707,7 +710,7 @@ class DefinitionForm(forms.Form):
             self.fields["objective_metric"].widget = forms.Select(choices=choices)
         if self._raw("algorithm_source") != "custom" and algorithm is not None and len(algorithm.versions) > 1:
             current = algorithm.default_version
-            self.fields["algorithm_version"].choices = [
+            self.fields["algorithm_version"].widget.choices = [
                 (v, f"{v} (current)" if v == current else v) for v in sorted(algorithm.versions, reverse=True,
                                                                               key=catalogue.version_key)]
             self.fields["algorithm_version"].initial = algorithm.version_of_image(self._raw("image")) or current
