@@ -60,11 +60,12 @@ class HpoJob(models.Model):
         STOPPING = "Stopping"
         STOPPED = "Stopped"
         DELETING = "Deleting"
+        DELETE_FAILED = "DeleteFailed"  # the engine could not delete the ended job; it still exists there
         DELETED = "Deleted"  # the engine no longer knows the job (deleted on its side)
         UNKNOWN = "Unknown"  # the engine answered a status we do not know; kept in engine_status
 
     ACTIVE_STATUSES = (Status.PENDING, Status.IN_PROGRESS, Status.STOPPING, Status.UNKNOWN)
-    TERMINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.STOPPED, Status.DELETED)
+    TERMINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.STOPPED, Status.DELETED, Status.DELETE_FAILED)
     # The statuses a user may stop: the engine may still run something. Stopping is already on
     # its way; Deleting and the terminal statuses have nothing left to stop.
     STOPPABLE_STATUSES = (Status.PENDING, Status.IN_PROGRESS, Status.UNKNOWN)
@@ -112,6 +113,8 @@ class HpoJob(models.Model):
     overall_best_training_job = models.JSONField(null=True, blank=True)
     best_objective_value = models.FloatField(null=True, blank=True)
     completed_count = models.PositiveIntegerField(default=0)
+    # Children that have ended, whatever the end (Completed, Stopped, early-stopped, failed): the progress.
+    finished_count = models.PositiveIntegerField(default=0)
     max_training_jobs = models.PositiveIntegerField(null=True, blank=True)
     last_describe = models.JSONField(null=True, blank=True)
     # The counters and last-modified time of the last child listing: children are listed again

@@ -63,6 +63,7 @@ ENGINE_STATUSES: dict[str, str] = {
     "Stopping": Status.STOPPING,
     "Stopped": Status.STOPPED,
     "Deleting": Status.DELETING,
+    "DeleteFailed": Status.DELETE_FAILED,
 }
 # Launched jobs the poller follows. Deleting is followed too, so that it ends as Deleted.
 SYNC_STATUSES = (Status.IN_PROGRESS, Status.STOPPING, Status.UNKNOWN, Status.DELETING)
@@ -70,6 +71,9 @@ SYNC_STATUSES = (Status.IN_PROGRESS, Status.STOPPING, Status.UNKNOWN, Status.DEL
 NOTIFY_STATUSES = (Status.COMPLETED, Status.FAILED, Status.STOPPED)
 # A child in one of these states whose objective is not Pending never changes again.
 SETTLED_CHILD_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+# TrainingJobStatusCounters members of children that have ended: the job's progress counts them all
+# (an early-stopped child is Stopped, and evaluated).
+FINISHED_CHILD_COUNTERS = ("Completed", "Stopped", "RetryableError", "NonRetryableError")
 
 PAGE_SIZE = 100  # ListTrainingJobsForHyperParameterTuningJob's maximum
 MAX_CHILDREN = 10_000  # Random search's raised quota: the most children a tuning job can have
@@ -536,6 +540,7 @@ def _fields_from_describe(job: HpoJob, described: dict[str, Any], status: str) -
         "overall_best_training_job": json_safe(described.get("OverallBestTrainingJob")),
         "best_objective_value": best_metric.get("Value"),
         "completed_count": int(counters.get("Completed") or 0),
+        "finished_count": finished_training_jobs(counters),
         "started_at": _to_datetime(described.get("CreationTime")) or job.started_at,
         "ended_at": ended_at,
         "engine_last_modified": _to_datetime(described.get("LastModifiedTime")),
@@ -544,6 +549,11 @@ def _fields_from_describe(job: HpoJob, described: dict[str, Any], status: str) -
         "engine_error": "",
         "engine_error_count": 0,
     }
+
+
+def finished_training_jobs(counters: dict[str, Any]) -> int:
+    """How many of a job's training jobs have ended (Completed, Stopped or failed), from the engine's counters."""
+    return sum(int(counters.get(key) or 0) for key in FINISHED_CHILD_COUNTERS)
 
 
 # --- stop ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -373,3 +374,15 @@ def world(project, make_job, make_user):
         "training_job_name": job.training_jobs.get().name,
         "user_id": dave.pk,
     }
+
+
+# --- sagemaker-core ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sagemaker_core_resolver_once():
+    """retrieve() reloads botocore's endpoint data on every call (0.2 s); the same resolver, built once."""
+    from sagemaker.core import common_utils
+
+    original = common_utils._botocore_resolver
+    common_utils._botocore_resolver = functools.cache(original)
+    yield
+    common_utils._botocore_resolver = original

@@ -14,6 +14,7 @@ from hpo_jobs.backends import (
     AlreadyExistsError,
     NotFoundError,
     PermanentBackendError,
+    QuotaError,
     TransientBackendError,
     get_backend,
 )
@@ -157,7 +158,7 @@ def _client_error(code: str, status: int, message: str = "Rate exceeded") -> bx.
         ("ServiceUnavailable", 503, TransientBackendError, "Rate exceeded"),
         ("SomethingNew", 502, TransientBackendError, "Rate exceeded"),
         ("ValidationException", 400, PermanentBackendError, "ValidationException: Rate exceeded"),
-        ("ResourceLimitExceeded", 400, PermanentBackendError, "ResourceLimitExceeded: Rate exceeded"),
+        ("ResourceLimitExceeded", 400, QuotaError, "limit is reached; the portal tries again later: Rate exceeded"),
         ("ResourceNotFound", 400, NotFoundError, "Rate exceeded"),
         ("ResourceInUse", 400, AlreadyExistsError, "Rate exceeded"),
         ("UnrecognizedClientException", 400, CredentialsError, "AWS credentials are missing or invalid"),

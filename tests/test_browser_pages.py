@@ -48,7 +48,7 @@ def jobs(project, alice, bob, make_job):
     build_job(project, bob, "xgb-depth-sweep", 24, seed=3, status="InProgress", started=now - timedelta(minutes=40))
     make_job("ll-churn-v2", status="Failed", created_by=bob, started_at=now - timedelta(days=1), ended_at=now - timedelta(hours=23),
              failure_reason="ClientError: The objective metric validation:objective_loss is not emitted by linear-learner")
-    make_job("knn-baseline", status="Stopped", completed_count=2, best_objective_value=0.912, started_at=now - timedelta(days=3),
+    make_job("knn-baseline", status="Stopped", completed_count=2, finished_count=2, best_objective_value=0.912, started_at=now - timedelta(days=3),
              ended_at=now - timedelta(days=3) + timedelta(minutes=17),
              best_training_job={"TrainingJobName": "knn-baseline-002-abcdef12",
                                 "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "test:accuracy", "Value": 0.912}})

@@ -167,9 +167,9 @@ def test_the_job_list_updates_a_running_row_in_place_and_stops_polling(alice_pag
     expect(page.locator("#job-results")).to_have_attribute("data-live", "on")
     page.evaluate("window.__sameDocument = true")
 
-    HpoJob.objects.filter(pk=running.pk).update(completed_count=7)
+    HpoJob.objects.filter(pk=running.pk).update(completed_count=7, finished_count=7)
     expect(row.locator(".progress-text")).to_have_text("7 of 24", timeout=15_000)
-    HpoJob.objects.filter(pk=running.pk).update(status="Completed", completed_count=24, ended_at=timezone.now())
+    HpoJob.objects.filter(pk=running.pk).update(status="Completed", completed_count=24, finished_count=24, ended_at=timezone.now())
     expect(row.locator(".badge")).to_have_text("Completed", timeout=15_000)
     assert page.evaluate("window.__sameDocument === true"), "the list reloaded instead of refreshing in place"
     # Nothing runs any more: the swapped-in rows carry no trigger, so htmx polls no more.

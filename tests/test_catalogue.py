@@ -19,8 +19,9 @@ ALL_HYPERPARAMETERS = [
 
 def test_it_has_the_algorithms_the_wizard_offers():
     expected = {"xgboost", "linear-learner", "knn", "kmeans", "factorization-machines", "image-classification",
-                "object-detection", "blazingtext", "forecasting-deepar", "semantic-segmentation", "object2vec"}
-    assert expected <= set(ALGORITHMS)
+                "object-detection", "blazingtext", "forecasting-deepar", "semantic-segmentation", "object2vec",
+                "ipinsights", "lda", "ntm", "randomcutforest", "seq2seq"}
+    assert set(ALGORITHMS) == expected
     assert ALGORITHM_KEYS[:3] == ["xgboost", "linear-learner", "knn"]
 
 
@@ -42,14 +43,30 @@ def test_get_raises_key_error_for_an_unknown_key():
 @pytest.mark.parametrize("algorithm", ALGORITHMS.values(), ids=ALGORITHM_KEYS)
 def test_each_algorithm_is_well_formed(algorithm):
     assert algorithm.display_name and algorithm.description and "\n" not in algorithm.description
-    assert algorithm.image_repository and algorithm.image_tag
-    assert algorithm.default_input_mode in ("File", "Pipe", "FastFile")
+    assert algorithm.default_input_mode in algorithm.input_modes
+    assert set(algorithm.input_modes) <= {"File", "Pipe", "FastFile"}
     names = [hp.name for hp in algorithm.hyperparameters]
     assert len(names) == len(set(names)), "hyperparameter names are unique"
     assert any(hp.tunable for hp in algorithm.hyperparameters)
-    for region, account in algorithm.registries.items():
-        assert re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region), region
-        assert re.fullmatch(r"\d{12}", account), account
+    assert algorithm.default_version in algorithm.versions
+    for image in algorithm.image_versions:
+        assert image.repository and image.tag
+        for region, account in image.registries.items():
+            assert re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region), region
+            assert re.fullmatch(r"\d{12}", account), account
+    channels = [c.name for c in algorithm.channels]
+    assert "train" in channels and len(channels) == len(set(channels))
+    assert algorithm.channel("train").required
+    for channel in algorithm.channels:
+        assert channel.content_types and channel.default_content_type == channel.content_types[0]
+    # The channel the default objective is computed on is one the algorithm requires.
+    evaluated = algorithm.default_objective.name.split(":", 1)[0]
+    assert algorithm.channel(evaluated) is not None and algorithm.channel(evaluated).required, evaluated
+    for name, value in algorithm.default_static_values.items():
+        assert algorithm.hyperparameter(name).check_value(value) is None
+    for rule in algorithm.objective_rules:
+        assert algorithm.hyperparameter(rule.hyperparameter) is not None
+        assert all(algorithm.objective_metric(m) for m in rule.metrics), rule.metrics
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS.values(), ids=ALGORITHM_KEYS)
@@ -143,38 +160,38 @@ def test_the_developer_guides_xgboost_ranges_are_the_suggestions():
     assert xgb.hyperparameter("colsample_bynode").tunable
 
 
-def test_xgboost_image_uri_follows_the_registries_table():
+def test_xgboost_lists_every_version_with_the_newest_as_default():
     xgb = catalogue.get("xgboost")
-    assert xgb.image_uri("us-east-1") == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-    assert xgb.image_uri("eu-west-1") == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-    assert xgb.image_uri("us-west-2") == "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1"
-    assert len(xgb.registries) == 37
+    assert {"1.5-1", "1.7-1", "3.0-5"} <= set(xgb.versions)
+    assert xgb.default_version == "3.2-0"
+    assert xgb.image_uri("us-east-1") == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0"
+    assert xgb.image_uri("eu-west-1", "1.7-1") == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    assert xgb.image_uri("ap-south-1", "1.0-1") == \
+        "720646828776.dkr.ecr.ap-south-1.amazonaws.com/sagemaker-xgboost:1.0-1-cpu-py3"
+    assert len(xgb.regions) == 37
+    with pytest.raises(catalogue.UnknownVersionError, match="versions: 1, 0.90-1"):
+        xgb.image_uri("us-east-1", "9.9-9")
 
 
 def test_china_regions_use_the_amazonaws_com_cn_suffix():
     xgb = catalogue.get("xgboost")
-    assert xgb.image_uri("cn-north-1") == "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-xgboost:1.7-1"
+    assert xgb.image_uri("cn-north-1") == "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-xgboost:3.2-0"
     assert xgb.image_uri("cn-northwest-1").startswith("451049120500.dkr.ecr.cn-northwest-1.amazonaws.com.cn/")
 
 
-def test_the_shared_registries_serve_the_other_built_ins():
-    assert catalogue.get("linear-learner").image_uri("us-east-1") == \
-        "382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1"
-    assert catalogue.get("knn").image_uri("eu-west-1") == "438346466558.dkr.ecr.eu-west-1.amazonaws.com/knn:1"
-    assert catalogue.get("blazingtext").image_uri("us-east-2") == \
-        "825641698319.dkr.ecr.us-east-2.amazonaws.com/blazingtext:1"
-    assert catalogue.get("image-classification").image_uri("us-west-2") == \
-        "433757028032.dkr.ecr.us-west-2.amazonaws.com/image-classification:1"
+def test_every_built_in_has_an_image_in_the_commercial_regions_it_was_missing():
+    for key in ("linear-learner", "knn", "forecasting-deepar", "ipinsights", "ntm", "randomcutforest", "seq2seq"):
+        algorithm = catalogue.get(key)
+        assert {"us-east-1", "eu-central-1", "ap-south-1", "sa-east-1"} <= algorithm.regions, key
+    assert catalogue.get("linear-learner").image_uri("ap-south-1") == \
+        "991648021394.dkr.ecr.ap-south-1.amazonaws.com/linear-learner:1"
 
 
 def test_it_raises_unknown_region_error_rather_than_invent_an_account():
-    with pytest.raises(UnknownRegionError, match="Linear Learner.*ap-south-1"):
-        catalogue.get("linear-learner").image_uri("ap-south-1")
+    with pytest.raises(UnknownRegionError, match="LDA.*sa-east-1"):
+        catalogue.get("lda").image_uri("sa-east-1")  # the library lists LDA in 16 regions only
     with pytest.raises(UnknownRegionError):
         catalogue.get("xgboost").image_uri("xx-nowhere-9")
-    # DeepAR has registries of its own, which the reference does not list.
-    with pytest.raises(UnknownRegionError):
-        catalogue.get("forecasting-deepar").image_uri("us-east-1")
 
 
 def test_algorithm_for_image_recognises_any_region_and_any_tag():
@@ -186,9 +203,14 @@ def test_algorithm_for_image_recognises_any_region_and_any_tag():
     assert catalogue.algorithm_for_image(
         "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-xgboost:1.7-1").key == "xgboost"
     assert catalogue.algorithm_for_image("382416733822.dkr.ecr.us-east-1.amazonaws.com/knn:1").key == "knn"
+    # The legacy XGBoost image lives in another registry than sagemaker-xgboost.
+    assert catalogue.algorithm_for_image("811284229777.dkr.ecr.us-east-1.amazonaws.com/xgboost:1").key == "xgboost"
     for algorithm in ALGORITHMS.values():
-        for region in algorithm.registries:
-            assert catalogue.algorithm_for_image(algorithm.image_uri(region)) is algorithm
+        for image in algorithm.image_versions:
+            for region in image.registries:
+                uri = algorithm.image_uri(region, image.version)
+                assert catalogue.algorithm_for_image(uri) is algorithm
+                assert algorithm.version_of_image(uri) == image.version
 
 
 @pytest.mark.parametrize("uri", [

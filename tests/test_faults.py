@@ -12,7 +12,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from hpo_jobs import services
-from hpo_jobs.backends import TransientBackendError
+from hpo_jobs.backends import QuotaError, TransientBackendError
 from hpo_jobs.models import HpoJob, TrainingJob
 from tests.aws_fakes import WorkerKilled
 from tests.factories import make_request
@@ -89,13 +89,24 @@ def test_a_validation_error_on_create_fails_the_job_with_sagemakers_message(fake
 
 
 @pytest.mark.django_db
-def test_a_limit_exceeded_on_create_fails_the_job(fake_sagemaker, queued_tasks, submit):
+def test_a_limit_exceeded_on_create_keeps_the_job_pending_with_the_message(fake_sagemaker, queued_tasks, submit):
+    # A quota is not the request's fault: the job waits (the launch task retries with backoff, then the sweep).
     fake_sagemaker.fail("CreateHyperParameterTuningJob", "ResourceLimitExceeded",
                         message="The account-level service limit 'Number of concurrent hyperparameter tuning jobs' is 100.")
     job = submit(make_request("tune-a"))
-    queued_tasks.run()
+    queued_tasks.run()  # the first attempt meets the limit, the task's retry goes through
     job.refresh_from_db()
-    assert job.status == Status.FAILED and "service limit" in job.failure_reason
+    assert (job.status, job.failure_reason, job.engine_error) == (Status.IN_PROGRESS, "", "")
+    assert job.launch_attempts == 2
+
+    fake_sagemaker.fail("CreateHyperParameterTuningJob", "ResourceLimitExceeded", times=1000,
+                        message="The account-level service limit 'Number of concurrent hyperparameter tuning jobs' is 100.")
+    job = submit(make_request("tune-b"))
+    with pytest.raises(QuotaError):
+        queued_tasks.run()  # every retry meets the limit: the job waits for the sweep
+    job.refresh_from_db()
+    assert (job.status, job.failure_reason) == (Status.PENDING, "")
+    assert "service limit" in job.engine_error
 
 
 # --- describe and list --------------------------------------------------------------------------

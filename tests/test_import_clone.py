@@ -301,7 +301,7 @@ def definition(draw, name: str) -> dict:
     }
     values["max_wait"] = draw(st.integers(1, 200_000)) if values["use_spot"] else None
     if builtin:
-        algorithm = draw(st.sampled_from([a for a in catalogue.ALGORITHMS.values() if REGION in a.registries]))
+        algorithm = draw(st.sampled_from([a for a in catalogue.ALGORITHMS.values() if REGION in a.regions]))
         metric = draw(st.sampled_from(algorithm.objective_metrics))
         required = [hp.name for hp in algorithm.required_hyperparameters if hp.default is None]
         optional = [hp.name for hp in algorithm.hyperparameters if hp.name not in required]

@@ -42,7 +42,7 @@ def rows(html: str) -> list[str]:
 def test_the_header_shows_status_progress_best_value_and_exports(alice_client, rich_job):
     header = section(page(alice_client, "xgb-rich"), "job-header")
     assert 'id="job-status"' in header and ">Completed<" in header
-    assert f"{rich_job.completed_count} <span class=\"muted\">of 40 completed" in header
+    assert f"{rich_job.finished_count} <span class=\"muted\">of 40 finished" in header
     assert "Best validation:auc" in header
     assert "/projects/demo/hpo-jobs/xgb-rich/training-jobs.csv" in header
     assert "/projects/demo/hpo-jobs/xgb-rich/request.json" in header

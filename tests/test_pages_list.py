@@ -19,7 +19,8 @@ def names_in(response) -> list[str]:
 
 def test_it_shows_each_job_with_its_columns(alice_client, make_job, bob):
     now = timezone.now()
-    make_job("xgb-auc", status="Completed", created_by=bob, completed_count=3, best_objective_value=0.9734512,
+    make_job("xgb-auc", status="Completed", created_by=bob, completed_count=3, finished_count=4,
+             best_objective_value=0.9734512,
              training_job_status_counters={"Completed": 3, "NonRetryableError": 1},
              best_training_job={"TrainingJobName": "xgb-auc-001", "FinalHyperParameterTuningJobObjectiveMetric": {
                  "MetricName": "validation:auc", "Type": "Maximize", "Value": 0.9734512}},
@@ -27,7 +28,7 @@ def test_it_shows_each_job_with_its_columns(alice_client, make_job, bob):
     html = alice_client.get(URL).content.decode()
     row = html[html.index('<tr data-job="xgb-auc"'):]
     row = row[: row.index("</tr>")]
-    for text in ("xgb-auc", "Completed", "3 of 4", "1 failed", "0.973451", "validation:auc", "Bayesian", "local", "bob",
+    for text in ("xgb-auc", "Completed", "4 of 4", "1 failed", "0.973451", "validation:auc", "Bayesian", "local", "bob",
                  "12m 05s"):
         assert text in row, text
     assert 'href="/projects/demo/hpo-jobs/xgb-auc/"' in row

@@ -41,7 +41,7 @@ def test_the_tuning_runtime_help_says_what_is_accepted(bob_client, project):
     page = page.next(fill_channels(page, data_dir()))
     assert page.step == "resources"
     assert "120 seconds to 30 days" not in page.html
-    assert "120 seconds up to 15,768,000 (182.5 days" in page.html
+    assert "120 to 15,768,000 seconds (182.5 days)" in page.html
     page = page.next(resources__max_runtime=str(40 * 86400))
     assert page.step == "review", page.errors()
 

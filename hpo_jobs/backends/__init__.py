@@ -14,6 +14,7 @@ from .base import (  # noqa: F401  (re-exported: callers import errors from here
     CredentialsError,
     NotFoundError,
     PermanentBackendError,
+    QuotaError,
     TransientBackendError,
 )
 

@@ -20,6 +20,11 @@ class TransientBackendError(BackendError):
     """Throttling, a 5xx, a connection problem: worth a retry with backoff."""
 
 
+class QuotaError(TransientBackendError):
+    """The account is at one of the engine's limits (ResourceLimitExceeded: e.g. 100 concurrent tuning jobs):
+    the request is fine and will go through once running jobs end, so it is retried with backoff."""
+
+
 class PermanentBackendError(BackendError):
     """Validation, a limit exceeded, bad credentials: retrying will not help."""
 

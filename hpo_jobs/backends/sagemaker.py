@@ -3,7 +3,9 @@
 Every botocore error is sorted into one of the interface's kinds, so callers never see a
 ClientError: transient (retry with backoff), permanent (the message is SageMaker's, shown to the
 user), not found, already exists. Credentials problems are a permanent kind of their own
-(``CredentialsError``): the job is not at fault, so services keep it and retry later.
+(``CredentialsError``): the job is not at fault, so services keep it and retry later. An account
+limit reached (``ResourceLimitExceeded``) is a transient kind (``QuotaError``): the job waits Pending
+with SageMaker's message until running jobs end.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .base import (
     CredentialsError,
     NotFoundError,
     PermanentBackendError,
+    QuotaError,
     TransientBackendError,
 )
 
@@ -45,6 +48,8 @@ CREDENTIAL_CODES = frozenset({
 })
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "NotAuthorized"})
 NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
+# An account quota reached (concurrent tuning jobs, instances of a type...): fine once running jobs end.
+QUOTA_CODES = frozenset({"ResourceLimitExceeded"})
 
 
 def _describe_client_error(exc: bx.ClientError) -> tuple[str, str, int]:
@@ -65,6 +70,8 @@ def translate(exc: Exception, *, not_found_on_validation: bool = False) -> Excep
         # "Could not find ..." in some regions and API versions, not ResourceNotFound.
         if not_found_on_validation and code == "ValidationException" and "could not find" in message.lower():
             return NotFoundError(message)
+        if code in QUOTA_CODES:
+            return QuotaError(f"SageMaker's limit is reached; the portal tries again later: {message} ({code})")
         if code in TRANSIENT_CODES or status >= 500 or status == 429:
             return TransientBackendError(f"SageMaker is busy or unavailable ({code or status}): {message}")
         if code in CREDENTIAL_CODES:
@@ -141,14 +148,19 @@ class SageMakerBackend:
             self._sagemaker().stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
 
     def get_training_job_log(self, training_job_name: str, max_bytes: int = 1_000_000) -> str:
-        """The tail of the training job's CloudWatch log streams (one per instance), at most ``max_bytes``."""
+        """The tail of the training job's CloudWatch log streams (one per instance and restart, every page of
+        them), at most ``max_bytes``."""
         logs = aws.client("logs")
         parts: list[str] = []
         with _errors():
             try:
-                streams = logs.describe_log_streams(
-                    logGroupName=LOG_GROUP, logStreamNamePrefix=f"{training_job_name}/"
-                ).get("logStreams", [])
+                streams = [
+                    stream
+                    for page in logs.get_paginator("describe_log_streams").paginate(
+                        logGroupName=LOG_GROUP, logStreamNamePrefix=f"{training_job_name}/"
+                    )
+                    for stream in page.get("logStreams", [])
+                ]
             except logs.exceptions.ResourceNotFoundException:
                 return ""  # no training job has logged in this account and region yet
             for stream in sorted(streams, key=lambda s: s["logStreamName"]):

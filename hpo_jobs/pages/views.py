@@ -84,8 +84,8 @@ JOB_SORTS: dict[str, tuple] = {
     "-status": ("-status", "-created_at", "-id"),
     "best": (F("best_objective_value").asc(nulls_last=True), "-created_at", "-id"),
     "-best": (F("best_objective_value").desc(nulls_last=True), "-created_at", "-id"),
-    "progress": ("completed_count", "-created_at", "-id"),
-    "-progress": ("-completed_count", "-created_at", "-id"),
+    "progress": ("finished_count", "-created_at", "-id"),
+    "-progress": ("-finished_count", "-created_at", "-id"),
     "strategy": ("strategy", "-created_at", "-id"),
     "-strategy": ("-strategy", "-created_at", "-id"),
     "engine": ("backend", "-created_at", "-id"),
@@ -305,12 +305,18 @@ def _failure_rollup(job: HpoJob, failed_total: int) -> dict[str, Any]:
 
 
 def _progress(job: HpoJob, counters: list[dict[str, Any]]) -> dict[str, Any]:
+    """Finished training jobs (Completed, Stopped or failed) of the budget, and how many stopped early."""
     total = job.max_training_jobs
-    completed = job.completed_count
-    if not completed:
-        completed = next((c["value"] for c in counters if c["key"] == "Completed"), 0)
-    percent = min(100, round(100 * completed / total)) if total else None
-    return {"completed": completed, "total": total, "percent": percent}
+    finished = job.finished_count or sum(c["value"] for c in counters if c["key"] != "InProgress")
+    stopped = next((c["value"] for c in counters if c["key"] == "Stopped"), 0)
+    early = _early_stopping(job) and not job.stop_requested_at
+    percent = min(100, round(100 * finished / total)) if total else None
+    return {"completed": finished, "total": total, "percent": percent, "stopped_early": stopped if early else 0}
+
+
+def _early_stopping(job: HpoJob) -> bool:
+    config = (job.request or {}).get("HyperParameterTuningJobConfig") or {}
+    return config.get("TrainingJobEarlyStoppingType") == "Auto" or config.get("Strategy") == "Hyperband"
 
 
 # ---- the best training job ------------------------------------------------------------------------
@@ -660,8 +666,8 @@ def _configuration_context(project: Project, job: HpoJob) -> dict[str, Any]:
 # ---- the job list ---------------------------------------------------------------------------------
 STATUS_LABELS = dict(HpoJob.Status.choices)
 LIST_FIELDS = (
-    "id", "name", "status", "strategy", "backend", "created_at", "started_at", "ended_at", "completed_count",
-    "max_training_jobs", "best_objective_value", "training_job_status_counters", "created_by__username",
+    "id", "name", "status", "strategy", "backend", "created_at", "started_at", "ended_at", "finished_count",
+    "completed_count", "max_training_jobs", "best_objective_value", "training_job_status_counters", "created_by__username",
 )
 
 
@@ -680,9 +686,9 @@ def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str,
         "status_label": STATUS_LABELS.get(status, status),
         "status_css": status.lower(),
         "active": status in HpoJob.ACTIVE_STATUSES,
-        "completed": f"{row['completed_count']:,}",
+        "completed": f"{row['finished_count']:,}",
         "total": f"{total:,}" if total is not None else "?",
-        "percent": min(100, round(100 * row["completed_count"] / total)) if total else None,
+        "percent": min(100, round(100 * row["finished_count"] / total)) if total else None,
         "failed": f"{failed:,}" if failed else "",
         "best": charts.format_value(row["best_objective_value"]) if row["best_objective_value"] is not None else "",
         "best_full": repr(row["best_objective_value"]) if row["best_objective_value"] is not None else "",

@@ -1,12 +1,15 @@
-"""SageMaker's built-in algorithms as data: hyperparameter specs, objective metrics, metric regexes, image URIs.
+"""SageMaker's built-in algorithms as data: hyperparameter specs, objective metrics, metric regexes, channels, images.
 
 Each algorithm is one JSON file in ``catalogue_data/``, copied from the facts in the project's reference
-notes (the SageMaker developer guide, the MLSpace catalogue, the SageMaker Python SDK's registries). This
-module loads them once; everything else asks it, so adding an algorithm means adding a file.
+notes (the SageMaker developer guide, the MLSpace catalogue). Image URIs are not copied: they come from the
+image configuration that AWS ships with ``sagemaker-core`` (every region, version and registry), read by
+``image_uri`` below under the same rules as ``sagemaker.core.image_uris.retrieve``. This module loads them
+once; everything else asks it, so adding an algorithm means adding a file.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import re
@@ -14,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
 
 DATA_DIR = Path(__file__).with_name("catalogue_data")
 
@@ -26,6 +32,10 @@ VALUE_TYPES = ("integer", "float", "options", "string")
 
 class UnknownRegionError(ValueError):
     """The catalogue knows no image registry for this algorithm in this region."""
+
+
+class UnknownVersionError(ValueError):
+    """The algorithm has no image of this version."""
 
 
 # ---- values ---------------------------------------------------------------------------------------
@@ -185,6 +195,53 @@ class ObjectiveMetric:
 
 
 @dataclass(frozen=True)
+class ChannelSpec:
+    """An input channel of a built-in: its name, whether training needs it, and the content types it reads."""
+
+    name: str
+    required: bool
+    content_types: tuple[str, ...]  # the first is the default
+    description: str = ""
+
+    @property
+    def default_content_type(self) -> str:
+        return self.content_types[0]
+
+
+@dataclass(frozen=True)
+class ObjectiveRule:
+    """A hyperparameter setting without which the algorithm never emits an objective metric
+    (BlazingText reports validation:accuracy in supervised mode only)."""
+
+    metrics: tuple[str, ...]
+    hyperparameter: str
+    values: tuple[str, ...]  # the values under which the metrics are emitted
+    default: str | None  # the value SageMaker uses when the hyperparameter is not sent
+
+    def problem(self, metric: str, value: str | None) -> str | None:
+        """What is wrong when tuning towards ``metric`` with the hyperparameter at ``value``; None when fine."""
+        if metric not in self.metrics:
+            return None
+        value = self.default if value is None else value
+        if value in self.values:
+            return None
+        shown = "its default" if value is None else show(value)
+        allowed = " or ".join(show(v) for v in self.values)
+        return (f"{metric} is only reported with {self.hyperparameter} {allowed}; with {shown} no training job "
+                f"would report the objective metric")
+
+
+@dataclass(frozen=True)
+class ImageVersion:
+    """One version of a built-in's training image, as sagemaker-core's image configuration lists it."""
+
+    version: str
+    repository: str
+    tag: str
+    registries: Mapping[str, str] = field(hash=False)  # region -> the AWS account of its registry
+
+
+@dataclass(frozen=True)
 class Algorithm:
     """A built-in algorithm: what it accepts, what it reports, and where its image lives."""
 
@@ -194,14 +251,20 @@ class Algorithm:
     hyperparameters: tuple[HyperparameterSpec, ...]
     objective_metrics: tuple[ObjectiveMetric, ...]
     metric_regexes: tuple[tuple[str, str], ...]
-    image_repository: str
-    image_tag: str
+    image_framework: str  # the name of its image configuration in sagemaker-core (``retrieve``'s framework)
     runnable_locally: bool
     default_input_mode: str
     supports_early_stopping: bool
     # With early stopping supported: the objective metrics it works with (empty: all of them).
     early_stopping_metrics: tuple[str, ...]
-    registries: Mapping[str, str] = field(hash=False)  # region -> the AWS account of its registry
+    channels: tuple[ChannelSpec, ...] = ()
+    objective_rules: tuple[ObjectiveRule, ...] = ()
+    # The objective metric and the static hyperparameter values a new definition starts with.
+    default_objective_name: str | None = None
+    default_static_values: Mapping[str, str] = field(default_factory=dict, hash=False)
+    input_modes: tuple[str, ...] = ("File", "Pipe")
+    default_instance_type: str | None = None  # where the algorithm trains on GPUs only
+    pinned_version: str | None = None  # the data file's choice of default version, when not the newest
 
     @property
     def metric_definitions(self) -> tuple[dict[str, str], ...]:
@@ -210,11 +273,23 @@ class Algorithm:
 
     @property
     def default_objective(self) -> ObjectiveMetric:
+        if self.default_objective_name:
+            found = self.objective_metric(self.default_objective_name)
+            if found is not None:
+                return found
         return self.objective_metrics[0]
 
     @property
     def required_hyperparameters(self) -> tuple[HyperparameterSpec, ...]:
         return tuple(hp for hp in self.hyperparameters if hp.required)
+
+    @property
+    def required_channels(self) -> tuple[ChannelSpec, ...]:
+        return tuple(c for c in self.channels if c.required)
+
+    def channel(self, name: str) -> ChannelSpec | None:
+        """The spec of channel ``name``, or None when the algorithm reads no such channel."""
+        return next((c for c in self.channels if c.name == name), None)
 
     def hyperparameter(self, name: str) -> HyperparameterSpec | None:
         """The spec of hyperparameter ``name``, or None when this algorithm has no such hyperparameter."""
@@ -224,26 +299,134 @@ class Algorithm:
         """The objective metric called ``name``, or None when tuning cannot optimise it for this algorithm."""
         return next((m for m in self.objective_metrics if m.name == name), None)
 
+    def objective_problems(self, metric: str, static_values: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(hyperparameter, message) for each static setting under which ``metric`` is never reported."""
+        problems = []
+        for rule in self.objective_rules:
+            problem = rule.problem(metric, static_values.get(rule.hyperparameter))
+            if problem:
+                problems.append((rule.hyperparameter, problem))
+        return problems
+
     def early_stopping_works_with(self, metric_name: str) -> bool:
         """Whether early stopping (Auto) is supported when tuning towards ``metric_name``."""
         if not self.supports_early_stopping:
             return False
         return not self.early_stopping_metrics or metric_name in self.early_stopping_metrics
 
-    def registry(self, region: str) -> str:
+    # ---- images ----
+    @property
+    def image_versions(self) -> tuple[ImageVersion, ...]:
+        """Every version of the training image, in sagemaker-core's order."""
+        return image_versions(self.image_framework)
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        return tuple(v.version for v in self.image_versions)
+
+    @property
+    def default_version(self) -> str:
+        """The version a new definition uses: the data file's pin, else the newest one the library lists."""
+        if self.pinned_version in self.versions:
+            return self.pinned_version  # type: ignore[return-value]
+        return max(self.versions, key=version_key)
+
+    @property
+    def regions(self) -> frozenset[str]:
+        """The regions the default version's image is published in."""
+        return frozenset(self.image_version().registries)
+
+    def image_version(self, version: str | None = None) -> ImageVersion:
+        """The image of ``version`` (default: ``default_version``); UnknownVersionError when there is none."""
+        wanted = version or self.default_version
+        found = next((v for v in self.image_versions if v.version == wanted), None)
+        if found is None:
+            raise UnknownVersionError(
+                f"{self.display_name} has no image version {show(wanted)} (versions: {', '.join(self.versions)})"
+            )
+        return found
+
+    def registry(self, region: str, version: str | None = None) -> str:
         """The registry host of this algorithm's image in ``region``."""
-        account = self.registries.get(region) if isinstance(region, str) else None
+        image = self.image_version(version)
+        account = image.registries.get(region) if isinstance(region, str) else None
         if account is None:
-            known = ", ".join(sorted(self.registries)) or "none"
+            known = ", ".join(sorted(image.registries)) or "none"
             raise UnknownRegionError(
-                f"The catalogue has no image registry for {self.display_name} in region {region!r} "
+                f"The catalogue has no image registry for {self.display_name} in region {show(region)} "
                 f"(regions known: {known})"
             )
         return f"{account}.dkr.ecr.{region}.{dns_suffix(region)}"
 
-    def image_uri(self, region: str) -> str:
+    def image_uri(self, region: str, version: str | None = None) -> str:
         """The training image URI of this algorithm in ``region``; UnknownRegionError when not known."""
-        return f"{self.registry(region)}/{self.image_repository}:{self.image_tag}"
+        image = self.image_version(version)
+        return f"{self.registry(region, version)}/{image.repository}:{image.tag}"
+
+    def version_of_image(self, uri: str) -> str | None:
+        """The version whose image ``uri`` is (by repository and tag), or None."""
+        ref = parse_image_uri(uri)
+        if ref is None:
+            return None
+        return next((v.version for v in self.image_versions if (v.repository, v.tag) == (ref.repository, ref.tag)),
+                    None)
+
+
+def version_key(version: str) -> tuple[int, Any]:
+    """A sort key of image versions: PEP 440 ones in order, after any that are not."""
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+# ---- images: sagemaker-core's image configuration ---------------------------------------------------
+# Importing sagemaker.core.image_uris costs seconds and a thousand modules (pandas among them), so the
+# wizard reads the JSON that the package ships, through the installed distribution's file list (which
+# imports nothing), and applies retrieve()'s rules for the image scope "training" and no instance type.
+# tests/test_catalogue_images.py checks that the result is exactly what retrieve() gives.
+IMAGE_SCOPE = "training"
+IMAGE_CONFIG_PACKAGE = "sagemaker-core"
+IMAGE_CONFIG_DIR = "sagemaker/core/image_uri_config"
+
+
+@cache
+def image_config(framework: str) -> dict[str, Any]:
+    """The training-scope image configuration sagemaker-core ships for ``framework``."""
+    path = importlib.metadata.distribution(IMAGE_CONFIG_PACKAGE).locate_file(f"{IMAGE_CONFIG_DIR}/{framework}.json")
+    config = json.loads(Path(str(path)).read_text(encoding="utf-8"))
+    # retrieve's _config_for_framework_and_scope: one config for every listed scope, or one per scope.
+    if "scope" in config:
+        if IMAGE_SCOPE not in config["scope"]:
+            raise ValueError(f"{framework}: sagemaker-core has no {IMAGE_SCOPE} image")
+        return config
+    return config[IMAGE_SCOPE]
+
+
+def _image_tag(version: str, config: dict[str, Any], version_config: dict[str, Any]) -> str:
+    # retrieve's tag: prefix, the processor (when only one is listed), the Python version (when only
+    # one), the container version, joined with "-".
+    processors = config.get("processors") or version_config.get("processors") or []
+    processor = processors[0] if len(processors) == 1 else None
+    py_versions = version_config.get("py_versions") or []
+    py_version = py_versions[0] if len(py_versions) == 1 else None
+    container = (version_config.get("container_version") or {}).get(processor) if processor else None
+    if not version_config.get("processor_in_tag", True):
+        processor = None
+    prefix = version_config.get("tag_prefix", version)
+    return "-".join(part for part in (prefix, processor, py_version, container) if part)
+
+
+@cache
+def image_versions(framework: str) -> tuple[ImageVersion, ...]:
+    """Every training image version of ``framework``, with its repository, tag and registries per region."""
+    config = image_config(framework)
+    versions = []
+    for version, version_config in config["versions"].items():
+        versions.append(ImageVersion(version=version, repository=version_config["repository"],
+                                     tag=_image_tag(version, config, version_config),
+                                     registries=dict(version_config["registries"])))
+    return tuple(versions)
 
 
 # ---- regions --------------------------------------------------------------------------------------
@@ -298,6 +481,16 @@ def _load_hyperparameter(raw: dict) -> HyperparameterSpec:
     )
 
 
+def _load_channel(raw: dict) -> ChannelSpec:
+    return ChannelSpec(name=raw["name"], required=bool(raw.get("required")),
+                       content_types=tuple(raw["content_types"]), description=raw.get("description") or "")
+
+
+def _load_rule(raw: dict) -> ObjectiveRule:
+    return ObjectiveRule(metrics=tuple(raw["metrics"]), hyperparameter=raw["hyperparameter"],
+                         values=tuple(raw["values"]), default=raw.get("default"))
+
+
 def _load(path: Path) -> tuple[int, Algorithm]:
     raw = json.loads(path.read_text(encoding="utf-8"))
     try:
@@ -308,13 +501,18 @@ def _load(path: Path) -> tuple[int, Algorithm]:
             hyperparameters=tuple(_load_hyperparameter(hp) for hp in raw["hyperparameters"]),
             objective_metrics=tuple(ObjectiveMetric(m["name"], m["direction"]) for m in raw["objective_metrics"]),
             metric_regexes=tuple((m["Name"], m["Regex"]) for m in raw["metric_definitions"]),
-            image_repository=raw["image_repository"],
-            image_tag=raw["image_tag"],
+            image_framework=raw["image_framework"],
             runnable_locally=bool(raw["runnable_locally"]),
             default_input_mode=raw.get("default_input_mode", "File"),
             supports_early_stopping=bool(raw.get("supports_early_stopping")),
             early_stopping_metrics=tuple(raw.get("early_stopping_metrics") or ()),
-            registries=dict(raw.get("registries") or {}),
+            channels=tuple(_load_channel(c) for c in raw.get("channels") or ()),
+            objective_rules=tuple(_load_rule(r) for r in raw.get("objective_rules") or ()),
+            default_objective_name=raw.get("default_objective"),
+            default_static_values=dict(raw.get("default_static_values") or {}),
+            input_modes=tuple(raw.get("input_modes") or ("File", "Pipe")),
+            default_instance_type=raw.get("default_instance_type"),
+            pinned_version=raw.get("default_version"),
         )
     except (KeyError, TypeError) as exc:
         # A broken data file must stop the process at start-up, naming the file.
@@ -390,14 +588,16 @@ def parse_image_uri(uri: object) -> ImageReference | None:
 @cache
 def _image_index() -> dict[tuple[str, str, str], Algorithm]:
     return {
-        (account, region, algorithm.image_repository): algorithm
+        (account, region, image.repository): algorithm
         for algorithm in ALGORITHMS.values()
-        for region, account in algorithm.registries.items()
+        for image in algorithm.image_versions
+        for region, account in image.registries.items()
     }
 
 
 def algorithm_for_image(uri: str) -> Algorithm | None:
-    """The built-in algorithm whose image ``uri`` is (any known region, any tag), or None for a custom image."""
+    """The built-in algorithm whose image ``uri`` is (any version's registry in any region, any tag), or None
+    for a custom image."""
     ref = parse_image_uri(uri)
     if ref is None:
         return None

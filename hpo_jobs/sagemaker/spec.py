@@ -45,6 +45,8 @@ MAX_TRAINING_JOBS_RANDOM = 10_000  # Random: 750 by default, raisable to 10,000
 HYPERBAND_MAX_RESOURCE = 20_000
 HYPERBAND_EPOCH_HYPERPARAMETERS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 MAX_TRAINING_RUNTIME_S = 28 * 24 * 3600  # a training job runs at most 28 days
+# A tuning job's ResourceLimits.MaxRuntimeInSeconds: the service model's range (botocore checks only the min).
+MIN_TUNING_RUNTIME_S, MAX_TUNING_RUNTIME_S = 120, 15_768_000
 MAX_ENVIRONMENT_VARIABLES = 48  # in total across all definitions
 INTERNAL_ERROR = "Part of this request could not be checked because of an internal error"
 
@@ -705,6 +707,10 @@ class _Rules:
         if parallel is not None and parallel > MAX_PARALLEL_TRAINING_JOBS:
             self.add(f"{path}.MaxParallelTrainingJobs", f"Max parallel training jobs can be at most "
                      f"{MAX_PARALLEL_TRAINING_JOBS}, SageMaker's highest quota (got {format_number(parallel)})")
+        runtime = _int(self.limits.get("MaxRuntimeInSeconds"))
+        if runtime is not None and runtime > MAX_TUNING_RUNTIME_S:
+            self.add(f"{path}.MaxRuntimeInSeconds", f"A tuning job can run at most {MAX_TUNING_RUNTIME_S:,} seconds "
+                     f"(182.5 days) (got {format_number(runtime)})")
         cap = MAX_TRAINING_JOBS_RANDOM if self.strategy == "Random" else MAX_TRAINING_JOBS
         if total is not None and total > cap:
             which = "with the Random strategy" if self.strategy == "Random" else "except with the Random strategy"
@@ -949,6 +955,8 @@ class _Rules:
                              f"{direction}d")
             static = definition.static
             base = f"{definition.path}.StaticHyperParameters"
+            if metric is not None and known is not None:
+                self._objective_rules(definition, algorithm, metric, base)
             for name, value in static.items():
                 if not isinstance(name, str) or not name or name == TUNING_OBJECTIVE_HYPERPARAMETER:
                     continue
@@ -967,6 +975,23 @@ class _Rules:
                 if spec.default is None and spec.name not in present:
                     self.add(base, f"{algorithm.display_name} needs the hyperparameter {spec.name} "
                              f"({spec.description.rstrip('.').lower()})")
+
+    def _objective_rules(self, definition: _Definition, algorithm: catalogue.Algorithm, metric: str, base: str) -> None:
+        """The catalogue's rules of which settings make the algorithm report ``metric`` at all."""
+        static = {k: v for k, v in definition.static.items() if isinstance(k, str) and isinstance(v, str)}
+        for name, problem in algorithm.objective_problems(metric, static):
+            if name in static:
+                self.add(_key_path(base, name), problem)
+                continue
+            for path, item in definition.range_items("CategoricalParameterRanges"):
+                if _str(item.get("Name")) == name:
+                    values = [v for v in _list(item.get("Values")) if isinstance(v, str)]
+                    bad = [v for v in values if algorithm.objective_problems(metric, {name: v})]
+                    if bad:
+                        self.add(f"{path}.Values", algorithm.objective_problems(metric, {name: bad[0]})[0][1])
+                    break
+            else:
+                self.add(f"{definition.objective_path}.MetricName", problem)
 
     def _builtin_range(self, algorithm: catalogue.Algorithm, kind: str, path: str, item: dict) -> None:
         name = _str(item.get("Name"))
@@ -1044,14 +1069,14 @@ class _Rules:
                 self.add(path, f"{algorithm.display_name} is not runnable on the local engine (it runs {listed})")
             return
         region = self.ctx.region
-        try:
-            expected = algorithm.registry(region)
-        except catalogue.UnknownRegionError:
-            self.add(path, f"The portal does not know {algorithm.display_name}'s image registry in {region}; "
+        if region not in algorithm.regions:
+            self.add(path, f"SageMaker publishes no {algorithm.display_name} image in {region}; "
                      "choose another algorithm")
             return
         ref = catalogue.parse_image_uri(image)
-        if ref is not None and ref.host != expected:
+        # algorithm_for_image matched the image's account, region and repository to one of the algorithm's
+        # published images: what is left to check is that it is this region's.
+        if ref is not None and ref.region != region:
             self.add(path, f"This {algorithm.display_name} image is from region {ref.region}, but jobs run in "
                      f"{region}: use {algorithm.image_uri(region)}")
 

@@ -319,9 +319,12 @@ class TuningResourcesForm(forms.Form):
         "combination, or give exactly their number.",
     )
     max_runtime = forms.IntegerField(
-        label="Max tuning runtime (seconds)", min_value=1, required=False,
-        help_text="Stop the tuning job after this long: 120 seconds up to 15,768,000 (182.5 days, SageMaker's "
-        "limit; AWS's default quota ends a tuning job at 30 days unless raised). Blank: no limit of its own.",
+        label="Max tuning runtime (seconds)", min_value=spec.MIN_TUNING_RUNTIME_S, max_value=spec.MAX_TUNING_RUNTIME_S,
+        required=False,
+        error_messages={"min_value": "A tuning job's runtime limit must be at least %(limit_value)s seconds",
+                        "max_value": "A tuning job can run at most %(limit_value)s seconds (182.5 days)"},
+        help_text="Stop the tuning job after this long: 120 to 15,768,000 seconds (182.5 days), SageMaker's limits. "
+        "Blank: no limit of its own.",
     )
 
     def __init__(self, *args, rules: Rules | None = None, strategy: str | None = None, **kwargs):
@@ -369,7 +372,7 @@ class ReviewForm(forms.Form):
 DEFINITION_FIELDS = (
     "name", "algorithm_source", "algorithm", "image", "loaded_algorithm", "objective_metric", "objective_type",
     "input_mode", "output_path", "instance_type", "instance_count", "volume_size", "max_runtime", "use_spot",
-    "max_wait", "network_isolation", "inter_container_encryption",
+    "max_wait", "network_isolation", "inter_container_encryption", "algorithm_version",
 )
 TABLES = {
     # table name in drafts and values: (formset prefix under "def", row fields)
@@ -461,12 +464,19 @@ def builtin_rows(algorithm: catalogue.Algorithm) -> list[dict[str, str]]:
         kind = hp.initial_type
         row = {"name": hp.name, "kind": kind, "value": "", "min": "", "max": "", "scaling": "Auto", "values": "",
                "builtin": "1"}
-        if kind in ("Integer", "Continuous") and (hp.suggested_min is None or hp.suggested_max is None) \
+        low, high = hp.suggested_min, hp.suggested_max
+        if (low, high) == (None, None) and not (hp.min_exclusive or hp.max_exclusive) \
+                and hp.scaling in ("Auto", "Linear"):
+            # The guide's range is the bounds themselves (Random Cut Forest's num_trees: 50 to 1000).
+            low, high = hp.min_value, hp.max_value
+        if hp.name in algorithm.default_static_values:
+            row.update(kind="Static", value=algorithm.default_static_values[hp.name])
+        elif kind in ("Integer", "Continuous") and (low is None or high is None) \
                 and "Static" in hp.allowed_types and not hp.required:
-            # No suggested range to start from: left at the algorithm's default until the person tunes it.
+            # No range to start from: left at the algorithm's default until the person tunes it.
             row["kind"] = "Static"
         elif kind in ("Integer", "Continuous"):
-            row.update(min=_number_text(hp.suggested_min), max=_number_text(hp.suggested_max), scaling=hp.scaling or "Auto")
+            row.update(min=_number_text(low), max=_number_text(high), scaling=hp.scaling or "Auto")
         elif kind == "Categorical":
             row["values"] = format_values(list(hp.initial_values or hp.options))
         elif hp.required and hp.default is not None:
@@ -475,9 +485,9 @@ def builtin_rows(algorithm: catalogue.Algorithm) -> list[dict[str, str]]:
     return rows
 
 
-def _builtin_image(algorithm: catalogue.Algorithm, region: str) -> str:
+def _builtin_image(algorithm: catalogue.Algorithm, region: str, version: str | None = None) -> str:
     try:
-        return algorithm.image_uri(region)
+        return algorithm.image_uri(region, version)
     except catalogue.UnknownRegionError:
         return ""
 
@@ -509,7 +519,7 @@ def new_draft(options: WizardOptions, name: str) -> dict[str, Any]:
             "output_path": convert.default_output_path(options.project),
             "instance_type": options.instance_types[0] if options.instance_types else "",
             "instance_count": "1", "volume_size": "30", "max_runtime": "3600", "use_spot": "", "max_wait": "",
-            "network_isolation": "", "inter_container_encryption": "",
+            "network_isolation": "", "inter_container_encryption": "", "algorithm_version": "",
         },
         "hyperparameters": [],
         "channels": default_channels(options),
@@ -546,13 +556,30 @@ def load_algorithm_defaults(draft: dict[str, Any], options: WizardOptions) -> st
         return None
     fields["loaded_algorithm"] = algorithm.key
     fields["image"] = _builtin_image(algorithm, options.region)
+    fields["algorithm_version"] = algorithm.default_version if len(algorithm.versions) > 1 else ""
     fields["objective_metric"] = algorithm.default_objective.name
     fields["objective_type"] = algorithm.default_objective.direction
     fields["input_mode"] = algorithm.default_input_mode
+    if algorithm.default_instance_type in options.instance_types:
+        fields["instance_type"] = algorithm.default_instance_type  # it trains on GPUs only
     draft["hyperparameters"] = builtin_rows(algorithm)
     draft["metric_definitions"] = []
     _name_evaluation_channel(draft["channels"], algorithm.default_objective.name)
-    return f"{algorithm.display_name}'s hyperparameters, objective metric and input mode loaded."
+    _fit_channels(draft["channels"], algorithm)
+    return f"{algorithm.display_name}'s hyperparameters, objective metric, input mode and channels loaded."
+
+
+def _fit_channels(channels: list[dict[str, str]], algorithm: catalogue.Algorithm) -> None:
+    """Give each channel a content type the algorithm reads, and add the channels it requires."""
+    names = [c.get("name") for c in channels]
+    for spec in algorithm.required_channels:
+        if spec.name not in names:
+            channels.append({"name": spec.name, "uri": "", "s3_data_type": "S3Prefix", "content_type": "",
+                             "compression": "None", "distribution": "", "record_wrapper": "None", "input_mode": ""})
+    for row in channels:
+        spec = algorithm.channel(row.get("name") or "")
+        if spec is not None and row.get("content_type") not in spec.content_types:
+            row["content_type"] = spec.default_content_type
 
 
 def _name_evaluation_channel(channels: list[dict[str, str]], metric: str) -> None:
@@ -585,7 +612,12 @@ def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[st
         "max_wait": _integer(values.get("max_wait")),
         "network_isolation": "on" if values.get("network_isolation") else "",
         "inter_container_encryption": "on" if values.get("inter_container_encryption") else "",
+        "algorithm_version": "",
     }
+    if source == "builtin" and fields["algorithm"] in catalogue.ALGORITHMS:
+        algorithm = catalogue.get(fields["algorithm"])
+        if len(algorithm.versions) > 1:
+            fields["algorithm_version"] = algorithm.version_of_image(fields["image"]) or ""
 
     def row_of(hp: dict[str, Any], builtin: bool) -> dict[str, str]:
         return {
@@ -655,6 +687,10 @@ class DefinitionForm(forms.Form):
     network_isolation = forms.BooleanField(label="Network isolation", required=False,
                                            help_text="The training container gets no network access.")
     inter_container_encryption = forms.BooleanField(label="Encrypt traffic between instances", required=False)
+    # Choosing a version sets the image (which is what the request keeps).
+    # Not a ChoiceField: a version left over from another algorithm is ignored, never an error.
+    algorithm_version = forms.CharField(label="Version", required=False, max_length=64, widget=forms.Select(),
+                                        help_text="The algorithm's image version; the current one is preselected.")
 
     def __init__(self, *args, options: WizardOptions, **kwargs):
         super().__init__(*args, **kwargs)
@@ -682,6 +718,12 @@ class DefinitionForm(forms.Form):
             if metric and algorithm.objective_metric(metric) is None:
                 choices.append((metric, f"{metric} (not a metric of {algorithm.display_name})"))
             self.fields["objective_metric"].widget = forms.Select(choices=choices)
+        if self._raw("algorithm_source") != "custom" and algorithm is not None and len(algorithm.versions) > 1:
+            current = algorithm.default_version
+            self.fields["algorithm_version"].widget.choices = [
+                (v, f"{v} (current)" if v == current else v) for v in sorted(algorithm.versions, reverse=True,
+                                                                              key=catalogue.version_key)]
+            self.fields["algorithm_version"].initial = algorithm.version_of_image(self._raw("image")) or current
 
     def _raw(self, name: str) -> str:
         source = self.data if self.is_bound else self.initial
@@ -715,6 +757,9 @@ class DefinitionForm(forms.Form):
                 if found is None or found.key != algorithm.key:
                     # The catalogue's image, unless the draft holds another version of the same algorithm.
                     image = _builtin_image(algorithm, self.options.region)
+                version = data.get("algorithm_version")
+                if version in algorithm.versions and algorithm.version_of_image(image) != version:
+                    image = _builtin_image(algorithm, self.options.region, version)
                 if not image:
                     self.add_error("algorithm", f"{algorithm.display_name} has no image in region {self.options.region}.")
                 data["image"] = image

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from hpo_jobs import services
 from hpo_jobs.models import HpoJob, TrainingJob
 from projects.models import Membership, Project
 
@@ -157,6 +158,7 @@ def build_job(project: Project, creator, name: str, children: int, *, status: st
         "Succeeded": len(scored), "Pending": counts.get("InProgress", 0), "Failed": len(failed),
     }
     job.completed_count = counts.get("Completed", 0)
+    job.finished_count = services.finished_training_jobs(job.training_job_status_counters)
     job.best_training_job = _summary(best, name) if best else None
     job.best_objective_value = best.objective_value if best else None
     job.ended_at = ended
@@ -217,6 +219,7 @@ class Command(BaseCommand):
                     [HpoJob(project=proj, name=name, created_by=owner, backend="local",
                             request=bench_request(name, 20), strategy="Bayesian", status=status,
                             max_training_jobs=20, completed_count=20 if status == "Completed" else 0,
+                            finished_count=20 if status == "Completed" else 0,
                             best_objective_value=0.9 + (i % 97) / 1000,
                             best_training_job={"TrainingJobName": f"{name}-001-00000000",
                                                "FinalHyperParameterTuningJobObjectiveMetric": {
