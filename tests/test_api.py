@@ -384,3 +384,13 @@ def test_the_readmes_example_request_is_accepted(bob_api, settings):
     text = (Path(settings.BASE_DIR) / "examples" / "api" / "xgb-request.json").read_text()
     response = post_json(bob_api, JOBS, '{"request": ' + text.replace("@DATA@", str(root.resolve())) + "}")
     assert response.status_code == 201, response.content
+
+
+def test_a_job_carries_what_its_definitions_and_configuration_tabs_show(bob_api, make_job):
+    from hpo_jobs.pages import presenters
+
+    job = make_job("shown-job", children=1)
+    data = bob_api.get(f"{JOBS}shown-job/").json()
+    assert data["configuration"] == json.loads(json.dumps(presenters.present_request(job.request)))
+    assert [d["name"] for d in data["configuration"]["definitions"]] == [
+        d["name"] for d in presenters.present_definitions(job.request)]

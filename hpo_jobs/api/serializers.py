@@ -140,6 +140,10 @@ class JobDetailSerializer(serializers.Serializer):
         help_text="True when the engine named no best training job yet and the best stored one is shown.")
     overall_best_training_job = BestTrainingJobSerializer(allow_null=True)
     can_stop = serializers.BooleanField()
+    configuration = serializers.DictField(
+        help_text="The request read for people, as the job page's definitions and configuration tabs show it: "
+        "settings, definitions (algorithm, objective, static and tuned hyperparameters, channels, resources), "
+        "tuning resources, warm start and tags.")
     request = serializers.DictField(help_text="The exact CreateHyperParameterTuningJob request the job sends.")
     links = JobLinksSerializer()
 

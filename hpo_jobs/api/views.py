@@ -32,6 +32,7 @@ from projects.models import Membership, Project
 
 from hpo_jobs import services
 from hpo_jobs.models import HpoJob
+from hpo_jobs.pages import presenters
 from hpo_jobs.pages import views as pages
 from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.wizard import convert
@@ -117,7 +118,8 @@ def job_detail_data(request: Request, project: Project, job: HpoJob) -> dict[str
         "best_estimated": overview["best_estimated"],
         "overall_best_training_job": _best(request, project, job, overview["overall_best"]),
         "can_stop": job.is_stoppable and access.can_stop_job(request.user, job),
-        # The definitions and configuration tabs read this same stored request.
+        # What the job page's definitions and configuration tabs show, as the same plain data.
+        "configuration": presenters.present_request(job.request),
         "request": job.request,
         "links": {
             "self": _abs(request, base),
