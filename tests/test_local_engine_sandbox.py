@@ -80,9 +80,17 @@ def probe_results(engine: Engine, name: str, settings) -> dict[str, str]:
     training = custom(engine, "noop", channels=breast_cancer_channels(engine), runtime=120)
     training["AlgorithmSpecification"]["TrainingImage"] = image
     db = django_settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        database = Path(db.get("TEST", {}).get("NAME") or db["NAME"])
+    else:
+        # PostgreSQL is reached over TCP (the "network" attempt); a file of the portal's own data
+        # folder stands in for the database file.
+        database = Path(django_settings.VAR_DIR) / "sandbox-probe-portal-data.bin"
+        database.parent.mkdir(parents=True, exist_ok=True)
+        database.write_bytes(b"portal data")
     training["StaticHyperParameters"] = {
         "worker_pid": str(os.getpid()),
-        "database": str(db.get("TEST", {}).get("NAME") or db["NAME"]),
+        "database": str(database),
         "settings_file": str(Path(django_settings.BASE_DIR) / "hpo_portal" / "settings.py"),
         "state_file": str(engine.folder(name) / store.STATE),
         "outside": str(engine.dir / f"{name}-escaped.txt"),
