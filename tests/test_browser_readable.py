@@ -51,7 +51,7 @@ def busy_project(project, alice, bob, make_job):
               started=now - timedelta(minutes=40))
     make_job("ll-churn-v2", status="Failed", created_by=bob, started_at=now - timedelta(days=1),
              ended_at=now - timedelta(hours=23), failure_reason="ClientError: no objective metric")
-    make_job("knn-baseline-on-the-breast-cancer-data", status="Stopped", completed_count=2, best_objective_value=0.912,
+    make_job("knn-baseline-breast-cancer-data", status="Stopped", completed_count=2, best_objective_value=0.912,
              best_training_job={"TrainingJobName": "knn-baseline-002-abcdef12", "FinalHyperParameterTuningJobObjectiveMetric": {
                  "MetricName": "test:accuracy", "Value": 0.912}})
     return HpoJob.objects.get(name="xgb-breast-cancer-depth-and-eta-sweep")

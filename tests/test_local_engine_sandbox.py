@@ -162,7 +162,13 @@ def test_without_the_sandbox_the_same_script_reaches_those_files(listening, sett
 
 def test_the_supervisor_holds_no_secret_in_its_environment(engine, settings):  # noqa: F811
     settings.HPO_LOCAL_SANDBOX = "bwrap"
-    training = custom(engine, "epochs", static={"epochs": "300", "pause": "0.1"})
+    # A training job that runs until it is stopped, so that its supervisor is there to be looked at.
+    path = engine.root / "algorithms" / "until_stopped.py"
+    path.write_text('import signal\nprint("epoch=1 loss=1.0", flush=True)\nsignal.pause()\n')
+    image = "test.local/until-stopped:1"
+    settings.HPO_LOCAL_CUSTOM_IMAGES = {**settings.HPO_LOCAL_CUSTOM_IMAGES, image: [sys.executable, str(path)]}
+    training = custom(engine, "epochs")
+    training["AlgorithmSpecification"]["TrainingImage"] = image
     engine.backend.create_tuning_job(tuning_request("quiet", training, jobs=1, parallel=1))
     engine.wait("quiet", until=lambda d: d["TrainingJobStatusCounters"]["InProgress"] == 1
                 and engine.state("quiet").get("supervisor_pid"))
@@ -173,6 +179,8 @@ def test_the_supervisor_holds_no_secret_in_its_environment(engine, settings):  #
     assert SECRET.encode() not in b"".join(environ)
     plan = json.loads((engine.folder("quiet") / store.PLAN).read_text())
     assert plan["limits"]["sandbox"] == "bwrap"
+    engine.backend.stop_tuning_job("quiet")
+    assert engine.wait("quiet")["HyperParameterTuningJobStatus"] == "Stopped"
 
 
 @pytest.mark.parametrize("sandbox,warned", [("none", True), ("bwrap", False)])
