@@ -46,15 +46,15 @@ def alice_page(page, login, project):
 def busy_project(project, alice, bob, make_job):
     """Jobs with long names and every kind of row, as a team's list looks after a few weeks."""
     now = timezone.now()
-    build_job(project, alice, "xgb-breast-cancer-depth-and-eta-sweep", 40, seed=7, started=now - timedelta(days=2))
-    build_job(project, bob, "xgb-depth-sweep-with-a-rather-long-name", 24, seed=3, status="InProgress",
+    build_job(project, alice, "xgb-breast-cancer-depth-and-eta", 40, seed=7, started=now - timedelta(days=2))
+    build_job(project, bob, "xgb-depth-sweep-rather-long-name", 24, seed=3, status="InProgress",
               started=now - timedelta(minutes=40))
     make_job("ll-churn-v2", status="Failed", created_by=bob, started_at=now - timedelta(days=1),
              ended_at=now - timedelta(hours=23), failure_reason="ClientError: no objective metric")
     make_job("knn-baseline-breast-cancer-data", status="Stopped", completed_count=2, best_objective_value=0.912,
              best_training_job={"TrainingJobName": "knn-baseline-002-abcdef12", "FinalHyperParameterTuningJobObjectiveMetric": {
                  "MetricName": "test:accuracy", "Value": 0.912}})
-    return HpoJob.objects.get(name="xgb-breast-cancer-depth-and-eta-sweep")
+    return HpoJob.objects.get(name="xgb-breast-cancer-depth-and-eta")
 
 
 # ---- tables that fit ------------------------------------------------------------------------------
