@@ -294,4 +294,160 @@ def test_parse_float_reads_plain_finite_numbers_only(text, number):
 def test_the_catalogue_does_not_read_the_shared_reference_at_runtime():
     source = (catalogue.DATA_DIR.parent / "catalogue.py").read_text()
     assert "/work/shared" not in source
-    assert all(path.suffix == ".json" for path in catalogue.DATA_DIR.iterdir())
+    # the data files, and the note of the guide pages they come from
+    assert all(path.suffix == ".json" or path.name == "SOURCES.md" for path in catalogue.DATA_DIR.iterdir())
+
+
+# ---- the developer guide's "Tune a ... model" pages (hpo_jobs/sagemaker/catalogue_data/SOURCES.md) -------
+MAX, MIN = "Maximize", "Minimize"
+_LL_METRICS = {
+    **{f"{channel}:{name}": MAX for channel in ("test", "validation") for name in (
+        "binary_classification_accuracy", "binary_f_beta", "dcg", "macro_f_beta", "macro_precision", "macro_recall",
+        "multiclass_accuracy", "multiclass_top_k_accuracy", "precision", "recall", "roc_auc_score")},
+    **{f"{channel}:{name}": MIN for channel in ("test", "validation")
+       for name in ("absolute_loss", "mse", "objective_loss")},
+    "validation:rmse": MIN,
+}
+# key: (the hyperparameters the Tune page lists, the objective metrics of its metric table with their direction)
+GUIDE_TUNING = {
+    "xgboost": ({"alpha", "colsample_bylevel", "colsample_bynode", "colsample_bytree", "eta", "gamma", "lambda",
+                 "max_delta_step", "max_depth", "min_child_weight", "num_round", "subsample"},
+                {"validation:accuracy": MAX, "validation:auc": MAX, "validation:f1": MAX, "validation:map": MAX,
+                 "validation:ndcg": MAX, "validation:error": MIN, "validation:logloss": MIN, "validation:mae": MIN,
+                 "validation:merror": MIN, "validation:mlogloss": MIN, "validation:mse": MIN,
+                 "validation:rmse": MIN}),
+    "linear-learner": ({"wd", "l1", "learning_rate", "mini_batch_size", "use_bias", "positive_example_weight_mult"},
+                       _LL_METRICS),
+    "knn": ({"k", "sample_size"}, {"test:accuracy": MAX, "test:mse": MIN}),
+    "kmeans": ({"epochs", "extra_center_factor", "init_method", "mini_batch_size"},
+               {"test:msd": MIN, "test:ssd": MIN}),
+    "factorization-machines": (
+        {"epochs", "mini_batch_size"} | {f"{part}_{what}" for part in ("bias", "linear", "factors")
+                                         for what in ("init_scale", "init_sigma", "init_value", "lr", "wd")},
+        {"test:rmse": MIN, "test:binary_classification_accuracy": MAX,
+         "test:binary_classification_cross_entropy": MIN, "test:binary_f_beta": MAX}),
+    "image-classification": ({"beta_1", "beta_2", "eps", "gamma", "learning_rate", "mini_batch_size", "momentum",
+                              "optimizer", "weight_decay"}, {"validation:accuracy": MAX}),
+    "object-detection": ({"learning_rate", "mini_batch_size", "momentum", "optimizer", "weight_decay"},
+                         {"validation:mAP": MAX}),
+    "blazingtext": ({"batch_size", "epochs", "learning_rate", "min_count", "mode", "negative_samples",
+                     "sampling_threshold", "vector_dim", "window_size", "buckets", "word_ngrams"},
+                    {"train:mean_rho": MAX, "validation:accuracy": MAX}),
+    "forecasting-deepar": ({"mini_batch_size", "epochs", "context_length", "num_cells", "num_layers", "dropout_rate",
+                            "embedding_dimension", "learning_rate"},
+                           {"test:RMSE": MIN, "test:mean_wQuantileLoss": MIN, "train:final_loss": MIN}),
+    "semantic-segmentation": ({"learning_rate", "mini_batch_size", "momentum", "optimizer", "weight_decay"},
+                              {"validation:mIOU": MAX, "validation:pixel_accuracy": MAX}),
+    "object2vec": ({"dropout", "early_stopping_patience", "early_stopping_tolerance", "enc_dim",
+                    "enc0_cnn_filter_width", "enc0_layers", "enc0_token_embedding_dim", "enc1_cnn_filter_width",
+                    "enc1_layers", "enc1_token_embedding_dim", "epochs", "learning_rate", "mini_batch_size",
+                    "mlp_activation", "mlp_dim", "mlp_layers", "optimizer", "weight_decay"},
+                   {"test:mean_squared_error": MIN, "validation:mean_squared_error": MIN, "test:accuracy": MAX,
+                    "test:cross_entropy": MIN, "validation:accuracy": MAX, "validation:cross_entropy": MIN}),
+    "ipinsights": ({"epochs", "learning_rate", "mini_batch_size", "num_entity_vectors", "num_ip_encoder_layers",
+                    "random_negative_sampling_rate", "shuffled_negative_sampling_rate", "vector_dim",
+                    "weight_decay"}, {"validation:discriminator_auc": MAX}),
+    "lda": ({"alpha0", "num_topics"}, {"test:pwll": MAX}),
+    "ntm": ({"encoder_layers_activation", "learning_rate", "mini_batch_size", "optimizer", "rescale_gradient",
+             "weight_decay"}, {"validation:total_loss": MIN}),
+    "randomcutforest": ({"num_samples_per_tree", "num_trees"}, {"test:f1": MAX}),
+    "seq2seq": ({"num_layers_encoder", "num_layers_decoder", "batch_size", "optimizer_type", "weight_init_type",
+                 "weight_init_scale", "learning_rate", "weight_decay", "momentum", "clip_gradient", "rnn_num_hidden",
+                 "cnn_num_hidden", "num_embed_source", "num_embed_target", "embed_dropout_source",
+                 "embed_dropout_target", "rnn_decoder_hidden_dropout", "cnn_hidden_dropout", "lr_scheduler_type",
+                 "plateau_reduce_lr_factor", "plateau_reduce_lr_threshold", "fixed_rate_lr_half_life"},
+                {"validation:accuracy": MAX, "validation:perplexity": MIN, "validation:bleu": MAX}),
+}
+
+
+def test_the_guide_table_covers_every_built_in():
+    assert set(GUIDE_TUNING) == set(ALGORITHMS)
+
+
+@pytest.mark.parametrize("key", GUIDE_TUNING)
+def test_exactly_the_hyperparameters_the_guide_lists_are_tunable(key):
+    tunable, _ = GUIDE_TUNING[key]
+    assert {hp.name for hp in catalogue.get(key).hyperparameters if hp.tunable} == tunable
+
+
+@pytest.mark.parametrize("key", GUIDE_TUNING)
+def test_the_objective_metrics_and_directions_are_the_guides(key):
+    _, metrics = GUIDE_TUNING[key]
+    assert {m.name: m.direction for m in catalogue.get(key).objective_metrics} == metrics
+
+
+@pytest.mark.parametrize("key, name", [
+    ("linear-learner", "epochs"), ("blazingtext", "min_char"), ("blazingtext", "max_char"),
+    ("blazingtext", "subwords"),
+])
+def test_hyperparameters_the_guide_does_not_tune_take_a_static_value_only(key, name):
+    spec = catalogue.get(key).hyperparameter(name)
+    assert not spec.tunable and spec.tunable_as() == ()
+
+
+def test_semantic_segmentations_learning_rate_is_tunable_as_the_guide_says():
+    spec = catalogue.get("semantic-segmentation").hyperparameter("learning_rate")
+    assert spec.tunable and "Continuous" in spec.tunable_as()
+    assert (spec.suggested_min, spec.suggested_max) == (1e-4, 1e-1)
+
+
+def test_linear_learner_offers_the_guides_29_objective_metrics_for_all_three_predictor_types():
+    algorithm = catalogue.get("linear-learner")
+    names = {m.name for m in algorithm.objective_metrics}
+    assert len(algorithm.objective_metrics) == 29 == len(names)
+    assert {"validation:mse", "validation:rmse", "validation:absolute_loss", "test:mse"} <= names  # regression
+    assert {"validation:multiclass_accuracy", "validation:macro_f_beta", "test:dcg"} <= names  # multiclass
+    assert "test:rmse" not in names and "test:roc_auc_score" in names
+    # each metric is reported under the predictor type the guide names
+    assert algorithm.objective_problems("validation:rmse", {"predictor_type": "regressor"}) == []
+    assert algorithm.objective_problems("validation:rmse", {"predictor_type": "binary_classifier"})
+    assert algorithm.objective_problems("test:dcg", {"predictor_type": "multiclass_classifier"}) == []
+    assert algorithm.objective_problems("test:roc_auc_score", {"predictor_type": "regressor"})
+
+
+@pytest.mark.parametrize("key, name, low, high", [
+    ("ipinsights", "vector_dim", 8, 256),
+    ("ipinsights", "num_entity_vectors", 10000, 1000000),
+    ("ipinsights", "learning_rate", 1e-4, 0.1),
+    ("lda", "alpha0", 0.1, 10),
+    ("lda", "num_topics", 1, 150),
+    ("ntm", "mini_batch_size", 16, 2048),
+    ("ntm", "rescale_gradient", 0.1, 1.0),
+    ("seq2seq", "learning_rate", 0.00005, 0.2),
+    ("seq2seq", "num_embed_source", 256, 512),
+    ("seq2seq", "plateau_reduce_lr_threshold", 1, 5),
+])
+def test_the_new_built_ins_suggest_the_guides_recommended_ranges(key, name, low, high):
+    spec = catalogue.get(key).hyperparameter(name)
+    assert (spec.suggested_min, spec.suggested_max) == (low, high)
+
+
+def test_random_cut_forests_recommended_ranges_are_its_valid_values():
+    # The Tune page recommends exactly the bounds of the hyperparameters page: nothing narrower to suggest.
+    for name, low, high in (("num_samples_per_tree", 1, 2048), ("num_trees", 50, 1000)):
+        spec = catalogue.get("randomcutforest").hyperparameter(name)
+        assert (spec.min_value, spec.max_value) == (low, high) and spec.tunable
+
+
+@pytest.mark.parametrize("key, name, values", [
+    ("seq2seq", "batch_size", ("16", "32", "64", "128", "256", "512", "1024", "2048")),
+    ("seq2seq", "rnn_num_hidden", ("128", "256", "512", "1024", "2048")),
+    ("seq2seq", "cnn_num_hidden", ("128", "256", "512", "1024", "2048")),
+    ("ntm", "encoder_layers_activation", ("sigmoid", "tanh", "relu")),
+    ("ntm", "optimizer", ("sgd", "adam", "adadelta")),
+    ("blazingtext", "mode", ("batch_skipgram", "skipgram", "cbow")),
+])
+def test_categorical_ranges_start_with_the_guides_values(key, name, values):
+    spec = catalogue.get(key).hyperparameter(name)
+    assert "Categorical" in spec.tunable_as()
+    assert spec.initial_values == values
+
+
+def test_the_new_built_ins_require_what_their_hyperparameter_pages_require():
+    required = {key: {hp.name for hp in catalogue.get(key).required_hyperparameters}
+                for key in ("ipinsights", "lda", "ntm", "randomcutforest", "seq2seq")}
+    assert required == {"ipinsights": {"num_entity_vectors", "vector_dim"},
+                        "lda": {"num_topics", "feature_dim", "mini_batch_size"},
+                        "ntm": {"feature_dim", "num_topics"},
+                        "randomcutforest": {"feature_dim"},
+                        "seq2seq": set()}

@@ -1,7 +1,7 @@
 """SageMaker's built-in algorithms as data: hyperparameter specs, objective metrics, metric regexes, channels, images.
 
-Each algorithm is one JSON file in ``catalogue_data/``, copied from the facts in the project's reference
-notes (the SageMaker developer guide, the MLSpace catalogue). Image URIs are not copied: they come from the
+Each algorithm is one JSON file in ``catalogue_data/``, holding the SageMaker developer guide's facts
+(``catalogue_data/SOURCES.md`` lists the pages, per algorithm). Image URIs are not copied: they come from the
 image configuration that AWS ships with ``sagemaker-core`` (every region, version and registry), read by
 ``image_uri`` below under the same rules as ``sagemaker.core.image_uris.retrieve``. This module loads them
 once; everything else asks it, so adding an algorithm means adding a file.
