@@ -469,8 +469,13 @@ def usage(job: HpoJob, now: datetime | None = None, prices: dict[str, Any] | Non
     """The instance-hours a job's training jobs used, per instance type and count, and their cost at
     the site settings' prices (USD per instance-hour; no price, no cost)."""
     if prices is None:
-        prices = SiteSettings.load().instance_prices or {}
+        prices = site_prices()
     return priced(usage_rows(job, now), prices)
+
+
+def site_prices() -> dict[str, Any]:
+    """The prices staff set on /settings/ (one query, and no row created by reading them)."""
+    return SiteSettings.objects.filter(pk=1).values_list("instance_prices", flat=True).first() or {}
 
 
 def summary(job: HpoJob) -> dict[str, Any]:

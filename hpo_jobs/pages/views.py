@@ -38,7 +38,7 @@ from projects.models import Project
 
 from hpo_jobs import services
 from hpo_jobs.backends import Backend, BackendError, get_backend
-from hpo_jobs.models import HpoJob, SiteSettings, TrainingJob
+from hpo_jobs.models import HpoJob, TrainingJob
 from hpo_jobs.templatetags.hpo_format import status_words
 
 from . import best as best_job
@@ -772,7 +772,7 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
 
     now = timezone.now()
     detail_base = reverse("hpo_jobs:detail", args=[project.slug, "__JOB__"])
-    prices = SiteSettings.load().instance_prices or {}
+    prices = insights.site_prices()
     rows = [{**_list_row(row, detail_base, now), **insights.list_cells(row, prices, now)} for row in page.object_list]
 
     status_options = [{"value": "active", "label": "Active",
