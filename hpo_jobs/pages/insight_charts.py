@@ -4,7 +4,7 @@ important ones, and a timeline of the training jobs.
 
 The same accessibility as the other charts: each ``<svg role="img">`` is labelled by its <title>
 and <desc>; each training job is one element with class ``mark``, which up to
-``charts.MARK_DETAIL_MAX`` carries its own <title> and, given a URL, is a link reachable with the
+``MARK_DETAIL_MAX`` carries its own <title> and, given a URL, is a link reachable with the
 keyboard; the page puts a data table beside them. The SVG stays bounded: past ``MARKS_MAX``
 training jobs the slice, contour and timeline draw an evenly spaced sample of them (the best one
 always in it) and say so, and the contour's grid is a fixed number of cells whatever the count.
@@ -20,11 +20,15 @@ from typing import Sequence, TypeVar
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from .charts import (AXIS, BEST, GRID, MARK_DETAIL_MAX, Axis, Scale, _e, _empty, _n, _ramp, _svg_open, _time_ticks,
-                     _to_float, format_value)
+from .charts import (AXIS, BEST, GRID, Axis, Scale, _e, _empty, _n, _ramp, _svg_open, _time_ticks, _to_float,
+                     format_value)
 
 # Past this many training jobs a chart draws an evenly spaced sample of them.
 MARKS_MAX = 2000
+# Marks with their own <title> and link up to this many per chart: the tab has several charts of
+# every training job (a slice per hyperparameter, the contour, the timeline), so fewer than on the
+# charts tab, to keep the page small; above it the page points to the table and the CSV.
+MARK_DETAIL_MAX = 300
 # The contour's grid: this many bins along each numeric axis.
 CONTOUR_BINS = 12
 # Timeline bar colours by training job status (the legend repeats them in words).
@@ -311,9 +315,11 @@ def lanes(bars: Sequence[Bar], now: datetime) -> list[int]:
     return result
 
 
-def timeline(bars: Sequence[Bar], *, chart_id: str = "timeline", width: int = 760, now: datetime | None = None) -> SafeString:
+def timeline(bars: Sequence[Bar], *, chart_id: str = "timeline", width: int = 760, now: datetime | None = None,
+             total: int | None = None) -> SafeString:
     """One bar per training job from its start to its end (to now while it runs), coloured by status,
-    in lanes: how many ran at once, which failed and which stopped early, at a glance."""
+    in lanes: how many ran at once, which failed and which stopped early, at a glance. ``total`` is
+    the number of training jobs when ``bars`` is already a sample of them."""
     title = "Training jobs over time"
     now = now or timezone.now()
     bars = sorted((b for b in bars if b.start is not None), key=lambda b: (b.start, b.name))
@@ -332,8 +338,9 @@ def timeline(bars: Sequence[Bar], *, chart_id: str = "timeline", width: int = 76
     counts: dict[str, int] = {}
     for b in bars:
         counts[b.status] = counts.get(b.status, 0) + 1
-    desc = (f"{len(bars)} training job{'s' if len(bars) != 1 else ''} in {n_lanes} lane{'s' if n_lanes != 1 else ''} "
-            f"(at most {n_lanes} at once{' in the sample drawn' if len(drawn) < len(bars) else ''}): "
+    total = max(total or 0, len(bars))
+    desc = (f"{total} training job{'s' if total != 1 else ''}, {len(drawn)} drawn in {n_lanes} lane"
+            f"{'s' if n_lanes != 1 else ''} (at most {n_lanes} at once{' in the sample drawn' if len(drawn) < total else ''}): "
             + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + ".")
     parts = _svg_open(chart_id, width, height, title, desc, "chart-timeline")
     parts[0] = parts[0].replace("<svg ", f'<svg data-marks="{len(drawn)}" data-lanes="{n_lanes}" ', 1)

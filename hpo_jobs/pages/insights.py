@@ -11,7 +11,10 @@ best jobs' values lie (a narrowed request to clone), how long the job has left a
   view: ``compute`` runs in the ``refresh_insights`` task and ``services.refresh_insights`` stores
   its result on the job (``HpoJob.insights``, with the evaluated count it was computed from).
 - Time left, instance-hours and cost are a few aggregates of the children, computed when shown;
-  prices come from the site settings (staff set them), never from the code.
+  prices come from the site settings (staff set them), never from the code. The job list reads
+  the durations and usage stored with the insights instead (``list_cells``): no query per row.
+- ``tab_context`` is the insights tab's data: the stored figures, and the slice, contour and
+  timeline charts drawn from the children (``insight_charts``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Coalesce, Now
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -326,9 +330,9 @@ def duration_stats(job: HpoJob) -> dict[str, float] | None:
     """How long the job's finished children took: their number, median and quartiles (seconds)."""
     finished = job.training_jobs.filter(status__in=("Completed", "Failed", "Stopped"), end_time__isnull=False)
     durations = sorted(
-        (end - (start or created)).total_seconds()
-        for start, created, end in finished.values_list("start_time", "creation_time", "end_time").iterator(2000)
-        if (start or created) is not None
+        _seconds_of(value) for value in
+        finished.annotate(run=_run_time()).order_by().values_list("run", flat=True).iterator(2000)
+        if value is not None
     )
     if not durations:
         return None
@@ -420,31 +424,36 @@ def _resources(definition: dict[str, Any]) -> tuple[str, int]:
     return "?", 1
 
 
-def usage_rows(job: HpoJob, now: datetime | None = None) -> list[dict[str, Any]]:
+def _run_time() -> ExpressionWrapper:
+    """A child's time on its instances: start (or creation) to end, a running one's to now."""
+    return ExpressionWrapper(Coalesce(F("end_time"), Now()) - Coalesce(F("start_time"), F("creation_time")),
+                             output_field=DurationField())
+
+
+def usage_rows(job: HpoJob) -> list[dict[str, Any]]:
     """Per instance type and count: the training jobs that ran on it and their instance-seconds
-    (each child's start to end, a running one's to now, times the instance count)."""
-    now = now or timezone.now()
+    (each child's run time times the instance count); one grouped query."""
     definitions = presenters.present_definitions(job.request)
-    seconds: dict[str, float] = {}
-    jobs: dict[str, int] = {}
-    # Summed in Python over three columns: SQLite and PostgreSQL disagree on summing intervals.
-    for name, start, created, end in (
-        job.training_jobs.filter(status__in=RAN_STATUSES).order_by()
-        .values_list("definition_name", "start_time", "creation_time", "end_time").iterator(2000)
-    ):
-        jobs[name] = jobs.get(name, 0) + 1
-        begin = start or created
-        if begin is not None:
-            seconds[name] = seconds.get(name, 0.0) + max(0.0, ((end or now) - begin).total_seconds())
+    per_definition = (job.training_jobs.filter(status__in=RAN_STATUSES).order_by().values("definition_name")
+                      .annotate(jobs=Count("id"), time=Sum(_run_time())))
     grouped: dict[tuple[str, int], dict[str, Any]] = {}
-    for name, count_jobs in jobs.items():
-        definition = next((d for d in definitions if d["name"] == name), None) or (definitions[0] if definitions else {})
+    for row in per_definition:
+        definition = next((d for d in definitions if d["name"] == row["definition_name"]), None) or (
+            definitions[0] if definitions else {})
         instance_type, count = _resources(definition)
-        row = grouped.setdefault((instance_type, count), {"type": instance_type, "count": count, "jobs": 0,
-                                                           "seconds": 0.0})
-        row["jobs"] += count_jobs
-        row["seconds"] += seconds.get(name, 0.0) * count
+        entry = grouped.setdefault((instance_type, count), {"type": instance_type, "count": count, "jobs": 0,
+                                                             "seconds": 0.0})
+        entry["jobs"] += row["jobs"]
+        entry["seconds"] += max(0.0, _seconds_of(row["time"])) * count
     return sorted(grouped.values(), key=lambda r: (r["type"], r["count"]))
+
+
+def _seconds_of(value: Any) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value) / 1e6  # a backend that sums durations as microseconds
 
 
 def priced(rows: list[dict[str, Any]], prices: dict[str, Any]) -> Usage:
@@ -465,12 +474,12 @@ def priced(rows: list[dict[str, Any]], prices: dict[str, Any]) -> Usage:
     return result
 
 
-def usage(job: HpoJob, now: datetime | None = None, prices: dict[str, Any] | None = None) -> Usage:
+def usage(job: HpoJob, prices: dict[str, Any] | None = None) -> Usage:
     """The instance-hours a job's training jobs used, per instance type and count, and their cost at
     the site settings' prices (USD per instance-hour; no price, no cost)."""
     if prices is None:
         prices = site_prices()
-    return priced(usage_rows(job, now), prices)
+    return priced(usage_rows(job), prices)
 
 
 def site_prices() -> dict[str, Any]:
@@ -533,10 +542,17 @@ def tab_context(job: HpoJob, url_of, best_name: str | None, *, can_clone: bool) 
     now = timezone.now()
     definitions = presenters.present_definitions(job.request)
     rows = list(job.training_jobs.order_by("creation_time", "id").values_list(
-        "name", "definition_name", "status", "objective_value", "objective_metric_name", "tuned_hyperparameters",
-        "creation_time", "start_time", "end_time", "failure_reason",
+        "name", "definition_name", "status", "objective_value", "objective_metric_name", "tuned_hyperparameters", "id",
     ))
-    detailed = len(rows) <= charts.MARK_DETAIL_MAX
+    # The times only of the training jobs the timeline draws (reading 30,000 datetimes costs more
+    # than drawing them).
+    drawn = insight_charts.sample(rows)
+    timed = job.training_jobs.order_by()
+    if len(drawn) < len(rows):
+        timed = timed.filter(id__in=[r[6] for r in drawn])
+    times = {pk: (start or created, end) for pk, created, start, end in
+             timed.values_list("id", "creation_time", "start_time", "end_time")}
+    detailed = len(rows) <= insight_charts.MARK_DETAIL_MAX
 
     def link(name: str) -> str | None:
         return url_of(name) if detailed else None
@@ -584,21 +600,22 @@ def tab_context(job: HpoJob, url_of, best_name: str | None, *, can_clone: bool) 
             "contour_pair": [a.name for a in pair],
             "sampled": len(points) > insight_charts.MARKS_MAX,
         })
-    bars = [insight_charts.Bar(r[0], r[2], r[7] or r[6], r[8], link(r[0]),
+    bars = [insight_charts.Bar(r[0], r[2], times[r[6]][0], times[r[6]][1], link(r[0]),
                                early_stopped=r[2] == "Stopped" and not job.stop_requested_at)
-            for r in rows if (r[7] or r[6]) is not None]
-    table = [{"name": r[0], "url": link(r[0]), "status": r[2], "value": r[3], "start": r[7] or r[6], "end": r[8],
-              "hyperparameters": sorted((r[5] or {}).items())} for r in rows[:CHART_TABLE_MAX]]
+            for r in drawn if times.get(r[6], (None,))[0] is not None]
+    table = [{"name": r[0], "url": link(r[0]), "status": r[2], "value": r[3], "start": times[r[6]][0],
+              "end": times[r[6]][1], "hyperparameters": sorted((r[5] or {}).items())}
+             for r in rows[:CHART_TABLE_MAX]] if len(rows) <= CHART_TABLE_MAX else []
     return {
         "insights": stored,
         "insight_definitions": per_definition,
-        "timeline_svg": insight_charts.timeline(bars, now=now),
-        "timeline_count": len(bars),
+        "timeline_svg": insight_charts.timeline(bars, now=now, total=len(rows)),
+        "timeline_count": len(rows),
         "marks_max": insight_charts.MARKS_MAX,
-        "insight_table": table if len(rows) <= CHART_TABLE_MAX else [],
+        "insight_table": table,
         "insight_table_max": CHART_TABLE_MAX,
         "child_total": len(rows),
         "can_narrow": can_clone and stored["can_narrow"],
         "time_left": time_left(job, now),
-        "usage": usage(job, now),
+        "usage": usage(job),
     }
