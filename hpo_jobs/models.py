@@ -28,6 +28,13 @@ class SiteSettings(models.Model):
         default="ml.m5.large\nml.m5.xlarge\nml.m5.2xlarge\nml.c5.xlarge\nml.c5.2xlarge\nml.p3.2xlarge\nml.g5.xlarge",
         help_text="One per line; the wizard offers these and only these.",
     )
+    # What an instance type costs, for the job pages' cost estimates: {"ml.m5.xlarge": 0.23, ...} in
+    # USD per instance-hour. Staff set it; the code holds no prices (they change, and differ by region).
+    instance_prices = models.JSONField(
+        "price per instance-hour (USD)", default=dict, blank=True,
+        help_text='A JSON object, instance type to USD per hour, e.g. {"ml.m5.xlarge": 0.23}. '
+        "Jobs on an instance type without a price show instance-hours only.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -125,6 +132,10 @@ class HpoJob(models.Model):
     engine_error = models.TextField(blank=True)
     # Consecutive failed syncs: the next one waits longer each time (exponential backoff).
     engine_error_count = models.PositiveIntegerField(default=0)
+    # Hyperparameter importance and the narrowed-range suggestion (hpo_jobs.pages.insights), computed
+    # by a task from this many evaluated children: the sync and a sweep queue it when the count lags.
+    insights = models.JSONField(null=True, blank=True)
+    insights_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

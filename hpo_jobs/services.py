@@ -1,4 +1,5 @@
-"""The only code that changes an HPO job's state: create, launch, sync, stop, sweep, notify.
+"""The only code that changes an HPO job's state: create, launch, sync, stop, sweep, notify, and the
+insights stored on a job (recomputed when its evaluated children change).
 
 How nothing is lost or done twice:
 - The database is the outbox. ``create_job`` stores the job Pending and queues its launch on
@@ -30,7 +31,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -360,9 +361,10 @@ def _sync_claimed(job: HpoJob, until: datetime) -> None:
     fields["sync_claimed_until"] = None  # releases the claim in the same write
     if summaries is not None:
         fields["children_fingerprint"] = fingerprint
+    written = 0
     with transaction.atomic():
         if summaries:
-            upsert_children(job, summaries)
+            written = upsert_children(job, summaries)
         updated = _cas(job.pk, job.status, **fields)
     if not updated:
         # Changed meanwhile (a stop request): the next beat syncs it again from the new state.
@@ -370,6 +372,8 @@ def _sync_claimed(job: HpoJob, until: datetime) -> None:
         return
     if job.engine_error:
         _record_engine_health(job.backend, None)
+    if written:
+        queue_insights_if_stale(job.pk)
     if status in HpoJob.TERMINAL_STATUSES and job.status not in HpoJob.TERMINAL_STATUSES:
         log.info("Job %s ended: %s", job.name, status)
         notify_job_ended(job)
@@ -692,6 +696,58 @@ def _stuck_reason(job: HpoJob) -> str:
         f"No progress report from the engine for over {hours:g} hours, so the portal stopped following "
         f"this job; check it in the engine's console.{last_error}"
     )
+
+
+# --- insights -----------------------------------------------------------------------------------
+def refresh_insights(job_id: int) -> bool:
+    """Compute a job's hyperparameter importance and narrowed ranges from its evaluated children and store them."""
+    from .pages import insights  # the computation lives with the pages that show it
+
+    job = HpoJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return False
+    if job.insights is not None and job.insights_count == _evaluated_count(job_id):
+        return False  # a duplicate of a refresh already done (the sync and the sweep may both queue one)
+    result = insights.compute(job)
+    HpoJob.objects.filter(pk=job_id).update(insights=json_safe(result), insights_count=result["evaluated"])
+    return True
+
+
+def _evaluated_count(job_id: int) -> int:
+    return TrainingJob.objects.filter(hpo_job_id=job_id, objective_value__isnull=False).count()
+
+
+def queue_insights_if_stale(job_id: int) -> bool:
+    """Queue ``refresh_insights`` when the job's evaluated children are not those its insights came from."""
+    stored = HpoJob.objects.filter(pk=job_id).values_list("insights_count", "insights").first()
+    if stored is None:
+        return False
+    count, computed = stored
+    if computed is not None and count == _evaluated_count(job_id):
+        return False
+    return _queue_insights(job_id)
+
+
+def _queue_insights(job_id: int) -> bool:
+    from . import tasks
+
+    try:
+        tasks.refresh_insights.apply_async((job_id,))
+    except Exception:
+        log.warning("Could not queue the insights of job %s; the sweep will queue them again", job_id, exc_info=True)
+        return False
+    return True
+
+
+def queue_missing_insights() -> int:
+    """Queue ``refresh_insights`` for every job whose stored insights lag its evaluated children (one query)."""
+    lagging = (
+        HpoJob.objects.annotate(evaluated=Count("training_jobs", filter=Q(training_jobs__objective_value__isnull=False)))
+        .filter(evaluated__gt=0)
+        .filter(Q(insights__isnull=True) | ~Q(insights_count=F("evaluated")))
+        .values_list("pk", flat=True)
+    )
+    return sum(_queue_insights(job_id) for job_id in lagging)
 
 
 # --- engine health (read by /healthz) -----------------------------------------------------------

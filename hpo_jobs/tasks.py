@@ -51,3 +51,15 @@ def stop_job(job_id: int) -> bool:
 def sweep_jobs() -> dict[str, int]:
     """Queue lost launches and stops again and fail stuck jobs (Celery beat, every HPO_SWEEP_INTERVAL_S)."""
     return services.sweep_jobs()
+
+
+@shared_task
+def refresh_insights(job_id: int) -> bool:
+    """Recompute a job's hyperparameter importance and narrowed ranges (queued when its evaluated children change)."""
+    return services.refresh_insights(job_id)
+
+
+@shared_task
+def queue_missing_insights() -> int:
+    """Queue refresh_insights for jobs whose insights lag their evaluated children (Celery beat)."""
+    return services.queue_missing_insights()

@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from .pages import views
+from .pages import compare, views
 from .wizard import views as wizard
 from .converters import NameConverter
 
@@ -14,9 +14,11 @@ urlpatterns = [
     path("", views.job_list, name="list"),
     path("create/", wizard.create_job, name="create"),
     path("import/", wizard.import_job, name="import"),
+    path("compare/", compare.compare_jobs, name="compare"),
     path("<name:name>/", views.job_detail, name="detail"),
     path("<name:name>/stop/", views.job_stop, name="stop"),
     path("<name:name>/clone/", wizard.clone_job, name="clone"),
+    path("<name:name>/clone-narrowed/", wizard.clone_narrowed_job, name="clone_narrowed"),
     path("<name:name>/request.json", views.request_json, name="request_json"),
     path("<name:name>/training-jobs.csv", views.training_jobs_csv, name="training_jobs_csv"),
     path("<name:name>/training-jobs/<name:training_job_name>/", views.training_job_detail, name="training_job"),

@@ -314,6 +314,8 @@ HPO_SYNC_CONCURRENCY = env_int(
     "HPO_SYNC_CONCURRENCY", 1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8, minimum=1
 )
 HPO_SWEEP_INTERVAL_S = env_int("HPO_SWEEP_INTERVAL_S", 60, minimum=5)
+# How often jobs whose insights (importance, narrowed ranges) lag their children are queued again.
+HPO_INSIGHTS_SWEEP_INTERVAL_S = env_int("HPO_INSIGHTS_SWEEP_INTERVAL_S", 300, minimum=10)
 # A Pending job not launched after this long is queued again by the sweep.
 HPO_RELAUNCH_AFTER_S = env_int("HPO_RELAUNCH_AFTER_S", 120, minimum=1)
 # A job with no progress report from its engine for this long ends Failed with a reason.
@@ -332,6 +334,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "hpo_jobs.tasks.sweep_jobs",
         "schedule": timedelta(seconds=HPO_SWEEP_INTERVAL_S),
         "options": {"expires": HPO_SWEEP_INTERVAL_S},
+    },
+    # A lost or failed refresh_insights is queued again (the sync queues it when children change).
+    "queue-missing-insights": {
+        "task": "hpo_jobs.tasks.queue_missing_insights",
+        "schedule": timedelta(seconds=HPO_INSIGHTS_SWEEP_INTERVAL_S),
+        "options": {"expires": HPO_INSIGHTS_SWEEP_INTERVAL_S},
     },
 }
 

@@ -9,7 +9,8 @@ test builds by name, and of storing a job directly.
 - ``local_request``: a request the local engine can run, as a user has it from the CLI.
 - ``training_definition`` and ``tuning_request``: a request around any image (the local engine's tests).
 - ``bench_request``, ``build_job`` (the benchmarks' realistic jobs, from ``make_bench_jobs``) and
-  ``multi_definition_request``; ``make_job`` stores a job with children (the ``make_job`` fixture).
+  ``multi_definition_request``; ``make_job`` stores a job with children (the ``make_job`` fixture);
+  ``insight_request`` and ``add_children`` make jobs whose children follow a known objective (insights).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .aws_fakes import ACCOUNT, REGION
 __all__ = [
     "ACCOUNT", "CTX", "CUSTOM_IMAGE", "DATA_DIR", "DELETE", "LOCAL_CTX", "REGION", "ROLE", "ROLE_ARN", "TEAM_REGISTRY",
     "XGB_IMAGE", "XGBOOST_IMAGE", "bench_request", "build_job", "builtin_request", "channel", "custom_definition",
-    "edit", "grid_request", "hyperband_request", "kmeans_request", "linear_learner_request", "local_request",
+    "add_children", "edit", "grid_request", "insight_request", "hyperband_request", "kmeans_request", "linear_learner_request", "local_request",
     "make_job", "make_request", "multi_definition_request", "multi_request", "single_request", "training_definition",
     "tuning_request", "with_", "xgb_definition", "xgb_ranges",
 ]
@@ -380,3 +381,50 @@ def make_job(project, creator, name: str = "demo-job", *, status: str = HpoJob.S
         for i in range(children)
     )
     return job
+
+
+def insight_request(name: str, *, strategy: str = "Bayesian", max_jobs: int = 60, parallel: int = 3,
+                    max_runtime: int | None = None, instance_count: int = 1,
+                    objective: tuple[str, str] = ("Maximize", "validation:auc")) -> dict[str, Any]:
+    """A one-definition request tuning a log-scaled ``lr``, an integer ``depth`` and a categorical ``booster``."""
+    request = make_request(name, strategy=strategy, max_jobs=max_jobs)
+    config = request["HyperParameterTuningJobConfig"]
+    config["ResourceLimits"]["MaxParallelTrainingJobs"] = parallel
+    if max_runtime is not None:
+        config["ResourceLimits"]["MaxRuntimeInSeconds"] = max_runtime
+    definition = request["TrainingJobDefinitions"][0]
+    definition["TuningObjective"] = {"Type": objective[0], "MetricName": objective[1]}
+    definition["ResourceConfig"]["InstanceCount"] = instance_count
+    definition["HyperParameterRanges"] = {
+        "ContinuousParameterRanges": [{"Name": "lr", "MinValue": "0.0001", "MaxValue": "0.1",
+                                       "ScalingType": "Logarithmic"}],
+        "IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "10", "ScalingType": "Linear"}],
+        "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart", "gblinear"]}],
+    }
+    return request
+
+
+def add_children(job: HpoJob, hyperparameters: list[dict[str, str]], values: list[float | None], *,
+                 durations: list[float] | None = None, statuses: list[str] | None = None, start=None,
+                 metric: str = "validation:auc") -> list[TrainingJob]:
+    """Store ``job``'s children: one per hyperparameter set, with its objective value (None: not
+    evaluated), status and duration (seconds from its start; None: still running)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start = start or timezone.now() - timedelta(days=1)
+    first = job.training_jobs.count()  # a second call adds to the children already there
+    rows = []
+    for i, (hps, value) in enumerate(zip(hyperparameters, values)):
+        status = statuses[i] if statuses else "Completed"
+        began = start + timedelta(seconds=30 * i)
+        seconds = durations[i] if durations else 60.0
+        rows.append(TrainingJob(
+            hpo_job=job, name=f"{job.name}-{first + i + 1:04d}-abcdef12", definition_name="xgb", status=status,
+            objective_status="Succeeded" if value is not None else "Failed", objective_value=value,
+            objective_metric_name=metric if value is not None else "", tuned_hyperparameters=hps,
+            creation_time=began, start_time=began,
+            end_time=began + timedelta(seconds=seconds) if seconds is not None else None,
+        ))
+    return TrainingJob.objects.bulk_create(rows)

@@ -36,6 +36,10 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     # The job was created by alice (owner): bob, a member who did not create it, may not stop it.
     "hpo_jobs:stop": ("POST", {"owner": 302, "member": 403, "outsider": 404, "anonymous": 302, "admin": 302}),
     "hpo_jobs:clone": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 403}),
+    # No job named: the page says how to choose some (a named job the persona may not see is a 404).
+    "hpo_jobs:compare": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
+    # The matrix job has too few evaluated training jobs for narrowed ranges: back to its insights tab.
+    "hpo_jobs:clone_narrowed": ("GET", {"owner": 302, "member": 302, "outsider": 404, "anonymous": 302, "admin": 403}),
     "hpo_jobs:request_json": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
     "hpo_jobs:training_jobs_csv": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),
     "hpo_jobs:training_job": ("GET", {"owner": 200, "member": 200, "outsider": 404, "anonymous": 302, "admin": 200}),

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from hpo_jobs.pages import views
+from hpo_jobs.pages import presenters, views
 from hpo_jobs.models import HpoJob
 from hpo_jobs.sagemaker.metrics import parse_text
 
@@ -359,3 +359,33 @@ def test_a_running_local_job_turns_completed_without_a_reload(
     job.refresh_from_db()
     assert job.status == "Completed" and job.training_jobs.count() == 3, (
         job.status, celery_worker_process.log_path.read_text()[-3000:])
+
+
+def test_the_insights_tab_draws_slices_a_contour_and_a_timeline(page, live_server, login, jobs, screenshot_dir):
+    from hpo_jobs import services
+
+    services.refresh_insights(jobs.pk)
+    open_as_alice(page, login)
+    page.goto(f"{live_server.url}/projects/demo/hpo-jobs/xgb-breast-cancer/?tab=insights")
+    scored = jobs.training_jobs.exclude(objective_value=None).count()
+    started = jobs.training_jobs.exclude(start_time=None, creation_time=None).count()
+    slices = page.locator("svg.chart-slice")
+    tuned = presenters.present_definitions(jobs.request)[0]["tuned_names"]
+    expect(slices).to_have_count(len(tuned))
+    # eta's range is Logarithmic: its slice has a log axis.
+    expect(page.locator('figure[data-hyperparameter="eta"] svg')).to_have_attribute("data-scale", "log")
+    expect(page.locator('figure[data-hyperparameter="subsample"] svg')).to_have_attribute("data-scale", "linear")
+    for i in range(len(tuned)):
+        expect(slices.nth(i)).to_be_visible()
+        expect(slices.nth(i).locator(".mark")).to_have_count(scored)
+    expect(page.locator("svg.chart-contour .mark")).to_have_count(scored)
+    timeline = page.locator("svg#timeline")
+    expect(timeline).to_be_visible()
+    expect(timeline.locator(".mark")).to_have_count(started)
+    expect(page.locator("svg.chart-importance")).to_have_count(2)
+    page.screenshot(path=str(screenshot_dir / "hpo-job-insights.png"), full_page=True)
+
+    # A timeline bar is a link: reachable with the keyboard, it opens its training job.
+    timeline.locator("a").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#tj-title")).to_be_visible()

@@ -470,7 +470,7 @@ def _queries(client, url: str) -> int:
     return len(captured)
 
 
-@pytest.mark.parametrize("suffix", ["", "?tab=training-jobs", "?tab=training-jobs&sort=-duration&status=Completed",
+@pytest.mark.parametrize("suffix", ["", "?tab=training-jobs", "?tab=training-jobs&sort=-duration&status=Completed", "?tab=insights",
                                     "?tab=charts", "?tab=definitions", "?tab=configuration", "parts/overview/",
                                     "parts/training-jobs/", "parts/charts/", "parts/header/"])
 def test_the_number_of_queries_does_not_grow_with_the_children(alice_client, project, alice, suffix):

@@ -118,6 +118,32 @@ class JobLinksSerializer(serializers.Serializer):
     clone = serializers.CharField()
 
 
+class TimeLeftSerializer(serializers.Serializer):
+    seconds = serializers.FloatField(allow_null=True, help_text="The likely time left, in seconds (null: not known yet).")
+    low_seconds = serializers.FloatField(allow_null=True, help_text="The low end of the estimate's range.")
+    high_seconds = serializers.FloatField(allow_null=True, help_text="The high end of the estimate's range.")
+    ends_at = serializers.DateTimeField(allow_null=True, help_text="When the job likely ends.")
+    basis = serializers.CharField(help_text="What the estimate rests on, in words.")
+
+
+class InstanceUsageSerializer(serializers.Serializer):
+    instance_type = serializers.CharField()
+    instance_count = serializers.IntegerField(help_text="Instances per training job.")
+    training_jobs = serializers.IntegerField()
+    instance_hours = serializers.FloatField()
+    price_per_hour_usd = serializers.FloatField(allow_null=True,
+                                                help_text="The site settings' price; null when staff set none.")
+    cost_usd = serializers.FloatField(allow_null=True)
+
+
+class UsageSerializer(serializers.Serializer):
+    instance_hours = serializers.FloatField(help_text="Every training job's start to end (a running one's to now) "
+                                            "times its instance count, in hours.")
+    cost_usd = serializers.FloatField(allow_null=True,
+                                      help_text="At the site settings' prices; null when an instance type has none.")
+    by_instance = InstanceUsageSerializer(many=True)
+
+
 class JobDetailSerializer(serializers.Serializer):
     name = serializers.CharField()
     project = serializers.CharField()
@@ -145,6 +171,11 @@ class JobDetailSerializer(serializers.Serializer):
         "settings, definitions (algorithm, objective, static and tuned hyperparameters, channels, resources), "
         "tuning resources, warm start and tags.")
     request = serializers.DictField(help_text="The exact CreateHyperParameterTuningJob request the job sends.")
+    consumed_runtime_seconds = serializers.FloatField(
+        allow_null=True, help_text="The tuning job's runtime as its engine reports it (ConsumedResources).")
+    time_left = TimeLeftSerializer(allow_null=True, help_text="While the job runs: an estimate of its time left, "
+                                   "from its finished training jobs' durations, its parallelism and its budget.")
+    usage = UsageSerializer(help_text="Instance-hours per instance type and count, and their cost.")
     links = JobLinksSerializer()
 
 

@@ -93,6 +93,23 @@ def _best(request: Request, project: Project, job: HpoJob, best: dict[str, Any] 
     }
 
 
+def _time_left(estimate) -> dict[str, Any] | None:
+    if estimate is None:
+        return None
+    return {"seconds": estimate.seconds, "low_seconds": estimate.low_s, "high_seconds": estimate.high_s,
+            "ends_at": estimate.ends_at, "basis": estimate.basis}
+
+
+def _usage(used) -> dict[str, Any]:
+    return {
+        "instance_hours": used.total_hours,
+        "cost_usd": used.total_cost,
+        "by_instance": [{"instance_type": r["type"], "instance_count": r["count"], "training_jobs": r["jobs"],
+                         "instance_hours": r["hours"], "price_per_hour_usd": r["price"], "cost_usd": r["cost"]}
+                        for r in used.rows],
+    }
+
+
 def job_detail_data(request: Request, project: Project, job: HpoJob) -> dict[str, Any]:
     """A job as the API shows it: its page's overview data and its request."""
     overview = pages.job_overview(project, job)
@@ -121,6 +138,9 @@ def job_detail_data(request: Request, project: Project, job: HpoJob) -> dict[str
         # What the job page's definitions and configuration tabs show, as the same plain data.
         "configuration": presenters.present_request(job.request),
         "request": job.request,
+        "consumed_runtime_seconds": overview["runtime_s"],
+        "time_left": _time_left(overview["time_left"]),
+        "usage": _usage(overview["usage"]),
         "links": {
             "self": _abs(request, base),
             "web": _abs(request, job.get_absolute_url()),

@@ -1,4 +1,4 @@
-"""Site settings for staff: ECR access for custom algorithms and the instance types offered."""
+"""Site settings for staff: ECR access for custom algorithms, the instance types offered and their prices."""
 
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ INSTANCE_TYPE = forms.RegexField(regex=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 class SiteSettingsForm(forms.ModelForm):
     class Meta:
         model = SiteSettings
-        fields = ["ecr_enabled", "ecr_allowed", "instance_types"]
+        fields = ["ecr_enabled", "ecr_allowed", "instance_types", "instance_prices"]
         widgets = {
             "ecr_allowed": forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
             "instance_types": forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+            "instance_prices": forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
         }
 
     def _lines(self, field: str, checker: forms.Field, example: str) -> str:
@@ -51,6 +52,25 @@ class SiteSettingsForm(forms.ModelForm):
         if not value:
             raise forms.ValidationError("Offer at least one instance type.")
         return value
+
+    def clean_instance_prices(self) -> dict:
+        prices = self.cleaned_data["instance_prices"] or {}
+        if not isinstance(prices, dict):
+            raise forms.ValidationError('Write a JSON object, e.g. {"ml.m5.xlarge": 0.23}.')
+        bad = []
+        for key, value in prices.items():
+            try:
+                INSTANCE_TYPE.clean(key)
+            except forms.ValidationError:
+                bad.append(key)
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                bad.append(f"{key}: {value!r}")
+        if bad:
+            raise forms.ValidationError(
+                f"Not understood: {', '.join(map(str, bad[:5]))}. Each key is an instance type and each value "
+                'a price in USD per hour, e.g. {"ml.m5.xlarge": 0.23}.')
+        return {key: float(value) for key, value in prices.items()}
 
     # ECR on with no registry listed is a valid state (seed_demo makes it): the local engine's custom
     # images come from HPO_LOCAL_CUSTOM_IMAGES, not from ECR, and on SageMaker no ECR image is offered

@@ -42,7 +42,7 @@ from hpo_jobs.models import HpoJob, TrainingJob
 from hpo_jobs.templatetags.hpo_format import status_words
 
 from . import best as best_job
-from . import charts, endings, presenters
+from . import charts, endings, insights, presenters
 
 JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and sort do the rest
 TRAINING_JOBS_PER_PAGE = 50
@@ -69,6 +69,7 @@ TABS = {
     "overview": "Overview",
     "training-jobs": "Training jobs",
     "charts": "Charts",
+    "insights": "Insights",
     "definitions": "Definitions",
     "configuration": "Configuration",
 }
@@ -464,6 +465,8 @@ def _overview_context(project: Project, job: HpoJob, child_counts: dict[str, int
         "converged_at": _when(completion.get("ConvergenceDetectedTime")),
         "child_total": sum(child_counts.values()),
         "refresh_s": REFRESH_S,
+        "time_left": insights.time_left(job),
+        "usage": insights.usage(job),
     }
 
 
@@ -652,6 +655,15 @@ def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
     }
 
 
+def _insights_context(request: HttpRequest, project: Project, job: HpoJob) -> dict[str, Any]:
+    objective = _job_objective(job)
+    base = _training_job_url(project, job.name, "__TJ__")
+    best_name = best_job.the_best_name(job, maximize=objective.maximize,
+                                       metric=objective.metric if objective.mixed else None)
+    return insights.tab_context(job, lambda name: base.replace("__TJ__", quote(name, safe="")), best_name,
+                                can_clone=access.can_create_jobs(request.user, project))
+
+
 def _configuration_context(project: Project, job: HpoJob) -> dict[str, Any]:
     presented = presenters.present_request(job.request)
     parents = (presented["warm_start"] or {}).get("parents") or []
@@ -729,6 +741,7 @@ def list_jobs(project: Project, q: str | None, status: str | None, sort: str | N
 
     jobs = HpoJob.objects.filter(project=project).annotate(
         objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
+        **insights.LIST_ANNOTATIONS,
     )
     if q:
         jobs = jobs.filter(name__icontains=q)
@@ -738,7 +751,7 @@ def list_jobs(project: Project, q: str | None, status: str | None, sort: str | N
         jobs = jobs.annotate(duration=ExpressionWrapper(
             Coalesce(F("ended_at"), Now()) - Coalesce(F("started_at"), F("created_at")), output_field=DurationField()
         ))
-    jobs = jobs.order_by(*JOB_SORTS[sort]).values(*LIST_FIELDS, "objective_metric")
+    jobs = jobs.order_by(*JOB_SORTS[sort]).values(*LIST_FIELDS, "objective_metric", *insights.LIST_ANNOTATIONS)
     count = None
     if not q:
         statuses = JOB_STATUS_FILTERS[status] if status else status_counts
@@ -759,7 +772,8 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
 
     now = timezone.now()
     detail_base = reverse("hpo_jobs:detail", args=[project.slug, "__JOB__"])
-    rows = [_list_row(row, detail_base, now) for row in page.object_list]
+    prices = insights.site_prices()
+    rows = [{**_list_row(row, detail_base, now), **insights.list_cells(row, prices, now)} for row in page.object_list]
 
     status_options = [{"value": "active", "label": "Active",
                        "count": sum(status_counts.get(s, 0) for s in HpoJob.ACTIVE_STATUSES)}]
@@ -800,6 +814,8 @@ def job_detail(request: HttpRequest, project: Project, name: str) -> HttpRespons
         context.update(_training_jobs_context(request, project, job, child_counts))
     elif tab == "charts":
         context.update(_charts_context(project, job))
+    elif tab == "insights":
+        context.update(_insights_context(request, project, job))
     elif tab == "definitions":
         context["definitions"] = _definitions(job)
     elif tab == "configuration":

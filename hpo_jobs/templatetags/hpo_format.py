@@ -165,3 +165,12 @@ def hp_rest(rows: Any) -> list:
 def form_index(form: Any) -> int:
     """A formset form's index, from its prefix ("def-hp-3" is 3)."""
     return int(str(form.prefix).rsplit("-", 1)[-1])
+
+
+@register.filter
+def usd(value: float | None) -> str:
+    """An amount in US dollars: $12.34 (four decimals below a cent); empty when there is none."""
+    if value is None or value == "":
+        return ""
+    value = float(value)
+    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"

@@ -525,3 +525,27 @@ def clone_job(request: HttpRequest, project, name: str) -> HttpResponse:
                            f"{format_time(job.created_at)}): its {count} definition{'s' if count != 1 else ''}, "
                            f"strategy, resources and tags are filled in; the new job is named {values['job']['name']}.")
     return _wizard_view(request, project=project, seed=(values, "job"))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@access.project_view(access.can_create_jobs)
+def clone_narrowed_job(request: HttpRequest, project, name: str) -> HttpResponse:
+    """The wizard filled in from a job of this project, each tuned range narrowed to where its best
+    training jobs are (the job's insights), under a new free name."""
+    from hpo_jobs.pages import insights
+
+    job = get_object_or_404(HpoJob, project=project, name__iexact=name)
+    narrowed = insights.narrowed_request(job)
+    if narrowed is None:
+        messages.info(request, f"{job.name} has no narrowed ranges yet: they need at least "
+                               f"{insights.MIN_EVALUATED} evaluated training jobs.")
+        return redirect(f"{job.get_absolute_url()}?tab=insights")
+    try:
+        values = convert.request_to_wizard_data(narrowed)
+    except convert.UnsupportedRequest as exc:
+        messages.error(request, f"This job's request cannot be opened in the wizard: {exc}")
+        return redirect(job)
+    values["job"]["name"] = clone_name(job.name)
+    messages.info(request, f"Cloned from {job.name} with its tuned ranges narrowed to where its best training jobs "
+                           f"are; the new job is named {values['job']['name']}. Check the ranges on step 2.")
+    return _wizard_view(request, project=project, seed=(values, "job"))
