@@ -39,6 +39,7 @@ from projects.models import Project
 from hpo_jobs import services
 from hpo_jobs.backends import Backend, BackendError, get_backend
 from hpo_jobs.models import HpoJob, TrainingJob
+from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.templatetags.hpo_format import status_words
 
 from . import best as best_job
@@ -63,7 +64,7 @@ CHARTS_REFRESH_S = 10
 # A hyperparameter value that PostgreSQL may cast to a number (SQLite's CAST reads any text).
 NUMBER_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 # SageMaker's TrainingJobStatus values, the filter's allow-list (plus any status stored rows carry).
-TRAINING_JOB_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+TRAINING_JOB_STATUSES = facts.TRAINING_JOB_STATUSES
 
 TABS = {
     "overview": "Overview",
@@ -212,7 +213,7 @@ def _job_objective(job: HpoJob) -> Objective:
     shared = config.get("HyperParameterTuningJobObjective") or {}
     metrics: dict[str, str] = {}
     for definition in job.definitions:
-        objective = definition.get("TuningObjective") or shared
+        objective = definition.objective or shared
         if objective.get("MetricName"):
             metrics.setdefault(str(objective["MetricName"]), str(objective.get("Type", "Maximize")))
     if shared.get("MetricName"):
@@ -1052,7 +1053,7 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
         "log": log[-LOG_SHOW_CHARS:].replace("#011", "\t"),
         "log_truncated": len(log) > LOG_SHOW_CHARS,
         "log_error": log_error,
-        "active": training_job.status in ("InProgress", "Stopping"),
+        "active": training_job.status in facts.TRAINING_JOB_ACTIVE_STATUSES,
         "refresh_s": 10,
     })
 
