@@ -20,7 +20,7 @@ from hpo_jobs.wizard.views import seed_data
 from projects.models import Project
 
 from .factories import EXAMPLE_IMAGE, local_request, local_request_plural
-from .wizard_helpers import WizardPage, data_dir, import_
+from .wizard_helpers import WizardPage, data_dir, fill_channels, import_, start
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
@@ -250,6 +250,42 @@ def test_a_job_of_another_project_cannot_be_cloned(bob_client, project, make_job
 
 
 # ---- the round trip under import and clone --------------------------------------------------------
+@pytest.mark.django_db
+def test_a_one_definition_job_of_the_wizard_comes_back_unchanged_through_import_and_clone(bob_client, project):
+    import botocore.session
+    import botocore.validate
+
+    root = data_dir()
+    page = start(bob_client).next(job__name="one-def", job__strategy="Random")
+    page = page.next({**fill_channels(page, root), "def-objective_metric": "validation:auc",
+                      f"def-hp-{page.hp_index('objective')}-value": "binary:logistic"})
+    page = page.next()
+    assert page.step == "review", page.errors()
+    page.submit()
+    job = HpoJob.objects.get(name="one-def")
+    request = job.request
+    # The single-algorithm form, which botocore and SageMaker's rules accept as it is.
+    assert "TrainingJobDefinition" in request and "TrainingJobDefinitions" not in request
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model(
+        "CreateHyperParameterTuningJob").input_shape
+    report = botocore.validate.ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+    options = WizardOptions.for_project(project, job.created_by)
+    assert spec.validate_request(request, options.validation_context()) == []
+
+    def renamed(name: str) -> dict:
+        return {**copy.deepcopy(request), "HyperParameterTuningJobName": name}
+
+    imported = WizardPage(bob_client, bob_client.get(import_(bob_client, request, name="one-def-imported")["Location"]))
+    assert imported.step == "review", imported.errors()
+    assert imported.request_json() == renamed("one-def-imported")
+
+    cloned = WizardPage(bob_client, bob_client.get("/projects/demo/hpo-jobs/one-def/clone/"))
+    cloned = cloned.next().next().next()
+    assert cloned.step == "review", cloned.errors()
+    assert cloned.request_json() == renamed("one-def-copy")
+
+
 REGION = "us-east-1"
 INSTANCE_TYPES = ["ml.m5.large", "ml.c5.xlarge"]
 PARENTS = ["parent-a", "parent-b"]

@@ -89,7 +89,7 @@ def machine_limits() -> dict[str, Any]:
 
 
 def _timestamp(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return facts.to_datetime(seconds)
 
 
 class LocalBackend:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from typing import Any, Iterator
 from urllib.parse import quote
 
@@ -29,7 +27,6 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST, require_safe
 
@@ -150,20 +147,7 @@ def _choice(value: str | None, allowed, default: str) -> str:
 
 def _when(value: Any) -> datetime | None:
     """A time from an engine summary (ISO text, epoch seconds or a datetime), or None."""
-    if isinstance(value, datetime):
-        result = value
-    elif isinstance(value, str):
-        try:
-            result = parse_datetime(value)
-        except ValueError:
-            return None
-    elif isinstance(value, (int, float)) and math.isfinite(value):
-        result = datetime.fromtimestamp(value, tz=dt_timezone.utc)
-    else:
-        return None
-    if result is not None and timezone.is_naive(result):
-        result = timezone.make_aware(result, dt_timezone.utc)
-    return result
+    return facts.to_datetime(value)
 
 
 def _elapsed(start: datetime | None, end: datetime | None, now: datetime) -> timedelta | None:
