@@ -3,12 +3,12 @@ engine's last answers beside it. Only ``hpo_jobs.services`` changes a job's stat
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
+
+from hpo_jobs.sagemaker import request as facts
 
 
 class SiteSettings(models.Model):
@@ -168,13 +168,10 @@ class HpoJob(models.Model):
         return self.status in self.STOPPABLE_STATUSES
 
     @property
-    def definitions(self) -> list[dict[str, Any]]:
-        """The request's training job definitions, whichever of the two request forms was used."""
-        if self.request.get("TrainingJobDefinitions"):
-            return list(self.request["TrainingJobDefinitions"])
-        if self.request.get("TrainingJobDefinition"):
-            return [self.request["TrainingJobDefinition"]]
-        return []
+    def definitions(self) -> list[facts.Definition]:
+        """The request's training job definitions (each with its objective and ranges), whichever of
+        the two request forms was used."""
+        return facts.definitions(self.request)
 
 
 class TrainingJob(models.Model):

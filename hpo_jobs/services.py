@@ -24,7 +24,6 @@ import logging
 import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -46,6 +45,7 @@ from .backends import (
     get_backend,
 )
 from .models import EngineHealth, HpoJob, TrainingJob
+from .sagemaker import request as facts
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -71,13 +71,10 @@ SYNC_STATUSES = (Status.IN_PROGRESS, Status.STOPPING, Status.UNKNOWN, Status.DEL
 # Jobs whose end the creator is told about by email.
 NOTIFY_STATUSES = (Status.COMPLETED, Status.FAILED, Status.STOPPED)
 # A child in one of these states whose objective is not Pending never changes again.
-SETTLED_CHILD_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
-# TrainingJobStatusCounters members of children that have ended: the job's progress counts them all
-# (an early-stopped child is Stopped, and evaluated).
-FINISHED_CHILD_COUNTERS = ("Completed", "Stopped", "RetryableError", "NonRetryableError")
+SETTLED_CHILD_STATUSES = facts.TRAINING_JOB_ENDED_STATUSES
 
 PAGE_SIZE = 100  # ListTrainingJobsForHyperParameterTuningJob's maximum
-MAX_CHILDREN = 10_000  # Random search's raised quota: the most children a tuning job can have
+MAX_CHILDREN = facts.MAX_TRAINING_JOBS_RANDOM  # Random search's raised quota: the most children a job has
 # A claim lapses after this long, so a worker killed mid-sync holds its job back from the page for
 # at most this. A sync that outlives it (a 10,000-child first listing) is still safe: upserts and the
 # compare-and-set on status make a second, overlapping sync harmless, only wasteful.
@@ -114,7 +111,7 @@ def create_job(project: Project, user: AbstractBaseUser, request: dict[str, Any]
                 backend=settings.HPO_BACKEND,
                 request=request,
                 strategy=config["Strategy"],
-                max_training_jobs=_max_training_jobs(request),
+                max_training_jobs=facts.max_training_jobs(request),
             )
             job_id = job.pk
             # robust: the job is committed whatever happens while queueing it (the sweep catches up).
@@ -125,22 +122,6 @@ def create_job(project: Project, user: AbstractBaseUser, request: dict[str, Any]
         raise
     log.info("Job %s (%s) created by %s in project %s", job.name, job.pk, user, project.slug)
     return job
-
-
-def _max_training_jobs(request: dict[str, Any]) -> int | None:
-    config = request["HyperParameterTuningJobConfig"]
-    limit = (config.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs")
-    if limit is not None or config.get("Strategy") != "Grid":
-        return limit
-    # Grid may leave it out: SageMaker runs every combination of the categorical values.
-    definitions = request.get("TrainingJobDefinitions") or []
-    ranges = [d.get("HyperParameterRanges") or {} for d in definitions] or [config.get("ParameterRanges") or {}]
-    if len(ranges) != 1:
-        return None
-    total = 1
-    for categorical in ranges[0].get("CategoricalParameterRanges") or []:
-        total *= len(categorical.get("Values") or [])
-    return total
 
 
 def _queue_launch(job_id: int) -> bool:
@@ -217,13 +198,10 @@ def _create_or_adopt(backend: Backend, job: HpoJob) -> str:
 
 
 def _definition_keys(message: dict[str, Any]) -> list[tuple[str, str, str]]:
-    definitions = message.get("TrainingJobDefinitions") or (
-        [message["TrainingJobDefinition"]] if message.get("TrainingJobDefinition") else []
-    )
     keys = []
-    for d in definitions:
-        algorithm = d.get("AlgorithmSpecification") or {}
-        keys.append((d.get("DefinitionName") or "", d.get("RoleArn") or "",
+    for d in facts.definitions(message):
+        algorithm = d.algorithm_specification
+        keys.append((d.name, d.data.get("RoleArn") or "",
                      algorithm.get("TrainingImage") or algorithm.get("AlgorithmName") or ""))
     return sorted(keys)
 
@@ -498,9 +476,9 @@ def _child_row(job: HpoJob, summary: dict[str, Any]) -> TrainingJob:
         objective_value=metric.get("Value"),
         objective_status=summary.get("ObjectiveStatus") or "",
         failure_reason=summary.get("FailureReason") or "",
-        creation_time=_to_datetime(summary.get("CreationTime")),
-        start_time=_to_datetime(summary.get("TrainingStartTime")),
-        end_time=_to_datetime(summary.get("TrainingEndTime")),
+        creation_time=facts.to_datetime(summary.get("CreationTime")),
+        start_time=facts.to_datetime(summary.get("TrainingStartTime")),
+        end_time=facts.to_datetime(summary.get("TrainingEndTime")),
         warm_start_parent=parent[:32] if parent and parent.lower() != job.name.lower() else "",
         summary=json_safe(summary),
     )
@@ -514,7 +492,7 @@ def training_job_metrics(
     the end. Raises BackendError, or ValueError for a regex RE2 cannot run."""
     if training_job.metric_series is not None:
         return training_job.metric_series
-    ended = training_job.status in HpoJob.TERMINAL_STATUSES
+    ended = training_job.status in facts.TRAINING_JOB_ENDED_STATUSES
     if not ended and not backend.live_metrics:
         return None
     series = backend.get_training_job_metrics(training_job.name, metric_definitions)
@@ -529,7 +507,7 @@ def _fields_from_describe(job: HpoJob, described: dict[str, Any], status: str) -
     counters = described.get("TrainingJobStatusCounters") or {}
     best = json_safe(described.get("BestTrainingJob"))
     best_metric = (best or {}).get("FinalHyperParameterTuningJobObjectiveMetric") or {}
-    ended_at = _to_datetime(described.get("HyperParameterTuningEndTime"))
+    ended_at = facts.to_datetime(described.get("HyperParameterTuningEndTime"))
     if ended_at is None and status in HpoJob.TERMINAL_STATUSES:
         ended_at = job.ended_at or now
     return {
@@ -545,9 +523,9 @@ def _fields_from_describe(job: HpoJob, described: dict[str, Any], status: str) -
         "best_objective_value": best_metric.get("Value"),
         "completed_count": int(counters.get("Completed") or 0),
         "finished_count": finished_training_jobs(counters),
-        "started_at": _to_datetime(described.get("CreationTime")) or job.started_at,
+        "started_at": facts.to_datetime(described.get("CreationTime")) or job.started_at,
         "ended_at": ended_at,
-        "engine_last_modified": _to_datetime(described.get("LastModifiedTime")),
+        "engine_last_modified": facts.to_datetime(described.get("LastModifiedTime")),
         "last_describe": json_safe(described),
         "last_synced_at": now,
         "engine_error": "",
@@ -557,7 +535,7 @@ def _fields_from_describe(job: HpoJob, described: dict[str, Any], status: str) -
 
 def finished_training_jobs(counters: dict[str, Any]) -> int:
     """How many of a job's training jobs have ended (Completed, Stopped or failed), from the engine's counters."""
-    return sum(int(counters.get(key) or 0) for key in FINISHED_CHILD_COUNTERS)
+    return sum(int(counters.get(key) or 0) for key in facts.FINISHED_COUNTERS)
 
 
 # --- stop ---------------------------------------------------------------------------------------
@@ -836,17 +814,6 @@ def json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def _to_datetime(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else value.replace(tzinfo=dt_timezone.utc)
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, tz=dt_timezone.utc)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt_timezone.utc)
-
-
 def _iso(value: Any) -> str | None:
-    moment = _to_datetime(value)
+    moment = facts.to_datetime(value)
     return moment.isoformat() if moment else None

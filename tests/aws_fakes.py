@@ -93,13 +93,15 @@ def describe_response(request: dict[str, Any], *, status: str = "InProgress",
         "HyperParameterTuningJobName": request["HyperParameterTuningJobName"],
         "HyperParameterTuningJobArn": tuning_job_arn(request["HyperParameterTuningJobName"]),
         "HyperParameterTuningJobConfig": copy.deepcopy(request["HyperParameterTuningJobConfig"]),
-        "TrainingJobDefinitions": copy.deepcopy(request.get("TrainingJobDefinitions", [])),
         "HyperParameterTuningJobStatus": status,
         "CreationTime": T0,
         "LastModifiedTime": last_modified or T0,
         "TrainingJobStatusCounters": training,
         "ObjectiveStatusCounters": objective,
     }
+    for form in ("TrainingJobDefinition", "TrainingJobDefinitions"):  # the form the request used
+        if form in request:
+            response[form] = copy.deepcopy(request[form])
     best = best_of(children)
     if best is not None:
         response["BestTrainingJob"] = copy.deepcopy(best)

@@ -5,8 +5,10 @@ test builds by name, and of storing a job directly.
   ``multi_request`` (two definitions), ``builtin_request`` and the built-ins, ``grid_request``,
   ``hyperband_request``; ``edit``/``with_`` change one member at an Issue-style path. ``CTX`` and
   ``LOCAL_CTX`` are the validation contexts (SageMaker, local engine) they are checked in.
-- ``make_request``: the request the wizard stores, as the AWS fakes answer it.
-- ``local_request``: a request the local engine can run, as a user has it from the CLI.
+- ``make_request``: the request the wizard stores (one definition: the singular form), as the AWS fakes
+  answer it; ``make_request_plural`` the same definition in the multi-algorithm form.
+- ``local_request``: a request the local engine can run, as a user has it from the CLI (singular form);
+  ``local_request_plural`` the same in the multi-algorithm form.
 - ``training_definition`` and ``tuning_request``: a request around any image (the local engine's tests).
 - ``bench_request``, ``build_job`` (the benchmarks' realistic jobs, from ``make_bench_jobs``) and
   ``multi_definition_request``; ``make_job`` stores a job with children (the ``make_job`` fixture);
@@ -23,6 +25,7 @@ from typing import Any
 from hpo_jobs.management.commands.make_bench_jobs import bench_request, build_job
 from hpo_jobs.models import HpoJob, TrainingJob
 from hpo_jobs.sagemaker import catalogue
+from hpo_jobs.sagemaker.request import definitions, with_definitions
 from hpo_jobs.sagemaker.spec import ValidationContext
 
 from .aws_fakes import ACCOUNT, REGION
@@ -30,8 +33,9 @@ from .aws_fakes import ACCOUNT, REGION
 __all__ = [
     "ACCOUNT", "CTX", "CUSTOM_IMAGE", "DATA_DIR", "DELETE", "LOCAL_CTX", "REGION", "ROLE", "ROLE_ARN", "TEAM_REGISTRY",
     "XGB_IMAGE", "XGBOOST_IMAGE", "bench_request", "build_job", "builtin_request", "channel", "custom_definition",
-    "add_children", "edit", "grid_request", "insight_request", "hyperband_request", "kmeans_request", "linear_learner_request", "local_request",
-    "make_job", "make_request", "multi_definition_request", "multi_request", "single_request", "training_definition",
+    "add_children", "edit", "grid_request", "hyperband_request", "insight_request", "kmeans_request",
+    "linear_learner_request", "local_request", "local_request_plural", "make_job", "make_request",
+    "make_request_plural", "multi_definition_request", "multi_request", "single_request", "training_definition",
     "tuning_request", "with_", "xgb_definition", "xgb_ranges",
 ]
 
@@ -233,7 +237,18 @@ def with_(factory, *edits):
 # ---- the request the wizard stores --------------------------------------------------------------------
 def make_request(name: str = "tune-xgb", *, strategy: str = "Bayesian", max_jobs: int | None = 750,
                  role_arn: str = ROLE_ARN) -> dict[str, Any]:
-    """A complete CreateHyperParameterTuningJob request, as the wizard stores it."""
+    """A complete CreateHyperParameterTuningJob request, as the wizard stores it (one definition, the
+    singular form)."""
+    return _singular(make_request_plural(name, strategy=strategy, max_jobs=max_jobs, role_arn=role_arn))
+
+
+def _singular(request: dict[str, Any]) -> dict[str, Any]:
+    return with_definitions(request, [d.as_plural() for d in definitions(request)])
+
+
+def make_request_plural(name: str = "tune-xgb", *, strategy: str = "Bayesian", max_jobs: int | None = 750,
+                        role_arn: str = ROLE_ARN) -> dict[str, Any]:
+    """``make_request``'s definition in the multi-algorithm form (TrainingJobDefinitions, named "xgb")."""
     limits: dict[str, Any] = {"MaxParallelTrainingJobs": 10}
     if max_jobs is not None:
         limits["MaxNumberOfTrainingJobs"] = max_jobs
@@ -268,7 +283,12 @@ def make_request(name: str = "tune-xgb", *, strategy: str = "Bayesian", max_jobs
 
 # ---- a request the local engine can run --------------------------------------------------------------
 def local_request(root, name: str = "imported-job") -> dict:
-    """A request the local engine can run, as a user would have it from the CLI."""
+    """A request the local engine can run, as a user would have it from the CLI (the singular form)."""
+    return _singular(local_request_plural(root, name))
+
+
+def local_request_plural(root, name: str = "imported-job") -> dict:
+    """``local_request``'s definition in the multi-algorithm form (TrainingJobDefinitions, named "xgb")."""
     return {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": {

@@ -16,7 +16,7 @@ from hpo_jobs.api.models import ApiToken
 from hpo_jobs.models import HpoJob, SiteSettings
 from hpo_jobs.wizard import convert
 
-from .factories import EXAMPLE_IMAGE, local_request
+from .factories import EXAMPLE_IMAGE, local_request, local_request_plural
 from .wizard_helpers import data_dir
 
 pytestmark = pytest.mark.django_db
@@ -168,8 +168,8 @@ def test_create_makes_the_job_the_import_page_would(bob_api, bob, project):
     assert response["Location"].endswith("/api/v1/projects/demo/jobs/imported-job/")
     assert response.json()["status"] == "Pending" and job.created_by == bob
     expected = local_request(root)
-    expected["TrainingJobDefinitions"][0]["RoleArn"] = convert.LOCAL_ROLE_ARN  # the project's
-    expected["TrainingJobDefinitions"][0].update(
+    expected["TrainingJobDefinition"]["RoleArn"] = convert.LOCAL_ROLE_ARN  # the project's
+    expected["TrainingJobDefinition"].update(
         EnableNetworkIsolation=False, EnableInterContainerTrafficEncryption=False, EnableManagedSpotTraining=False)
     expected["Tags"] += [{"Key": "hpo-portal:project", "Value": "demo"}, {"Key": "hpo-portal:created-by", "Value": "bob"}]
     assert job.request == expected
@@ -211,7 +211,7 @@ def test_the_same_key_of_another_user_is_another_key(bob_api, alice_api):
 
 def _hostile(kind: str) -> tuple[str, object]:
     """A request the import page refuses, as (label, request object or raw JSON text of it)."""
-    request = local_request(data_dir())
+    request = local_request_plural(data_dir())
     definition = request["TrainingJobDefinitions"][0]
     config = request["HyperParameterTuningJobConfig"]
     text = None

@@ -54,7 +54,7 @@ def test_it_creates_and_describes_a_tuning_job(moto_aws, backend):
     described = backend.describe_tuning_job("tune-a")
     assert "ResponseMetadata" not in described
     assert described["HyperParameterTuningJobName"] == "tune-a"
-    assert described["TrainingJobDefinitions"][0]["RoleArn"] == request["TrainingJobDefinitions"][0]["RoleArn"]
+    assert described["TrainingJobDefinition"]["RoleArn"] == request["TrainingJobDefinition"]["RoleArn"]
     assert described["HyperParameterTuningJobStatus"] in {"InProgress", "Completed"}
     listed = aws.client("sagemaker").list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
     assert [s["HyperParameterTuningJobName"] for s in listed] == ["tune-a"]

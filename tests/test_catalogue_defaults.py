@@ -13,6 +13,7 @@ from botocore.validate import ParamValidator
 
 from hpo_jobs.models import SiteSettings
 from hpo_jobs.sagemaker import catalogue, spec
+from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.wizard import convert, forms
 
 from sagemaker.core import image_uris  # noqa: E402  (AWS's own library, the reference of these tests)
@@ -81,17 +82,17 @@ def test_the_default_definition_is_one_sagemaker_runs(algorithm, region, project
     problems = spec.validate_request(request, spec.ValidationContext(backend="sagemaker", region=region))
     assert problems == [], problems
 
-    definition = (request.get("TrainingJobDefinitions") or [request.get("TrainingJobDefinition")])[0]
+    (read,) = facts.definitions(request)
+    definition = read.data
     assert definition["AlgorithmSpecification"]["TrainingImage"] == image_uris.retrieve(
         algorithm.image_framework, region, version=algorithm.default_version, image_scope="training")
-    objective = definition.get("TuningObjective") or request["HyperParameterTuningJobConfig"][
-        "HyperParameterTuningJobObjective"]
+    objective = read.objective
     metric = objective["MetricName"]
     assert algorithm.objective_metric(metric) is not None
     assert objective["Type"] == algorithm.objective_metric(metric).direction
     static = definition.get("StaticHyperParameters") or {}
     assert algorithm.objective_problems(metric, static) == []
-    ranges = definition["HyperParameterRanges"]
+    ranges = read.ranges
     assert any(ranges.get(kind) for kind in ("IntegerParameterRanges", "ContinuousParameterRanges",
                                              "CategoricalParameterRanges")), "something is tuned"
     channels = {c["ChannelName"]: c for c in definition["InputDataConfig"]}

@@ -79,14 +79,14 @@ def test_an_unknown_job_is_a_clear_error(hpo, logged_in):
 def test_a_refused_request_lists_every_problem_with_its_path(hpo, logged_in, tmp_path):
     request = local_request(data_dir())
     request["HyperParameterTuningJobConfig"]["Strategy"] = "Magic"
-    request["TrainingJobDefinitions"][0]["ResourceConfig"]["InstanceCount"] = 2**31
+    request["TrainingJobDefinition"]["ResourceConfig"]["InstanceCount"] = 2**31
     path = tmp_path / "request.json"
     path.write_text(json.dumps(request))
     result = hpo("jobs", "create", "--file", str(path))
     assert result.exit_code == 1
     assert "The request was refused" in result.output
     assert "request.HyperParameterTuningJobConfig.Strategy" in result.output
-    assert "request.TrainingJobDefinitions[0].ResourceConfig.InstanceCount" in result.output
+    assert "request.TrainingJobDefinition.ResourceConfig.InstanceCount" in result.output
     assert not HpoJob.objects.exists()
 
 

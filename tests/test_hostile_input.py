@@ -160,7 +160,7 @@ def test_staff_outside_a_project_read_it_but_create_no_job_there(admin_client_, 
 @pytest.mark.parametrize("where", ["instance-count", "random-seed", "volume"])
 def test_an_integer_beyond_32_bits_is_refused_at_import_with_its_field(bob_client, project, where):
     request = local_request(data_dir())
-    definition = request["TrainingJobDefinitions"][0]
+    definition = request["TrainingJobDefinition"]
     if where == "instance-count":
         definition["ResourceConfig"]["InstanceCount"], field = 2**31, "InstanceCount"
     elif where == "random-seed":
@@ -217,7 +217,7 @@ def test_goto_any_step_value_never_fails(bob_client, project, goto):
 def test_a_null_character_is_refused_at_import_where_it_is(bob_client, project, where):
     """The wizard's fields refuse NUL (and PostgreSQL cannot store it in JSON): the import says so, at its path."""
     request = local_request(data_dir())
-    definition = request["TrainingJobDefinitions"][0]
+    definition = request["TrainingJobDefinition"]
     if where == "static-value":
         definition["StaticHyperParameters"]["objective"], field = "binary:logistic\x00", "StaticHyperParameters"
     elif where == "static-name":
@@ -246,7 +246,7 @@ def test_a_tampered_hidden_direction_of_a_builtin_metric_does_not_stall_the_step
     page = page.next({**fill_channels(page, root), "def-objective_metric": "validation:auc", "def-objective_type": "zz"})
     assert page.step == "resources", page.errors()
     review = page.next()
-    assert review.request_json()["TrainingJobDefinitions"][0]["TuningObjective"] == {
+    assert review.request_json()["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] == {
         "Type": "Maximize", "MetricName": "validation:auc"}
 
 

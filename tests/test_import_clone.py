@@ -19,8 +19,8 @@ from hpo_jobs.models import HpoJob, SiteSettings
 from hpo_jobs.wizard.views import seed_data
 from projects.models import Project
 
-from .factories import EXAMPLE_IMAGE, local_request
-from .wizard_helpers import WizardPage, data_dir, import_
+from .factories import EXAMPLE_IMAGE, local_request, local_request_plural
+from .wizard_helpers import WizardPage, data_dir, fill_channels, import_, start
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
@@ -39,9 +39,9 @@ def test_a_valid_request_opens_the_wizard_at_review_and_creates_that_job(bob_cli
     assert page.step == "review"
     shown = page.request_json()
     expected = local_request(root)
-    expected["TrainingJobDefinitions"][0]["RoleArn"] = convert.LOCAL_ROLE_ARN  # the project's, not the request's
+    expected["TrainingJobDefinition"]["RoleArn"] = convert.LOCAL_ROLE_ARN  # the project's, not the request's
     # The wizard states the defaults it sends.
-    expected["TrainingJobDefinitions"][0].update(
+    expected["TrainingJobDefinition"].update(
         EnableNetworkIsolation=False, EnableInterContainerTrafficEncryption=False, EnableManagedSpotTraining=False)
     expected["Tags"] += [{"Key": "hpo-portal:project", "Value": "demo"}, {"Key": "hpo-portal:created-by", "Value": "bob"}]
     assert shown == expected
@@ -56,31 +56,30 @@ def test_the_imported_wizard_can_be_edited_before_creating(bob_client, project):
     root = data_dir()
     page = WizardPage(bob_client, bob_client.get(import_(bob_client, local_request(root))["Location"]))
     page = page.goto("definitions:0")
-    assert page.step == "definitions" and page.value("def-name") == "xgb"
+    assert page.step == "definitions" and page.value("def-name") == "imported-job-def"
     assert page.value(f"def-hp-{page.hp_index('max_depth')}-max") == "8"
     page = page.next({f"def-hp-{page.hp_index('max_depth')}-max": "6"}).next()
-    ranges = page.request_json()["TrainingJobDefinitions"][0]["HyperParameterRanges"]["IntegerParameterRanges"]
+    ranges = page.request_json()["HyperParameterTuningJobConfig"]["ParameterRanges"]["IntegerParameterRanges"]
     assert ranges == [{"Name": "max_depth", "MinValue": "2", "MaxValue": "6", "ScalingType": "Linear"}]
 
 
 @pytest.mark.django_db
-def test_it_accepts_the_one_definition_form(bob_client, project):
+def test_one_definition_in_the_multi_algorithm_form_is_sent_in_the_single_algorithm_form(bob_client, project):
     root = data_dir()
-    request = local_request(root)
-    definition = request.pop("TrainingJobDefinitions")[0]
-    request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] = definition.pop("TuningObjective")
-    request["HyperParameterTuningJobConfig"]["ParameterRanges"] = definition.pop("HyperParameterRanges")
-    definition.pop("DefinitionName")
-    request["TrainingJobDefinition"] = definition
+    request = local_request_plural(root)
     response = import_(bob_client, request)
     assert response.status_code == 302, problems_of(response)
     page = WizardPage(bob_client, bob_client.get(response["Location"]))
+    assert "the portal sends one definition as TrainingJobDefinition" in page.html
     shown = page.request_json()
-    assert "TrainingJobDefinition" not in shown
-    [only] = shown["TrainingJobDefinitions"]
-    assert only["DefinitionName"] == "imported-job-def"
-    assert only["TuningObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
-    assert "HyperParameterTuningJobObjective" not in shown["HyperParameterTuningJobConfig"]
+    assert "TrainingJobDefinitions" not in shown
+    only = shown["TrainingJobDefinition"]
+    assert "DefinitionName" not in only and "TuningObjective" not in only and "HyperParameterRanges" not in only
+    config = shown["HyperParameterTuningJobConfig"]
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
+    assert config["ParameterRanges"] == request["TrainingJobDefinitions"][0]["HyperParameterRanges"]
+    # The definition's name stays the wizard's label for it.
+    assert page.goto("definitions:0").value("def-name") == "xgb"
 
 
 @pytest.mark.django_db
@@ -104,12 +103,12 @@ def test_the_role_vpc_and_portal_tags_of_a_request_are_replaced_by_the_projects(
     project.save()
     root = data_dir()
     request = local_request(root)
-    request["TrainingJobDefinitions"][0]["VpcConfig"] = {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}
+    request["TrainingJobDefinition"]["VpcConfig"] = {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}
     request["Tags"].append({"Key": "hpo-portal:created-by", "Value": "somebody-else"})
     page = WizardPage(bob_client, bob_client.get(import_(bob_client, request)["Location"]))
     shown = page.request_json()
-    assert shown["TrainingJobDefinitions"][0]["RoleArn"] == "arn:aws:iam::123456789012:role/ProjectRole"
-    assert "VpcConfig" not in shown["TrainingJobDefinitions"][0]
+    assert shown["TrainingJobDefinition"]["RoleArn"] == "arn:aws:iam::123456789012:role/ProjectRole"
+    assert "VpcConfig" not in shown["TrainingJobDefinition"]
     assert {"Key": "hpo-portal:created-by", "Value": "bob"} in shown["Tags"]
     assert {"Key": "hpo-portal:created-by", "Value": "somebody-else"} not in shown["Tags"]
 
@@ -129,7 +128,7 @@ def test_it_explains_what_is_not_a_request(bob_client, project, text, message):
 @pytest.mark.django_db
 def test_every_broken_rule_is_listed(bob_client, project):
     root = data_dir()
-    request = local_request(root)
+    request = local_request_plural(root)
     request["HyperParameterTuningJobConfig"]["Strategy"] = "Grid"
     request["TrainingJobDefinitions"] = [copy.deepcopy(request["TrainingJobDefinitions"][0]) for _ in range(11)]
     response = import_(bob_client, request)
@@ -145,7 +144,7 @@ def test_every_broken_rule_is_listed(bob_client, project):
 def test_members_the_wizard_cannot_carry_are_listed_not_dropped(bob_client, project):
     root = data_dir()
     request = local_request(root)
-    request["TrainingJobDefinitions"][0]["CheckpointConfig"] = {"S3Uri": "s3://bucket/checkpoints/"}
+    request["TrainingJobDefinition"]["CheckpointConfig"] = {"S3Uri": "s3://bucket/checkpoints/"}
     response = import_(bob_client, request)
     assert response.status_code == 400
     assert "does not support CheckpointConfig" in response.content.decode()
@@ -155,7 +154,7 @@ def test_members_the_wizard_cannot_carry_are_listed_not_dropped(bob_client, proj
 def test_text_the_wizard_would_change_is_listed(bob_client, project):
     root = data_dir()
     request = local_request(root)
-    request["TrainingJobDefinitions"][0]["StaticHyperParameters"]["eval_metric"] = "auc "  # free text, unlike objective
+    request["TrainingJobDefinition"]["StaticHyperParameters"]["eval_metric"] = "auc "  # free text, unlike objective
     response = import_(bob_client, request)
     assert response.status_code == 400
     assert "starts or ends with spaces" in response.content.decode()
@@ -166,14 +165,14 @@ def test_a_custom_image_is_refused_when_ecr_access_is_off(bob_client, project):
     SiteSettings.objects.update_or_create(pk=1, defaults={"ecr_enabled": False})
     root = data_dir()
     request = local_request(root)
-    definition = request["TrainingJobDefinitions"][0]
+    definition, config = request["TrainingJobDefinition"], request["HyperParameterTuningJobConfig"]
     definition["AlgorithmSpecification"] = {
         "TrainingImage": EXAMPLE_IMAGE, "TrainingInputMode": "File",
         "MetricDefinitions": [{"Name": "validation:accuracy", "Regex": "validation_accuracy=([0-9.]+)"}],
     }
-    definition["TuningObjective"]["MetricName"] = "validation:accuracy"
+    config["HyperParameterTuningJobObjective"]["MetricName"] = "validation:accuracy"
     definition["StaticHyperParameters"] = {"epochs": "5"}
-    definition["HyperParameterRanges"] = {"ContinuousParameterRanges": [
+    config["ParameterRanges"] = {"ContinuousParameterRanges": [
         {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "0.1", "ScalingType": "Logarithmic"}]}
     response = import_(bob_client, request)
     assert response.status_code == 400
@@ -183,7 +182,7 @@ def test_a_custom_image_is_refused_when_ecr_access_is_off(bob_client, project):
     response = import_(bob_client, request)
     assert response.status_code == 302, problems_of(response)
     page = WizardPage(bob_client, bob_client.get(response["Location"]))
-    assert page.request_json()["TrainingJobDefinitions"][0]["AlgorithmSpecification"] == definition["AlgorithmSpecification"]
+    assert page.request_json()["TrainingJobDefinition"]["AlgorithmSpecification"] == definition["AlgorithmSpecification"]
 
 
 @pytest.mark.django_db
@@ -220,7 +219,7 @@ def test_clone_opens_the_wizard_filled_in_under_a_new_free_name(bob_client, bob,
     root = data_dir()
     original = local_request(root, name="original")
     original = convert.apply_project_policy(original, project, alice)
-    original["TrainingJobDefinitions"][0]["RoleArn"] = convert.LOCAL_ROLE_ARN
+    original["TrainingJobDefinition"]["RoleArn"] = convert.LOCAL_ROLE_ARN
     make_job("original", request=original, status=HpoJob.Status.COMPLETED)
     make_job("original-copy")  # taken: the clone is named original-copy-2
     response = bob_client.get("/projects/demo/hpo-jobs/original/clone/")
@@ -233,7 +232,7 @@ def test_clone_opens_the_wizard_filled_in_under_a_new_free_name(bob_client, bob,
     shown = page.request_json()
     expected = copy.deepcopy(original)
     expected["HyperParameterTuningJobName"] = "original-copy-2"
-    expected["TrainingJobDefinitions"][0].update(
+    expected["TrainingJobDefinition"].update(
         EnableNetworkIsolation=False, EnableInterContainerTrafficEncryption=False, EnableManagedSpotTraining=False)
     expected["Tags"] = [{"Key": "team", "Value": "fraud"}, {"Key": "hpo-portal:project", "Value": "demo"},
                         {"Key": "hpo-portal:created-by", "Value": "bob"}]
@@ -251,6 +250,42 @@ def test_a_job_of_another_project_cannot_be_cloned(bob_client, project, make_job
 
 
 # ---- the round trip under import and clone --------------------------------------------------------
+@pytest.mark.django_db
+def test_a_one_definition_job_of_the_wizard_comes_back_unchanged_through_import_and_clone(bob_client, project):
+    import botocore.session
+    import botocore.validate
+
+    root = data_dir()
+    page = start(bob_client).next(job__name="one-def", job__strategy="Random")
+    page = page.next({**fill_channels(page, root), "def-objective_metric": "validation:auc",
+                      f"def-hp-{page.hp_index('objective')}-value": "binary:logistic"})
+    page = page.next()
+    assert page.step == "review", page.errors()
+    page.submit()
+    job = HpoJob.objects.get(name="one-def")
+    request = job.request
+    # The single-algorithm form, which botocore and SageMaker's rules accept as it is.
+    assert "TrainingJobDefinition" in request and "TrainingJobDefinitions" not in request
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model(
+        "CreateHyperParameterTuningJob").input_shape
+    report = botocore.validate.ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+    options = WizardOptions.for_project(project, job.created_by)
+    assert spec.validate_request(request, options.validation_context()) == []
+
+    def renamed(name: str) -> dict:
+        return {**copy.deepcopy(request), "HyperParameterTuningJobName": name}
+
+    imported = WizardPage(bob_client, bob_client.get(import_(bob_client, request, name="one-def-imported")["Location"]))
+    assert imported.step == "review", imported.errors()
+    assert imported.request_json() == renamed("one-def-imported")
+
+    cloned = WizardPage(bob_client, bob_client.get("/projects/demo/hpo-jobs/one-def/clone/"))
+    cloned = cloned.next().next().next()
+    assert cloned.step == "review", cloned.errors()
+    assert cloned.request_json() == renamed("one-def-copy")
+
+
 REGION = "us-east-1"
 INSTANCE_TYPES = ["ml.m5.large", "ml.c5.xlarge"]
 PARENTS = ["parent-a", "parent-b"]

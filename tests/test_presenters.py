@@ -12,7 +12,7 @@ import pytest
 from hpo_jobs.models import HpoJob
 from hpo_jobs.pages.presenters import present_request
 
-from .factories import grid_request, hyperband_request, local_request, multi_request, single_request
+from .factories import grid_request, hyperband_request, local_request, local_request_plural, multi_request, single_request
 from .wizard_helpers import WizardPage, data_dir, import_
 
 PLAIN_TYPES = (dict, list, str, int, float, bool, type(None))
@@ -58,6 +58,11 @@ def test_the_one_definition_form_takes_its_objective_and_ranges_from_the_tuning_
     assert presented["settings"]["objective"] == {"metric": "validation:auc", "type": "Maximize"}
 
 
+def test_a_grid_is_presented_with_its_number_of_combinations():
+    assert present_request(grid_request())["resources"]["grid_combinations"] == 6  # 3 depths x 2 etas
+    assert present_request(single_request())["resources"]["grid_combinations"] is None  # not a grid
+
+
 def test_warm_start_and_tags_are_presented_in_the_requests_order():
     presented = present_request(_warm_started(single_request()))
     assert presented["warm_start"] == {"type": "IdenticalDataAndAlgorithm", "parents": ["churn-v1"]}
@@ -77,7 +82,7 @@ def _text(html: str) -> str:
 
 @pytest.mark.django_db
 def test_the_review_and_the_job_tabs_show_the_same_facts_of_the_same_request(bob_client, project):
-    request = local_request(data_dir())
+    request = local_request_plural(data_dir())
     second = copy.deepcopy(request["TrainingJobDefinitions"][0])
     second.update(DefinitionName="xgb-deep", StaticHyperParameters={"num_round": "40", "objective": "binary:logistic"})
     request["TrainingJobDefinitions"].append(second)

@@ -77,7 +77,7 @@ def test_a_taken_name_is_refused_case_insensitively_and_the_callers_transaction_
 
 def test_grid_without_a_total_counts_the_combinations(aws_env, queued_tasks, submit):
     request = make_request("tune-grid", strategy="Grid", max_jobs=None)
-    request["TrainingJobDefinitions"][0]["HyperParameterRanges"] = {
+    request["HyperParameterTuningJobConfig"]["ParameterRanges"] = {
         "CategoricalParameterRanges": [{"Name": "max_depth", "Values": ["3", "5", "7"]},
                                        {"Name": "eta", "Values": ["0.1", "0.3"]}],
     }

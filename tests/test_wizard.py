@@ -76,10 +76,15 @@ def test_it_creates_a_job_with_one_builtin_definition(bob_client, bob, project):
     page = page.next(resources__max_parallel="3", resources__max_jobs="12")
     assert page.step == "review", page.errors()
     shown = page.request_json()
-    assert shown["TrainingJobDefinitions"][0]["StaticHyperParameters"] == {"objective": "binary:logistic"}
+    # One definition goes out in the single-algorithm form, as SageMaker's SDK sends it: the objective
+    # and the ranges in the tuning configuration, no definition name.
+    assert "TrainingJobDefinitions" not in shown
+    definition, config = shown["TrainingJobDefinition"], shown["HyperParameterTuningJobConfig"]
+    assert not {"DefinitionName", "TuningObjective", "HyperParameterRanges"} & set(definition)
+    assert definition["StaticHyperParameters"] == {"objective": "binary:logistic"}
     assert {"Name": "eta", "MinValue": "0.05", "MaxValue": "0.4", "ScalingType": "Linear"} in \
-        shown["TrainingJobDefinitions"][0]["HyperParameterRanges"]["ContinuousParameterRanges"]
-    assert shown["TrainingJobDefinitions"][0]["TuningObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
+        config["ParameterRanges"]["ContinuousParameterRanges"]
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
     assert shown["HyperParameterTuningJobConfig"]["ResourceLimits"] == {
         "MaxNumberOfTrainingJobs": 12, "MaxParallelTrainingJobs": 3}
     assert "Early stopping" in page.html and "Warm start" in page.html
@@ -155,7 +160,7 @@ def test_the_role_and_vpc_come_from_the_project(bob_client, project):
     root = data_dir()
     page = to_definitions(bob_client, "with-role")
     page = finish(page, root)
-    definition = page.request_json()["TrainingJobDefinitions"][0]
+    definition = page.request_json()["TrainingJobDefinition"]
     assert definition["RoleArn"] == "arn:aws:iam::123456789012:role/ProjectRole"
     assert definition["VpcConfig"] == {"Subnets": ["subnet-0123abcd"], "SecurityGroupIds": ["sg-0123abcd", "sg-4567ef01"]}
     assert "arn:aws:iam::123456789012:role/ProjectRole" in page.html  # the review step says which role

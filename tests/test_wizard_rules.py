@@ -149,13 +149,23 @@ def test_warm_start_is_sent_and_shown_on_review(bob_client, make_job, on_sagemak
     assert "IdenticalDataAndAlgorithm from parent-a" in page.html
 
 
-def test_the_local_engine_does_not_warm_start(bob_client, project, make_job):
+@pytest.mark.parametrize("warm_start_type", ["IdenticalDataAndAlgorithm", "TransferLearning"])
+def test_the_local_engine_warm_starts_from_a_job_of_the_project(bob_client, project, make_job, root,
+                                                                warm_start_type):
     make_job("parent-a", status=HpoJob.Status.COMPLETED)
-    page = start(bob_client).next(job__name="warm-local", job__warm_start_type="TransferLearning",
-                                  job__warm_start_parents=["parent-a"])
-    assert page.error_near("job-warm_start_parents") == [
-        "The local engine cannot warm start from earlier jobs; leave this empty (warm start works when jobs run "
-        "on SageMaker)."]
+    page = start(bob_client)
+    assert "does not warm start" not in page.html
+    page = page.next(job__name="warm-local", job__warm_start_type=warm_start_type,
+                     job__warm_start_parents=["parent-a"])
+    assert page.step == "definitions", page.errors()
+    page = page.next(fill_channels(page, root)).next()
+    assert page.step == "review", page.errors()
+    request = page.request_json()
+    assert request["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent-a"}],
+        "WarmStartType": warm_start_type,
+    }
+    assert "TrainingJobDefinition" in request  # warm start is for a single definition
 
 
 @pytest.mark.parametrize("tags,message", [
@@ -308,10 +318,12 @@ def test_grid_on_xgboost_tunes_numeric_parameters_as_lists_of_values(bob_client,
     assert page.step == "resources", page.errors()
     page = page.next(resources__max_jobs="")
     assert page.step == "review", page.errors()
-    ranges = page.request_json()["TrainingJobDefinitions"][0]["HyperParameterRanges"]
+    ranges = page.request_json()["HyperParameterTuningJobConfig"]["ParameterRanges"]
     assert sorted(ranges["CategoricalParameterRanges"], key=lambda r: r["Name"]) == [
         {"Name": "eta", "Values": ["0.1", "0.2", "0.3"]}, {"Name": "max_depth", "Values": ["3", "5"]}]
     assert not ranges.get("IntegerParameterRanges") and not ranges.get("ContinuousParameterRanges")
+    # The review says how many training jobs the grid runs: 2 x 3 combinations.
+    assert '<dd id="grid-combinations">6 combinations of the categorical values</dd>' in page.html
 
 
 def test_a_numeric_value_list_is_checked_against_the_parameters_bounds(bob_client, project, root):
@@ -325,7 +337,7 @@ def test_a_numeric_value_list_is_checked_against_the_parameters_bounds(bob_clien
 def test_a_builtin_metric_has_its_own_direction(defs):
     page = defs.next({"def-objective_metric": "validation:rmse", "def-objective_type": "Maximize"})
     page = page.next()
-    assert page.request_json()["TrainingJobDefinitions"][0]["TuningObjective"] == {
+    assert page.request_json()["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] == {
         "Type": "Minimize", "MetricName": "validation:rmse"}
 
 

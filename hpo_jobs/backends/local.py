@@ -27,7 +27,6 @@ import copy
 import errno
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -42,28 +41,29 @@ from urllib.parse import unquote, urlparse
 from django.conf import settings
 
 from hpo_jobs.sagemaker import catalogue
+from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.local_engine import container, sandbox, store
 from hpo_jobs.local_engine.metrics import tail
 from hpo_jobs.sagemaker.metrics import compile_definitions
-from hpo_jobs.local_engine.space import grid, grid_size, infer_max_resource, parse_ranges
+from hpo_jobs.local_engine.space import grid, infer_max_resource, parse_ranges
 
 from .base import AlreadyExistsError, NotFoundError, PermanentBackendError, TransientBackendError
 
 log = logging.getLogger(__name__)
 
 ACCOUNT = "000000000000"  # the ARNs are shape-valid; no AWS account is involved
-NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
-TRAINING_JOB_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-DEFINITION_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}")
+NAME_RE = facts.JOB_NAME_RE
+TRAINING_JOB_NAME_RE = facts.TRAINING_JOB_NAME_RE
+DEFINITION_NAME_RE = facts.DEFINITION_NAME_RE
 # A channel's name becomes a folder name under input/data: "." and ".." must never pass.
-CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+CHANNEL_NAME_RE = facts.CHANNEL_NAME_RE
 STRATEGIES = ("Bayesian", "Random", "Hyperband", "Grid")
 DIRECTIONS = ("Maximize", "Minimize")
 # The built-ins that run here, and the module that runs each one.
 BUILTIN_MODULES = {"xgboost": "xgboost_train", "linear-learner": "linear_learner_train", "knn": "knn_train"}
 # SageMaker's quota on training jobs per tuning job: the budget when the request gives none.
-DEFAULT_MAX_TRAINING_JOBS = 750
-_COUNTER_NAMES = ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped")
+DEFAULT_MAX_TRAINING_JOBS = facts.MAX_TRAINING_JOBS
+_COUNTER_NAMES = facts.STATUS_COUNTERS
 
 
 @cache
@@ -89,7 +89,7 @@ def machine_limits() -> dict[str, Any]:
 
 
 def _timestamp(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return facts.to_datetime(seconds)
 
 
 class LocalBackend:
@@ -482,18 +482,14 @@ class LocalBackend:
         single, many = request.get("TrainingJobDefinition"), request.get("TrainingJobDefinitions")
         if bool(single) == bool(many):
             raise PermanentBackendError("Give exactly one of TrainingJobDefinition and TrainingJobDefinitions")
-        job_objective = config.get("HyperParameterTuningJobObjective")
-        definitions = [
-            self._plan_definition(d, i, many is not None, config, job_objective, strategy)
-            for i, d in enumerate([single] if single else many)
-        ]
+        definitions = [self._plan_definition(d, many is not None, strategy) for d in facts.definitions(request)]
         labels = [d["label"] for d in definitions if d["label"]]
         if len(set(labels)) != len(labels):
             raise PermanentBackendError("The DefinitionName of each training job definition must be unique")
 
         warm_start = None
         if request.get("WarmStartConfig"):
-            warm_start = self._warm_start(request["WarmStartConfig"], definitions, many is not None)
+            warm_start = self._warm_start(request["WarmStartConfig"], definitions)
 
         limits = config["ResourceLimits"]
         budget = limits.get("MaxNumberOfTrainingJobs")
@@ -526,7 +522,7 @@ class LocalBackend:
         # MaxParallelTrainingJobs, bounded by the machine: the setting (the cores by default) and the cores.
         parallel = max(1, min(limits["MaxParallelTrainingJobs"], settings.HPO_LOCAL_MAX_PARALLEL, cores))
         criteria = config.get("TuningJobCompletionCriteria") or {}
-        objective = job_objective or definitions[0]["objective"]
+        objective = definitions[0]["objective"]
         region = settings.AWS_REGION
         return {
             "version": 1,
@@ -557,11 +553,10 @@ class LocalBackend:
             "definitions": definitions,
         }
 
-    def _warm_start(
-        self, config: dict[str, Any], definitions: list[dict[str, Any]], multiple: bool
-    ) -> dict[str, Any]:
-        """The parents a job warm starts from: ended tuning jobs of this engine with the same objective metric."""
-        if multiple:
+    def _warm_start(self, config: dict[str, Any], definitions: list[dict[str, Any]]) -> dict[str, Any]:
+        """The parents a job warm starts from: ended tuning jobs of this engine with the same objective metric.
+        As on SageMaker, only a job tuning a single definition warm starts."""
+        if len(definitions) > 1:
             raise PermanentBackendError("Warm start is only available when tuning a single training job definition")
         metric = definitions[0]["objective"]["MetricName"]
         parents = []
@@ -572,7 +567,7 @@ class LocalBackend:
             except NotFoundError:
                 raise PermanentBackendError(f"Warm start parent {name} is not a tuning job of the local engine") from None
             status = self._state(folder)["status"]
-            if status not in ("Completed", "Stopped", "Failed"):
+            if status not in facts.TUNING_JOB_ENDED_STATUSES:
                 raise PermanentBackendError(
                     f"Warm start parent {name} is {status}; a parent must have ended (Completed, Stopped or Failed)"
                 )
@@ -582,15 +577,8 @@ class LocalBackend:
             parents.append({"name": parent_plan["name"], "folder": str(folder)})
         return {"type": config["WarmStartType"], "parents": parents}
 
-    def _plan_definition(
-        self,
-        definition: dict[str, Any],
-        index: int,
-        multiple: bool,
-        config: dict[str, Any],
-        job_objective: dict[str, Any] | None,
-        strategy: str,
-    ) -> dict[str, Any]:
+    def _plan_definition(self, read: facts.Definition, multiple: bool, strategy: str) -> dict[str, Any]:
+        definition, index = read.data, read.index
         label = definition.get("DefinitionName")
         if multiple and not label:
             raise PermanentBackendError("Each of TrainingJobDefinitions needs a DefinitionName")
@@ -601,22 +589,19 @@ class LocalBackend:
             )
         where = f"Training job definition {label or index + 1}"
 
-        objective = definition.get("TuningObjective") or job_objective
+        objective = read.objective
         if not objective:
             raise PermanentBackendError(f"{where}: no objective (TuningObjective or HyperParameterTuningJobObjective)")
         if objective.get("Type") not in DIRECTIONS:
             raise PermanentBackendError(f"{where}: the objective's Type must be Maximize or Minimize")
         metric_name = objective["MetricName"]
 
-        raw_ranges = definition.get("HyperParameterRanges")
-        if raw_ranges is None and not multiple:
-            raw_ranges = config.get("ParameterRanges")
         try:
-            ranges = parse_ranges(raw_ranges)
+            ranges = parse_ranges(read.ranges)
             size = None
             if strategy == "Grid":
                 grid(ranges)  # refuses numeric ranges
-                size = grid_size(ranges)
+                size = facts.grid_size(read.ranges)
         except ValueError as exc:
             raise PermanentBackendError(f"{where}: {exc}") from None
         static = definition.get("StaticHyperParameters") or {}

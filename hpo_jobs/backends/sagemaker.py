@@ -1,7 +1,7 @@
 """The SageMaker engine: boto3's SageMaker and CloudWatch Logs clients from ``hpo_jobs.aws``.
 
-Every botocore error is sorted into one of the interface's kinds, so callers never see a
-ClientError: transient (retry with backoff), permanent (the message is SageMaker's, shown to the
+Every botocore error is sorted into one of the interface's kinds (the codes of each kind are
+SageMaker's facts, in ``hpo_jobs.sagemaker.request``), so callers never see a ClientError: transient (retry with backoff), permanent (the message is SageMaker's, shown to the
 user), not found, already exists. Credentials problems are a permanent kind of their own
 (``CredentialsError``): the job is not at fault, so services keep it and retry later. An account
 limit reached (``ResourceLimitExceeded``) is a transient kind (``QuotaError``): the job waits Pending
@@ -17,6 +17,7 @@ from typing import Any
 from botocore import exceptions as bx
 
 from hpo_jobs import aws
+from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.sagemaker.metrics import Series, cloudwatch_text, compile_definitions, match_line
 
 from .base import (
@@ -32,26 +33,6 @@ LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 # Reading a training job's metrics stops after this many log pages (1 MB each at most) per stream.
 METRIC_LOG_PAGES_MAX = 100
 
-# Error codes worth a retry; any 5xx and 429 are too, whatever their code.
-TRANSIENT_CODES = frozenset({
-    "ThrottlingException", "Throttling", "ThrottledException", "RequestThrottled",
-    "RequestThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
-    "ProvisionedThroughputExceededException", "SlowDown", "PriorRequestNotComplete",
-    "InternalFailure", "InternalServerError", "InternalError", "ServiceUnavailable",
-    "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
-})
-# The caller is not who AWS will serve: no retry helps until an operator fixes it.
-CREDENTIAL_CODES = frozenset({
-    "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-    "InvalidSignatureException", "SignatureDoesNotMatch", "MissingAuthenticationToken",
-    "IncompleteSignature", "AuthFailure",
-})
-ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "NotAuthorized"})
-NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
-# An account quota reached (concurrent tuning jobs, instances of a type...): fine once running jobs end.
-QUOTA_CODES = frozenset({"ResourceLimitExceeded"})
-
-
 def _describe_client_error(exc: bx.ClientError) -> tuple[str, str, int]:
     error = exc.response.get("Error", {})
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
@@ -62,21 +43,22 @@ def translate(exc: Exception, *, not_found_on_validation: bool = False) -> Excep
     """The backend error for a botocore exception (or ``exc`` itself when it is not botocore's)."""
     if isinstance(exc, bx.ClientError):
         code, message, status = _describe_client_error(exc)
-        if code == "ResourceInUse":
+        kind = facts.error_kind(code, status)
+        if kind == "already_exists":
             return AlreadyExistsError(message)
-        if code in NOT_FOUND_CODES:
+        if kind == "not_found":
             return NotFoundError(message)
         # SageMaker answers a describe/stop of an unknown job with ValidationException
         # "Could not find ..." in some regions and API versions, not ResourceNotFound.
         if not_found_on_validation and code == "ValidationException" and "could not find" in message.lower():
             return NotFoundError(message)
-        if code in QUOTA_CODES:
+        if kind == "quota":
             return QuotaError(f"SageMaker's limit is reached; the portal tries again later: {message} ({code})")
-        if code in TRANSIENT_CODES or status >= 500 or status == 429:
+        if kind == "transient":
             return TransientBackendError(f"SageMaker is busy or unavailable ({code or status}): {message}")
-        if code in CREDENTIAL_CODES:
+        if kind == "credentials":
             return CredentialsError(f"AWS credentials are missing or invalid: {message} ({code})")
-        if code in ACCESS_DENIED_CODES:
+        if kind == "access_denied":
             return CredentialsError(f"AWS denied access (check the portal's IAM permissions): {message} ({code})")
         return PermanentBackendError(f"{code}: {message}" if code else message)
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError)):

@@ -17,11 +17,13 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-MAX_TUNED = 30  # SageMaker's limit, across the three lists
+from hpo_jobs.sagemaker.request import HYPERBAND_EPOCH_HYPERPARAMETERS, MAX_TUNED_HYPERPARAMETERS
+
+MAX_TUNED = MAX_TUNED_HYPERPARAMETERS  # SageMaker's limit, across the three lists
 MAX_CATEGORICAL_VALUES = 30
 SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 # SageMaker infers Hyperband's MaxResource from the first of these static hyperparameters.
-EPOCH_HYPERPARAMETERS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
+EPOCH_HYPERPARAMETERS = HYPERBAND_EPOCH_HYPERPARAMETERS
 
 
 @dataclass(frozen=True)
@@ -172,11 +174,6 @@ def grid(ranges: list[Range]) -> dict[str, list[str]]:
     if not ranges:
         raise ValueError("Grid search needs at least one categorical range")
     return {r.name: list(r.values) for r in ranges}
-
-
-def grid_size(ranges: list[Range]) -> int:
-    """How many combinations a grid of these categorical ranges has."""
-    return math.prod(len(r.values) for r in ranges)
 
 
 def infer_max_resource(static: dict[str, str]) -> int | None:

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hpo_jobs.sagemaker.request import TUNING_JOB_ACTIVE_STATUSES
+
 REQUEST = "request.json"  # the CreateHyperParameterTuningJob request, as received
 PLAN = "plan.json"  # the request resolved by the backend: commands, channel paths, limits
 STATE = "state.json"  # status, training jobs, counters: written by the lock holder only
@@ -25,7 +27,7 @@ TRAINING_JOBS = "training-jobs"  # one /opt/ml-like directory per training job
 LOGS = "logs"  # one log file per training job (stdout and stderr together)
 METRICS = "metrics"  # one JSON file per training job: its metric series, written by the supervisor
 
-ACTIVE_STATUSES = ("InProgress", "Stopping")
+ACTIVE_STATUSES = TUNING_JOB_ACTIVE_STATUSES
 
 
 def write_json(path: Path, data: Any) -> None:

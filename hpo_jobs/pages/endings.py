@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hpo_jobs.models import HpoJob, TrainingJob
+from hpo_jobs.sagemaker import request as facts
 
 # A training job still running when its tuning job completes is stopped then; SageMaker gives it
 # up to 120 s between SIGTERM and SIGKILL, so it may end that much after the tuning job's end time.
@@ -48,8 +49,7 @@ def completion_reason(job: HpoJob) -> str | None:
     details = job.completion_details or {}
     target = criteria.get("TargetObjectiveMetricValue")
     best = job.best_objective_value
-    objective = config.get("HyperParameterTuningJobObjective") or next(
-        (d.get("TuningObjective") for d in job.definitions if d.get("TuningObjective")), {}) or {}
+    objective = facts.objective(job.request)
     maximize = objective.get("Type", "Maximize") != "Minimize"
     if target is not None and best is not None and (best >= target if maximize else best <= target):
         return (f"the best {objective.get('MetricName') or 'objective'} reached the target value {target:g} "
@@ -125,5 +125,5 @@ def training_job_ending(job: HpoJob, tj: TrainingJob, *, epochs: int | None = No
 def _max_runtime(job: HpoJob, tj: TrainingJob) -> int | None:
     definitions = job.definitions
     definition = definitions[0] if len(definitions) == 1 else next(
-        (d for d in definitions if d.get("DefinitionName") == tj.definition_name), {})
-    return ((definition or {}).get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        (d for d in definitions if d.name == tj.definition_name), None)
+    return ((definition.data if definition else {}).get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")

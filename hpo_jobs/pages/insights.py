@@ -33,6 +33,7 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from hpo_jobs.models import HpoJob, SiteSettings
+from hpo_jobs.sagemaker import request as sagemaker_request
 
 from . import presenters
 
@@ -241,17 +242,15 @@ def narrowed_request(job: HpoJob) -> dict[str, Any] | None:
     stored = {d["name"]: d for d in (job.insights or {}).get("definitions") or [] if d.get("narrowed")}
     if not stored:
         return None
-    request = copy.deepcopy(job.request)
-    if request.get("TrainingJobDefinitions"):
-        for definition in request["TrainingJobDefinitions"]:
-            found = stored.get(definition.get("DefinitionName") or "")
-            if found is None and len(request["TrainingJobDefinitions"]) == 1:
-                found = next(iter(stored.values()))
-            if found:
-                definition["HyperParameterRanges"] = found["narrowed"]["ranges"]
-    elif request.get("TrainingJobDefinition"):
-        config = request.setdefault("HyperParameterTuningJobConfig", {})
-        config["ParameterRanges"] = next(iter(stored.values()))["narrowed"]["ranges"]
+    defs = sagemaker_request.definitions(job.request)
+    narrowed = []
+    for definition in defs:
+        found = stored.get(definition.name) or (next(iter(stored.values())) if len(defs) == 1 else None)
+        plural = definition.as_plural()
+        if found:
+            plural["HyperParameterRanges"] = found["narrowed"]["ranges"]
+        narrowed.append(plural)
+    request = sagemaker_request.with_definitions(job.request, narrowed)
     return request
 
 

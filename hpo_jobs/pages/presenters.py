@@ -3,8 +3,9 @@ review, the job page's definitions and configuration tabs, and the JSON API.
 
 The result is plain data (dicts, lists, strings, numbers, booleans and None), so that ``json.dumps``
 takes it as it is; the templates render it and the API returns it. Both definition forms of a
-request are read: ``TrainingJobDefinition`` (one algorithm, whose objective and ranges live in
-``HyperParameterTuningJobConfig``) and ``TrainingJobDefinitions``.
+request are read (``TrainingJobDefinition``, one algorithm, whose objective and ranges live in
+``HyperParameterTuningJobConfig``, and ``TrainingJobDefinitions``), through SageMaker's facts about
+a request (``hpo_jobs.sagemaker.request``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from hpo_jobs.sagemaker import catalogue
+from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.sagemaker.metrics import definitions_for
 
 RANGE_KINDS = (
@@ -28,15 +30,6 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def request_definitions(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """The request's training job definitions, whichever of the two forms it uses."""
-    if request.get("TrainingJobDefinitions"):
-        return [_dict(d) for d in _list(request["TrainingJobDefinitions"])]
-    if request.get("TrainingJobDefinition"):
-        return [_dict(request["TrainingJobDefinition"])]
-    return []
 
 
 def _algorithm(image: str) -> catalogue.Algorithm | None:
@@ -96,9 +89,8 @@ def _channel(channel: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _definition(definition: dict[str, Any], config: dict[str, Any], index: int) -> dict[str, Any]:
-    objective = _dict(definition.get("TuningObjective") or config.get("HyperParameterTuningJobObjective"))
-    ranges = _dict(definition.get("HyperParameterRanges") or config.get("ParameterRanges"))
+def _definition(read: facts.Definition, index: int) -> dict[str, Any]:
+    definition, objective, ranges = read.data, read.objective, read.ranges
     spec = _dict(definition.get("AlgorithmSpecification"))
     image = str(spec.get("TrainingImage") or "")
     algorithm = None if spec.get("AlgorithmName") else _algorithm(image)
@@ -111,7 +103,7 @@ def _definition(definition: dict[str, Any], config: dict[str, Any], index: int) 
     vpc = _dict(definition.get("VpcConfig"))
     output = _dict(definition.get("OutputDataConfig"))
     range_rows = _ranges(ranges)
-    name = str(definition.get("DefinitionName") or "")
+    name = read.name
     return {
         "index": index,
         "name": name,
@@ -159,8 +151,7 @@ def _definition(definition: dict[str, Any], config: dict[str, Any], index: int) 
 def present_definitions(request: dict[str, Any]) -> list[dict[str, Any]]:
     """Each training job definition of the request, read for people (objective and ranges included,
     from wherever the request's form keeps them)."""
-    config = _dict(request.get("HyperParameterTuningJobConfig"))
-    return [_definition(d, config, i) for i, d in enumerate(request_definitions(request), start=1)]
+    return [_definition(d, i) for i, d in enumerate(facts.definitions(request), start=1)]
 
 
 def present_request(request: dict[str, Any]) -> dict[str, Any]:
@@ -172,9 +163,7 @@ def present_request(request: dict[str, Any]) -> dict[str, Any]:
     hyperband = _dict(strategy_config.get("HyperbandStrategyConfig"))
     warm = _dict(request.get("WarmStartConfig"))
     definitions = present_definitions(request)
-    objective = _dict(config.get("HyperParameterTuningJobObjective"))
-    if not objective and definitions:
-        objective = {"MetricName": definitions[0]["objective_metric"], "Type": definitions[0]["objective_type"]}
+    objective = facts.objective(request)
     return {
         "name": str(request.get("HyperParameterTuningJobName", "")),
         "settings": {
@@ -197,6 +186,8 @@ def present_request(request: dict[str, Any]) -> dict[str, Any]:
             "max_jobs": limits.get("MaxNumberOfTrainingJobs"),
             "max_parallel": limits.get("MaxParallelTrainingJobs"),
             "max_runtime_s": limits.get("MaxRuntimeInSeconds"),
+            # Grid runs every combination of the categorical values: how many that is.
+            "grid_combinations": facts.grid_combinations(request) if config.get("Strategy") == "Grid" else None,
         },
         "warm_start": {
             "type": str(warm.get("WarmStartType", "")),

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from typing import Any, Iterator
 from urllib.parse import quote
 
@@ -29,7 +27,6 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST, require_safe
 
@@ -39,6 +36,7 @@ from projects.models import Project
 from hpo_jobs import services
 from hpo_jobs.backends import Backend, BackendError, get_backend
 from hpo_jobs.models import HpoJob, TrainingJob
+from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.templatetags.hpo_format import status_words
 
 from . import best as best_job
@@ -63,7 +61,7 @@ CHARTS_REFRESH_S = 10
 # A hyperparameter value that PostgreSQL may cast to a number (SQLite's CAST reads any text).
 NUMBER_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 # SageMaker's TrainingJobStatus values, the filter's allow-list (plus any status stored rows carry).
-TRAINING_JOB_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+TRAINING_JOB_STATUSES = facts.TRAINING_JOB_STATUSES
 
 TABS = {
     "overview": "Overview",
@@ -150,20 +148,7 @@ def _choice(value: str | None, allowed, default: str) -> str:
 
 def _when(value: Any) -> datetime | None:
     """A time from an engine summary (ISO text, epoch seconds or a datetime), or None."""
-    if isinstance(value, datetime):
-        result = value
-    elif isinstance(value, str):
-        try:
-            result = parse_datetime(value)
-        except ValueError:
-            return None
-    elif isinstance(value, (int, float)) and math.isfinite(value):
-        result = datetime.fromtimestamp(value, tz=dt_timezone.utc)
-    else:
-        return None
-    if result is not None and timezone.is_naive(result):
-        result = timezone.make_aware(result, dt_timezone.utc)
-    return result
+    return facts.to_datetime(value)
 
 
 def _elapsed(start: datetime | None, end: datetime | None, now: datetime) -> timedelta | None:
@@ -213,7 +198,7 @@ def _job_objective(job: HpoJob) -> Objective:
     shared = config.get("HyperParameterTuningJobObjective") or {}
     metrics: dict[str, str] = {}
     for definition in job.definitions:
-        objective = definition.get("TuningObjective") or shared
+        objective = definition.objective or shared
         if objective.get("MetricName"):
             metrics.setdefault(str(objective["MetricName"]), str(objective.get("Type", "Maximize")))
     if shared.get("MetricName"):
@@ -1068,7 +1053,7 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
         "log": log[-LOG_SHOW_CHARS:].replace("#011", "\t"),
         "log_truncated": len(log) > LOG_SHOW_CHARS,
         "log_error": log_error,
-        "active": training_job.status in ("InProgress", "Stopping"),
+        "active": training_job.status in facts.TRAINING_JOB_ACTIVE_STATUSES,
         "refresh_s": 10,
     })
 

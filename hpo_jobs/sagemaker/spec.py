@@ -27,27 +27,28 @@ from pathlib import Path
 from typing import Any
 
 from . import catalogue
+from . import request as facts
 from .catalogue import format_number, parse_float, parse_int, show
+from .request import (  # noqa: F401  (SageMaker's limits; re-exported for the wizard and the tests)
+    HYPERBAND_EPOCH_HYPERPARAMETERS,
+    HYPERBAND_MAX_RESOURCE,
+    MAX_ENVIRONMENT_VARIABLES,
+    MAX_HYPERPARAMETERS,
+    MAX_PARALLEL_TRAINING_JOBS,
+    MAX_TAGS,
+    MAX_TRAINING_JOBS,
+    MAX_TRAINING_JOBS_RANDOM,
+    MAX_TRAINING_RUNTIME_S,
+    MAX_TUNED_HYPERPARAMETERS,
+    MAX_TUNING_RUNTIME_S,
+    MIN_TUNING_RUNTIME_S,
+    TUNING_OBJECTIVE_HYPERPARAMETER,
+)
 
 logger = logging.getLogger(__name__)
 
 OPERATION = "CreateHyperParameterTuningJob"
 
-# Limits from the developer guide and the quota page (sagemaker-hpo-api.md, section 2) that the model
-# does not carry.
-MAX_TUNED_HYPERPARAMETERS = 30  # across the integer, continuous and categorical lists together
-MAX_HYPERPARAMETERS = 100  # static + tuned, and SageMaker adds _tuning_objective_metric itself
-TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
-MAX_PARALLEL_TRAINING_JOBS = 100  # default quota 10, raisable to 100
-MAX_TAGS = 50  # the service model's limit on a request's Tags
-MAX_TRAINING_JOBS = 750  # Bayesian, Hyperband, Grid
-MAX_TRAINING_JOBS_RANDOM = 10_000  # Random: 750 by default, raisable to 10,000
-HYPERBAND_MAX_RESOURCE = 20_000
-HYPERBAND_EPOCH_HYPERPARAMETERS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
-MAX_TRAINING_RUNTIME_S = 28 * 24 * 3600  # a training job runs at most 28 days
-# A tuning job's ResourceLimits.MaxRuntimeInSeconds: the service model's range (botocore checks only the min).
-MIN_TUNING_RUNTIME_S, MAX_TUNING_RUNTIME_S = 120, 15_768_000
-MAX_ENVIRONMENT_VARIABLES = 48  # in total across all definitions
 INTERNAL_ERROR = "Part of this request could not be checked because of an internal error"
 
 
@@ -492,32 +493,28 @@ def _int(value: Any) -> int | None:
 
 @dataclass
 class _Definition:
-    """One training job definition as the rules see it, wherever its parts sit in the request."""
+    """One training job definition as the rules see it (``request.Definition``, with its algorithm)."""
 
-    path: str
-    data: dict
-    objective: dict
-    objective_path: str
-    ranges: dict
-    ranges_path: str
+    read: facts.Definition
     image: str | None = field(init=False)
     algorithm: catalogue.Algorithm | None = field(init=False)  # None for a custom image or AlgorithmName
 
     def __post_init__(self) -> None:
-        self.image = _str(_dict(self.data.get("AlgorithmSpecification")).get("TrainingImage"))
+        self.image = self.read.image
         self.algorithm = catalogue.algorithm_for_image(self.image) if self.image else None
 
-    @property
-    def name(self) -> str:
-        return _str(self.data.get("DefinitionName")) or ""
+    path = property(lambda self: self.read.path)
+    data = property(lambda self: self.read.data)
+    objective = property(lambda self: self.read.objective)
+    objective_path = property(lambda self: self.read.objective_path)
+    ranges = property(lambda self: self.read.ranges)
+    ranges_path = property(lambda self: self.read.ranges_path)
+    name = property(lambda self: self.read.name)
+    static = property(lambda self: self.read.static)
 
     @property
     def spec_path(self) -> str:
         return f"{self.path}.AlgorithmSpecification"
-
-    @property
-    def static(self) -> dict:
-        return _dict(self.data.get("StaticHyperParameters"))
 
     @property
     def custom(self) -> bool:
@@ -636,13 +633,6 @@ class _Rules:
             if config_ranges is not None and data.get("HyperParameterRanges") is not None:
                 self.add(f"{path}.HyperParameterRanges", "Hyperparameter ranges are given twice: keep those in "
                          "the tuning configuration (ParameterRanges) or those in the definition, not both")
-            in_config = config_ranges is not None or data.get("HyperParameterRanges") is None
-            self.definitions.append(_Definition(
-                path=path, data=data,
-                objective=_dict(objective), objective_path=f"{config_path}.HyperParameterTuningJobObjective",
-                ranges=_dict(config_ranges if in_config else data.get("HyperParameterRanges")),
-                ranges_path=f"{config_path}.ParameterRanges" if in_config else f"{path}.HyperParameterRanges",
-            ))
         elif several is not None:
             if objective is not None:
                 self.add(f"{config_path}.HyperParameterTuningJobObjective", "With TrainingJobDefinitions, each "
@@ -652,19 +642,14 @@ class _Rules:
                          "its own hyperparameter ranges (HyperParameterRanges); remove these")
             for index, item in enumerate(_list(several)):
                 path = f"TrainingJobDefinitions[{index}]"
-                data = _dict(item)
                 if not isinstance(item, dict):
                     continue  # the shape check has reported it
                 for member, what in (("DefinitionName", "a definition name"), ("TuningObjective", "an objective"),
                                      ("HyperParameterRanges", "hyperparameter ranges")):
-                    if data.get(member) is None:
+                    if item.get(member) is None:
                         self.add(f"{path}.{member}", f"Each of several training job definitions needs {what} "
                                  f"({member})")
-                self.definitions.append(_Definition(
-                    path=path, data=data,
-                    objective=_dict(data.get("TuningObjective")), objective_path=f"{path}.TuningObjective",
-                    ranges=_dict(data.get("HyperParameterRanges")), ranges_path=f"{path}.HyperParameterRanges",
-                ))
+        self.definitions = [_Definition(d) for d in facts.definitions(self.request)]
         names: dict[str, str] = {}
         for definition in self.definitions:
             if definition.name:
@@ -737,13 +722,9 @@ class _Rules:
                     name = _str(item.get("Name")) or "this range"
                     self.add(path, f"Grid search takes categorical ranges only: make {name} categorical (list the "
                              "values to try) or static, or choose another strategy")
-            product = 1
-            categorical = list(definition.range_items("CategoricalParameterRanges"))
-            if not categorical:
+            if not list(definition.range_items("CategoricalParameterRanges")):
                 self.add(definition.ranges_path, "Grid search needs at least one categorical range")
-            for _, item in categorical:
-                product *= max(len(_list(item.get("Values"))), 1)
-            combinations += product
+            combinations += facts.grid_size(definition.ranges)
         if combinations > MAX_TRAINING_JOBS:
             where = self.definitions[0].ranges_path if len(self.definitions) == 1 else ""
             self.add(where, f"Grid search would run {format_number(combinations)} training jobs, more than the "

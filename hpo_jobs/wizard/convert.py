@@ -6,8 +6,10 @@ them into the exact request the portal sends; ``request_to_wizard_data`` reads a
 or a job's stored request for a clone) back into values, so that for every request the wizard can
 produce ``build_request(request_to_wizard_data(r)) == r``.
 
-Always ``TrainingJobDefinitions`` (plural, each with DefinitionName and TuningObjective): one form
-for one or many definitions. Import accepts both forms.
+One definition goes out as ``TrainingJobDefinition`` (the single-algorithm form SageMaker's SDK
+sends: its objective and ranges in ``HyperParameterTuningJobConfig``, no DefinitionName), several as
+``TrainingJobDefinitions`` (each with its DefinitionName, TuningObjective and HyperParameterRanges);
+``request.with_definitions`` writes the form. Import and clone read both forms.
 
 What a member may not choose (the execution role, VPC subnets and security groups) is set by
 ``apply_project_policy`` from the project's settings, whatever the values or an import say.
@@ -22,6 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from hpo_jobs.sagemaker import catalogue
+from hpo_jobs.sagemaker import request as facts
 
 PROJECT_TAG = "hpo-portal:project"
 CREATOR_TAG = "hpo-portal:created-by"
@@ -151,11 +154,19 @@ def build_request(
     src[C + ("RandomSeed",)] = ("job", "random_seed")
     request["HyperParameterTuningJobConfig"] = config
 
-    request["TrainingJobDefinitions"] = [
+    request = facts.with_definitions(request, [
         _build_definition(definition, index, src) for index, definition in enumerate(definitions)
-    ]
+    ])
     src[("TrainingJobDefinitions",)] = ("definitions", None)
     src[("TrainingJobDefinition",)] = ("definitions", None)
+    if len(definitions) == 1:
+        # The singular form keeps the definition's objective and ranges in the tuning configuration.
+        D = ("TrainingJobDefinitions", 0)
+        for plural, singular in (("TuningObjective", "HyperParameterTuningJobObjective"),
+                                 ("HyperParameterRanges", "ParameterRanges")):
+            for path, location in list(src.items()):
+                if path[:3] == D + (plural,):
+                    src[C + (singular,) + path[3:]] = location
 
     parents = list(job.get("warm_start_parents") or [])
     if parents:
@@ -316,13 +327,9 @@ def apply_project_policy(request: dict[str, Any], project, user) -> dict[str, An
     replace any user tag with the same key.
     """
     result = copy.deepcopy(request)
-    definitions = list(result.get("TrainingJobDefinitions") or [])
-    if result.get("TrainingJobDefinition"):
-        definitions.append(result["TrainingJobDefinition"])
     vpc = project.vpc_config
-    for definition in definitions:
-        if not isinstance(definition, dict):
-            continue
+    for read in facts.definitions(result):
+        definition = read.data
         definition["RoleArn"] = execution_role(project)
         if vpc:
             definition["VpcConfig"] = copy.deepcopy(vpc)
@@ -359,23 +366,25 @@ def request_to_wizard_data(request: dict[str, Any]) -> dict[str, Any]:
         if key not in _CONFIG_MEMBERS:
             problems.append((f"HyperParameterTuningJobConfig.{key}", _unsupported(key)))
 
-    definitions_raw = request.get("TrainingJobDefinitions")
+    several = request.get("TrainingJobDefinitions")
     single = request.get("TrainingJobDefinition")
-    if definitions_raw and single:
+    if several and single:
         problems.append(("TrainingJobDefinition", "Give TrainingJobDefinition or TrainingJobDefinitions, not both."))
-    if not definitions_raw and isinstance(single, dict):
-        # The one-definition form keeps its objective and ranges on the config: move them onto the
-        # definition, which is where the plural form (the one the portal always sends) has them.
-        single = dict(single)
-        single.setdefault("DefinitionName", _definition_name_from(request))
-        if "TuningObjective" not in single and config.get("HyperParameterTuningJobObjective"):
-            single["TuningObjective"] = config["HyperParameterTuningJobObjective"]
-        if "HyperParameterRanges" not in single and config.get("ParameterRanges") is not None:
-            single["HyperParameterRanges"] = config["ParameterRanges"]
-        definitions_raw = [single]
-        notes.append("The request used TrainingJobDefinition (one definition); the portal sends the same "
-                      "definition as TrainingJobDefinitions, with its objective and ranges on the definition.")
-    elif config.get("HyperParameterTuningJobObjective") or config.get("ParameterRanges"):
+    # Each definition as the wizard's values hold it: with its own name, objective and ranges.
+    read = facts.definitions(request)
+    definitions_raw = [d.as_plural() for d in read]
+    if facts.single_algorithm(request):
+        if definitions_raw and not definitions_raw[0].get("DefinitionName"):
+            definitions_raw[0]["DefinitionName"] = _definition_name_from(request)
+        elif definitions_raw:
+            notes.append("A single definition (TrainingJobDefinition) goes out without its DefinitionName "
+                         f"({definitions_raw[0]['DefinitionName']}); the wizard keeps it as the definition's label.")
+    elif isinstance(several, list) and len(definitions_raw) == 1:
+        notes.append("The request sent its one definition as TrainingJobDefinitions; the portal sends one "
+                     "definition as TrainingJobDefinition, with its objective and ranges in the tuning "
+                     "configuration, as SageMaker's SDK does.")
+    if not facts.single_algorithm(request) and (
+            config.get("HyperParameterTuningJobObjective") or config.get("ParameterRanges")):
         problems.append((
             "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective",
             "With TrainingJobDefinitions, each definition carries its own TuningObjective and "
@@ -386,8 +395,8 @@ def request_to_wizard_data(request: dict[str, Any]) -> dict[str, Any]:
     job = _job_values(request, config, notes)
     resources = _resource_values(config)
     definitions = []
-    for index, raw in enumerate(definitions_raw if isinstance(definitions_raw, list) else []):
-        definitions.append(_definition_values(_dict(raw), index, problems, notes))
+    for index, (raw, where) in enumerate(zip(definitions_raw, (d.path for d in read))):
+        definitions.append(_definition_values(raw, index, where, problems, notes))
     if problems:
         raise UnsupportedRequest(problems)
     return {"job": job, "definitions": definitions, "resources": resources, "notes": notes}
@@ -477,9 +486,8 @@ def _resource_values(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _definition_values(
-    raw: dict[str, Any], index: int, problems: list[tuple[str, str]], notes: list[str]
+    raw: dict[str, Any], index: int, where: str, problems: list[tuple[str, str]], notes: list[str]
 ) -> dict[str, Any]:
-    where = f"TrainingJobDefinitions[{index}]"
     for key in raw:
         if key not in _DEFINITION_MEMBERS:
             if key in ("CheckpointConfig", "RetryStrategy", "Environment", "HyperParameterTuningResourceConfig") \

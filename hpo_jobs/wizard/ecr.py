@@ -18,6 +18,7 @@ from django.core.cache import cache
 from hpo_jobs import aws
 from hpo_jobs.models import SiteSettings
 from hpo_jobs.sagemaker import catalogue
+from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.sagemaker.spec import _allowed_by  # the one definition of "within an allowed prefix", shared with the validator
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def _list(allowed: list[str], region: str) -> list[str]:
         code = exc.response.get("Error", {}).get("Code", "Error")
         message = exc.response.get("Error", {}).get("Message", "")
         log.warning("ECR listing failed: %s %s", code, message)
-        if code in ("AccessDeniedException", "AccessDenied", "UnrecognizedClientException"):
+        if facts.error_kind(code) in ("access_denied", "credentials"):
             reason = "the portal's AWS identity may not list ECR repositories"
         elif code == "RepositoryNotFoundException":
             reason = "a repository disappeared while it was being listed; try again"

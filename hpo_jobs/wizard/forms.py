@@ -18,7 +18,6 @@ import copy
 import csv
 import io
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,16 +30,17 @@ from django.forms import formset_factory
 from hpo_jobs.backends import BackendError, get_backend
 from hpo_jobs.models import HpoJob, SiteSettings
 from hpo_jobs.sagemaker import catalogue, spec
+from hpo_jobs.sagemaker import request as facts
 
 from . import convert, ecr
 
-NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
-DEFINITION_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}")
-MAX_DEFINITIONS = 10
+NAME_RE = facts.JOB_NAME_RE
+DEFINITION_NAME_RE = facts.DEFINITION_NAME_RE
+MAX_DEFINITIONS = facts.MAX_DEFINITIONS
 MAX_HYPERPARAMETER_ROWS = 100  # SageMaker: 100 hyperparameters per definition, static and tuned together
 MAX_CHANNELS = 20
 MAX_METRIC_DEFINITIONS = 40
-MAX_WARM_START_PARENTS = 5
+MAX_WARM_START_PARENTS = facts.MAX_WARM_START_PARENTS
 # Rows read from a posted formset at most, whatever its management form claims (a tampered count
 # must not make the server build thousands of forms); beyond the limits above the formset says so.
 ABSOLUTE_MAX_ROWS = 200
@@ -277,10 +277,6 @@ class JobSettingsForm(forms.Form):
                 self.add_error("warm_start_parents", "Pick 1 to 5 parent tuning jobs to warm start from.")
             elif len(parents) > MAX_WARM_START_PARENTS:
                 self.add_error("warm_start_parents", f"Pick at most {MAX_WARM_START_PARENTS} parent jobs (got {len(parents)}).")
-            elif parents and self.options.backend == "local":
-                # The local engine refuses such a job at launch; say so here rather than fail it later.
-                self.add_error("warm_start_parents", "The local engine cannot warm start from earlier jobs; leave "
-                               "this empty (warm start works when jobs run on SageMaker).")
         if self.rules is not None and not self.errors:
             _attach(self, self.rules(data))
         return data
@@ -740,6 +736,15 @@ class DefinitionForm(forms.Form):
     @property
     def is_custom(self) -> bool:
         return self._raw("algorithm_source") == "custom"
+
+    def clean_name(self) -> str:
+        # Checked here, not only in the request: a lone definition goes out without its name
+        # (TrainingJobDefinition), and the name is sent as soon as a second definition is added.
+        name = self.cleaned_data["name"]
+        if not DEFINITION_NAME_RE.fullmatch(name):
+            raise ValidationError(f"Definition name {name!r} may contain only letters, digits and hyphens, and "
+                                  "must start and end with a letter or digit.")
+        return name
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
