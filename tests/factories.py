@@ -407,7 +407,7 @@ def insight_request(name: str, *, strategy: str = "Bayesian", max_jobs: int = 60
                     max_runtime: int | None = None, instance_count: int = 1,
                     objective: tuple[str, str] = ("Maximize", "validation:auc")) -> dict[str, Any]:
     """A one-definition request tuning a log-scaled ``lr``, an integer ``depth`` and a categorical ``booster``."""
-    request = make_request(name, strategy=strategy, max_jobs=max_jobs)
+    request = make_request_plural(name, strategy=strategy, max_jobs=max_jobs)
     config = request["HyperParameterTuningJobConfig"]
     config["ResourceLimits"]["MaxParallelTrainingJobs"] = parallel
     if max_runtime is not None:
@@ -421,7 +421,7 @@ def insight_request(name: str, *, strategy: str = "Bayesian", max_jobs: int = 60
         "IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "10", "ScalingType": "Linear"}],
         "CategoricalParameterRanges": [{"Name": "booster", "Values": ["gbtree", "dart", "gblinear"]}],
     }
-    return request
+    return _singular(request)  # one definition: the form the wizard sends
 
 
 def add_children(job: HpoJob, hyperparameters: list[dict[str, str]], values: list[float | None], *,

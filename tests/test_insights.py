@@ -202,7 +202,7 @@ def test_past_a_few_thousand_training_jobs_the_charts_draw_a_bounded_sample(alic
 def test_clone_with_these_ranges_opens_the_wizard_with_the_narrowed_ranges_which_validate(
         bob_client, alice, project, make_job):
     original = convert.apply_project_policy(local_request(data_dir(), name="wide"), project, alice)
-    original["TrainingJobDefinitions"][0]["RoleArn"] = convert.LOCAL_ROLE_ARN
+    original["TrainingJobDefinition"]["RoleArn"] = convert.LOCAL_ROLE_ARN
     job = make_job("wide", request=original, status="Completed")
     rng = random.Random(4)
     hps = [{"eta": f"{rng.uniform(0.1, 0.5):.4f}", "max_depth": str(rng.randint(2, 8))} for _ in range(40)]
@@ -225,7 +225,7 @@ def test_clone_with_these_ranges_opens_the_wizard_with_the_narrowed_ranges_which
     assert page.step == "job" and page.value("job-name") == "wide-copy"
     page = page.next().next().next()
     assert page.step == "review", page.errors()
-    ranges = page.request_json()["TrainingJobDefinitions"][0]["HyperParameterRanges"]
+    ranges = page.request_json()["HyperParameterTuningJobConfig"]["ParameterRanges"]
     (eta_range,) = ranges["ContinuousParameterRanges"]
     (depth_range,) = ranges["IntegerParameterRanges"]
     assert float(eta_range["MinValue"]) == pytest.approx(min(eta), rel=1e-5)
@@ -233,7 +233,7 @@ def test_clone_with_these_ranges_opens_the_wizard_with_the_narrowed_ranges_which
     assert (int(depth_range["MinValue"]), int(depth_range["MaxValue"])) == (min(depth), max(depth))
     assert 0.1 <= min(eta) < max(eta) <= 0.5
     page.submit()
-    assert HpoJob.objects.get(name="wide-copy").request["TrainingJobDefinitions"][0]["HyperParameterRanges"] == ranges
+    assert HpoJob.objects.get(name="wide-copy").request["HyperParameterTuningJobConfig"]["ParameterRanges"] == ranges
 
 
 def test_without_enough_jobs_clone_with_these_ranges_goes_back_to_the_insights(bob_client, make_job):
@@ -250,14 +250,14 @@ def _compare(client, *names):
 def test_compare_marks_exactly_the_fields_that_differ(bob_client, make_job):
     a = insight_request("cmp-a")
     b = insight_request("cmp-b", strategy="Random", parallel=5)
-    b["TrainingJobDefinitions"][0]["HyperParameterRanges"]["IntegerParameterRanges"][0]["MaxValue"] = "12"
+    b["HyperParameterTuningJobConfig"]["ParameterRanges"]["IntegerParameterRanges"][0]["MaxValue"] = "12"
     job_a = make_job("cmp-a", status="Completed", request=a)
     job_b = make_job("cmp-b", status="Completed", request=b)
     add_children(job_a, *_synthetic(5))
     add_children(job_b, *_synthetic(8, seed=2))
     html = _compare(bob_client, "cmp-a", "cmp-b").content.decode()
     differing = set(re.findall(r'data-differs="yes" data-field="([^"]+)"', html))
-    assert differing == {"settings.strategy", "resources.max_parallel", "definitions[xgb].ranges[depth].max"}
+    assert differing == {"settings.strategy", "resources.max_parallel", "definitions[Definition 1].ranges[depth].max"}
     assert "3 fields differ" in html
     assert "tune for different objectives" not in html
     best_a, best_b = max(_synthetic(5)[1]), max(_synthetic(8, seed=2)[1])
@@ -273,7 +273,7 @@ def test_jobs_with_different_objectives_are_compared_only_by_what_they_share(bob
     assert "These jobs tune for different objectives." in html
     assert "no objective metric is common to all of them" in html
     assert 'class="mark series"' not in html
-    assert 'data-field="definitions[xgb].objective_metric"' in html
+    assert 'data-field="definitions[Definition 1].objective_metric"' in html
 
 
 def test_outsiders_get_404_and_members_get_404_for_a_job_they_cannot_see(
