@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 
 
@@ -166,6 +169,12 @@ class HpoJob(models.Model):
         return []
 
 
+# Sentinels for the sort keys below: a key is never NULL, so that a page's cursor is one row-value
+# comparison that an index serves (a NULL compares to nothing).
+FLOAT_MAX = 1.7976931348623157e308
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+
+
 class TrainingJob(models.Model):
     """One child training job of a tuning job, upserted from the engine's listing."""
 
@@ -188,6 +197,22 @@ class TrainingJob(models.Model):
     # 1,000 each), mirrored once the training job has ended; NULL until then.
     metric_series = models.JSONField(null=True, blank=True)
 
+    # The training jobs table's sort keys, kept by the database itself (never written by code): the
+    # objective with no value last whichever way it is sorted (best first is descending for Maximize,
+    # ascending for Minimize), and the creation time. Each has an index with the job and the id.
+    objective_up_key = models.GeneratedField(
+        expression=Coalesce(models.F("objective_value"), models.Value(FLOAT_MAX)),
+        output_field=models.FloatField(), db_persist=True,
+    )
+    objective_down_key = models.GeneratedField(
+        expression=Coalesce(models.F("objective_value"), models.Value(-FLOAT_MAX)),
+        output_field=models.FloatField(), db_persist=True,
+    )
+    created_key = models.GeneratedField(
+        expression=Coalesce(models.F("creation_time"), models.Value(EPOCH)),
+        output_field=models.DateTimeField(), db_persist=True,
+    )
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["hpo_job", "name"], name="trainingjob_unique_per_hpojob"),
@@ -195,7 +220,11 @@ class TrainingJob(models.Model):
         indexes = [
             models.Index(fields=["hpo_job", "creation_time"]),
             models.Index(fields=["hpo_job", "objective_value"]),
-            models.Index(fields=["hpo_job", "status", "creation_time"]),
+            # One per sort of the training jobs table (name is the unique constraint's).
+            models.Index(fields=["hpo_job", "status", "created_key", "id"], name="trainingjob_status_sort"),
+            models.Index(fields=["hpo_job", "objective_up_key", "id"], name="trainingjob_objective_up"),
+            models.Index(fields=["hpo_job", "objective_down_key", "id"], name="trainingjob_objective_down"),
+            models.Index(fields=["hpo_job", "created_key", "id"], name="trainingjob_created_sort"),
         ]
         ordering = ["creation_time", "name"]
 

@@ -4,6 +4,8 @@ configuration, charts, the live parts htmx refreshes, and stop."""
 from __future__ import annotations
 
 import re
+from html import unescape
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -246,13 +248,97 @@ def test_the_training_jobs_filter_by_definition(alice_client, make_job):
     assert "deep (4)" in html and "shallow (2)" in html
 
 
-def test_the_training_jobs_paginate_on_the_server(alice_client, make_job):
+def link(html: str, rel: str) -> str | None:
+    """The href of the table's pagination link ``rel`` (next, prev) or labelled ``rel`` (Last page)."""
+    nav = html[html.index('aria-label="Training job pages"'):] if 'aria-label="Training job pages"' in html else ""
+    found = re.search(rf'href="([^"]*)" (?:rel="{rel}"|aria-label="{rel}")', nav)
+    return unescape(found.group(1)) if found else None
+
+
+def get(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def walk(client, html: str, rel: str) -> list[list[str]]:
+    """The rows of this page and of every page reached by following ``rel`` links."""
+    pages = [rows(html)]
+    while (url := link(html, rel)) is not None:
+        html = get(client, url)
+        pages.append(rows(html))
+        assert len(pages) < 100
+    return pages
+
+
+def test_the_training_jobs_page_by_cursor_forwards_backwards_and_to_the_last_page(alice_client, make_job):
     make_job("big", children=120)
     first = page(alice_client, "big", tab="training-jobs", sort="name")
-    third = page(alice_client, "big", tab="training-jobs", sort="name", page=3)
-    assert len(rows(first)) == 50 and len(rows(third)) == 20
-    assert rows(first)[0] == "big-001-abcdef12" and rows(third)[-1] == "big-120-abcdef12"
-    assert "Page 1 of 3" in first
+    forwards = walk(alice_client, first, "next")
+    assert [len(p) for p in forwards] == [50, 50, 20]
+    everything = [name for p in forwards for name in p]
+    assert everything == [f"big-{i:03d}-abcdef12" for i in range(1, 121)]
+    assert "Page 1 of" not in first and link(first, "prev") is None
+
+    # The last page is the last 50 rows; from there the previous pages lead back to the first row.
+    last = get(alice_client, link(first, "Last page"))
+    assert rows(last) == everything[-50:] and link(last, "next") is None
+    backwards = walk(alice_client, last, "prev")
+    assert [len(p) for p in backwards] == [50, 50, 20]
+    assert [name for p in backwards[::-1] for name in p] == everything
+
+
+@pytest.mark.parametrize("sort", ["-objective", "objective", "status", "-created", "duration", "hp:eta"])
+def test_paging_misses_and_repeats_nothing_under_ties_and_while_rows_are_added(alice_client, make_job, sort):
+    job = make_job("ties", children=0)
+    now = timezone.now()
+    TrainingJob.objects.bulk_create(
+        # Three values only, some with none; many creation times alike: every sort key ties.
+        TrainingJob(hpo_job=job, name=f"ties-{i:03d}", status=("Completed", "Failed")[i % 2],
+                    objective_value=None if i % 7 == 0 else float(i % 3), objective_status="Succeeded",
+                    creation_time=now - timezone.timedelta(minutes=i % 4), end_time=now,
+                    tuned_hyperparameters={"eta": str(i % 5)})
+        for i in range(130)
+    )
+    html = page(alice_client, "ties", tab="training-jobs", sort=sort)
+    seen = rows(html)
+    # Rows arrive while someone pages: they may show or not, but nothing seen repeats, nothing is lost.
+    TrainingJob.objects.bulk_create(
+        TrainingJob(hpo_job=job, name=f"ties-new-{i}", status="Completed", objective_value=float(i % 3),
+                    creation_time=now, tuned_hyperparameters={"eta": str(i % 5)})
+        for i in range(30)
+    )
+    while (url := link(html, "next")) is not None:
+        html = get(alice_client, url)
+        seen += rows(html)
+    assert len(seen) == len(set(seen))
+    assert {f"ties-{i:03d}" for i in range(130)} <= set(seen)
+
+
+def test_a_deep_page_costs_the_queries_of_the_first_and_counts_nothing(alice_client, make_job):
+    job = make_job("deep", children=160, training_job_status_counters={"Completed": 160})
+    url = URL.format("deep") + "parts/training-jobs/"
+    with CaptureQueriesContext(connection) as first_queries:
+        html = get(alice_client, url + "?sort=name")
+    html = get(alice_client, link(html, "next").replace(URL.format("deep"), url))
+    with CaptureQueriesContext(connection) as deep_queries:
+        get(alice_client, link(html, "next").replace(URL.format("deep"), url))
+    assert len(deep_queries) == len(first_queries)
+    table = f'"hpo_jobs_trainingjob"."hpo_job_id" = {job.pk}'
+    for query in deep_queries.captured_queries:
+        assert not ("COUNT(" in query["sql"] and "hpo_jobs_trainingjob" in query["sql"]), query["sql"]
+        assert "OFFSET" not in query["sql"]
+    assert any(table in q["sql"] for q in deep_queries.captured_queries)
+
+
+def test_a_cursor_of_another_sort_or_not_ours_gives_the_first_page(alice_client, make_job):
+    make_job("cursors", children=60)
+    first = page(alice_client, "cursors", tab="training-jobs", sort="name")
+    cursor = re.search(r"after=([^&\"]+)", link(first, "next")).group(1)
+    for params in ({"sort": "-created", "after": cursor}, {"sort": "name", "after": "bm90IG91cnM"},
+                   {"sort": "name", "before": "!!"}, {"sort": "-objective", "after": cursor}):
+        html = page(alice_client, "cursors", tab="training-jobs", **params)
+        assert len(rows(html)) == 50 and link(html, "prev") is None
 
 
 @pytest.mark.parametrize("params", [

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, FloatField, Value, When
+from django.db.models import Case, CharField, Count, DurationField, ExpressionWrapper, F, FloatField, Value, When
 from django.db.models.fields.json import KT
 from django.db import connection
 from django.db.models.functions import Cast, Coalesce, Lower, Now
@@ -38,11 +38,11 @@ from projects.models import Project
 
 from hpo_jobs import services
 from hpo_jobs.backends import Backend, BackendError, get_backend
-from hpo_jobs.models import HpoJob, TrainingJob
+from hpo_jobs.models import FLOAT_MAX, HpoJob, TrainingJob
 from hpo_jobs.templatetags.hpo_format import status_words
 
 from . import best as best_job
-from . import charts, endings, presenters
+from . import charts, endings, keyset, presenters
 
 JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and sort do the rest
 TRAINING_JOBS_PER_PAGE = 50
@@ -99,18 +99,20 @@ JOB_SORT_DEFAULT = "-created"
 # Status filter of the list: one status, or all the active ones together.
 JOB_STATUS_FILTERS = {"active": HpoJob.ACTIVE_STATUSES, **{s.value: (s.value,) for s in HpoJob.Status}}
 
-# Training jobs table: sort key -> order_by terms (the objective's nulls always last).
-TRAINING_JOB_SORTS: dict[str, tuple] = {
-    "objective": (F("objective_value").asc(nulls_last=True), "id"),
-    "-objective": (F("objective_value").desc(nulls_last=True), "id"),
-    "created": ("creation_time", "id"),
-    "-created": ("-creation_time", "-id"),
-    "status": ("status", "creation_time", "id"),
-    "-status": ("-status", "creation_time", "id"),
-    "name": ("name",),
-    "-name": ("-name",),
-    "duration": (F("duration").asc(nulls_last=True), "id"),
-    "-duration": (F("duration").desc(nulls_last=True), "id"),
+# Training jobs table: sort key -> the keys of its order, all one way (see keyset.py): "-key" is the
+# same order reversed. The objective, created and status orders are served by an index each
+# (TrainingJob.Meta.indexes); the duration and hyperparameter orders are computed, row by row.
+TRAINING_JOB_SORTS: dict[str, keyset.Order] = {
+    "objective": keyset.Order((F("objective_up_key"), F("id"))),
+    "-objective": keyset.Order((F("objective_down_key"), F("id")), descending=True),
+    "created": keyset.Order((F("created_key"), F("id"))),
+    "-created": keyset.Order((F("created_key"), F("id")), descending=True),
+    "status": keyset.Order((F("status"), F("created_key"), F("id"))),
+    "-status": keyset.Order((F("status"), F("created_key"), F("id")), descending=True),
+    "name": keyset.Order((F("name"),)),  # unique within a job
+    "-name": keyset.Order((F("name"),), descending=True),
+    "duration": None,  # computed: see _duration_order
+    "-duration": None,
 }
 
 
@@ -253,7 +255,17 @@ def _tuned_columns(definitions: list[dict[str, Any]]) -> list[str]:
 
 # ---- aggregates (one query each) ------------------------------------------------------------------
 def _child_status_counts(job: HpoJob) -> dict[str, int]:
-    """How many stored training jobs have each status (the (hpo_job, status) index answers it)."""
+    """How many training jobs have each status: from the engine's counters mirrored on the job (no
+    count over the children), else, before the engine reported any, counted from the stored rows."""
+    mirrored = job.training_job_status_counters or {}
+    if mirrored:
+        counts = {
+            "Completed": int(mirrored.get("Completed") or 0),
+            "InProgress": int(mirrored.get("InProgress") or 0),
+            "Stopped": int(mirrored.get("Stopped") or 0),
+            "Failed": int(mirrored.get("RetryableError") or 0) + int(mirrored.get("NonRetryableError") or 0),
+        }
+        return {status: n for status, n in counts.items() if n}
     rows = job.training_jobs.order_by().values_list("status").annotate(n=Count("id"))
     return {status: n for status, n in rows}
 
@@ -467,33 +479,47 @@ def _overview_context(project: Project, job: HpoJob, child_counts: dict[str, int
     }
 
 
-def _duration_expression() -> ExpressionWrapper:
-    # Running training jobs count up to now, as they do on the page.
-    return ExpressionWrapper(
+def _duration_order(*, descending: bool) -> keyset.Order:
+    """Order by how long a training job ran (running ones count up to now, as on the page)."""
+    duration = ExpressionWrapper(
         Coalesce(F("end_time"), Now()) - Coalesce(F("start_time"), F("creation_time")),
         output_field=DurationField(),
     )
+    return keyset.Order((Coalesce(duration, Value(timedelta(0)), output_field=DurationField()), F("id")), descending)
 
 
-def _mixed_objective_order(objective: Objective, *, descending: bool) -> tuple:
+def _mixed_objective_order(objective: Objective, *, descending: bool) -> keyset.Order:
     """Order by objective metric, then by value within each metric in its own direction (best first
     when ``descending``): values of different metrics are never ranked together."""
     minimized = [m for m, kind in objective.metrics.items() if kind == "Minimize"]
     signed = Case(When(objective_metric_name__in=minimized, then=-F("objective_value")),
                   default=F("objective_value"), output_field=FloatField())
-    value = signed.desc(nulls_last=True) if descending else signed.asc(nulls_last=True)
-    return (F("objective_metric_name").asc(), value, "id")
+    value = Coalesce(signed, Value(-FLOAT_MAX if descending else FLOAT_MAX), output_field=FloatField())
+    return keyset.Order((F("objective_metric_name"), value, F("id")), descending)
 
 
-def _hyperparameter_order(name: str, *, descending: bool) -> tuple:
+def _hyperparameter_order(name: str, *, descending: bool) -> keyset.Order:
     """Order by a tuned hyperparameter's value: as a number when it is one, else as text."""
     text = KT(f"tuned_hyperparameters__{name}")
     number = Cast(text, FloatField()) if connection.vendor != "postgresql" else Case(
         When(**{f"tuned_hyperparameters__{name}__regex": NUMBER_RE}, then=Cast(text, FloatField())),
         default=None, output_field=FloatField())
-    if descending:
-        return (number.desc(nulls_last=True), text.desc(nulls_last=True), "id")
-    return (number.asc(nulls_last=True), text.asc(nulls_last=True), "id")
+    return keyset.Order((
+        Coalesce(number, Value(-FLOAT_MAX if descending else FLOAT_MAX), output_field=FloatField()),
+        Coalesce(text, Value(""), output_field=CharField()),
+        F("id"),
+    ), descending)
+
+
+def _training_job_order(sort: str, objective: Objective) -> keyset.Order:
+    descending = sort.startswith("-")
+    if sort.lstrip("-") == "objective" and objective.mixed:
+        return _mixed_objective_order(objective, descending=descending)
+    if sort.lstrip("-") == "duration":
+        return _duration_order(descending=descending)
+    if sort in TRAINING_JOB_SORTS:
+        return TRAINING_JOB_SORTS[sort]
+    return _hyperparameter_order(sort.lstrip("-").removeprefix("hp:"), descending=descending)
 
 
 def _training_jobs_context(
@@ -515,19 +541,15 @@ def _training_jobs_context(
         rows = rows.filter(status=status)
     if definition:
         rows = rows.filter(definition_name=definition)
-    if sort.lstrip("-") == "duration":
-        rows = rows.annotate(duration=_duration_expression())
-    order = TRAINING_JOB_SORTS.get(sort)
-    if sort.lstrip("-") == "objective" and objective.mixed:
-        order = _mixed_objective_order(objective, descending=sort.startswith("-"))
-    elif order is None:  # a hyperparameter column
-        order = _hyperparameter_order(sort.lstrip("-").removeprefix("hp:"), descending=sort.startswith("-"))
-    rows = rows.order_by(*order).only(
+    rows = rows.only(
         # hpo_job: the related manager checks each row's parent id; deferred, it costs a query a row.
         "id", "hpo_job", "name", "definition_name", "status", "tuned_hyperparameters", "objective_value", "objective_status",
         "failure_reason", "creation_time", "start_time", "end_time", "objective_metric_name",
     )
-    page = Paginator(rows, TRAINING_JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    # Seek pages: no count, no OFFSET; the last page is the first one of the reversed order.
+    page = keyset.paginate(rows, _training_job_order(sort, objective), TRAINING_JOBS_PER_PAGE, tag=sort,
+                           after=request.GET.get("after"), before=request.GET.get("before"),
+                           last=bool(request.GET.get("last")))
 
     compact = not hp_columns or len(hp_columns) > HP_COLUMNS_MAX
     now = timezone.now()
@@ -546,6 +568,12 @@ def _training_jobs_context(
         definition_counts = dict(
             job.training_jobs.order_by().values_list("definition_name").annotate(n=Count("id"))
         )
+    # How many match, when a stored count tells it (both filters at once: not counted).
+    matching = None
+    if status and not definition:
+        matching = child_counts.get(status, 0)
+    elif definition and not status:
+        matching = definition_counts.get(definition, 0)
     headers = _sort_headers(sort, {
         "name": "name", "status": "status", "objective": default_sort, "created": "-created",
         "duration": "-duration", **{f"hp:{n}": f"hp:{n}" for n in ([] if compact else hp_columns)},
@@ -553,7 +581,7 @@ def _training_jobs_context(
     params = request.GET.copy()
     params["tab"] = "training-jobs"
     for key in list(params):
-        if key not in {"tab", "sort", "status", "definition", "page"}:
+        if key not in {"tab", "sort", "status", "definition", "after", "before", "last"}:
             del params[key]
     return {
         "page": page,
@@ -574,6 +602,7 @@ def _training_jobs_context(
         "hp_compact": compact,
         "child_total": sum(child_counts.values()),
         "filtered": bool(status or definition),
+        "matching": matching,
         "objective": objective,
         "table_query": params.urlencode(),
         "refresh_s": REFRESH_S,
@@ -812,7 +841,7 @@ def job_detail(request: HttpRequest, project: Project, name: str) -> HttpRespons
 def job_header_part(request: HttpRequest, project: Project, name: str) -> HttpResponse:
     job = _get_job(project, name)
     tab = _choice(request.GET.get("tab"), TABS, "overview")
-    context = _header_context(request, project, job, tab, job.training_jobs.count())
+    context = _header_context(request, project, job, tab, sum(_child_status_counts(job).values()))
     shown = request.GET.get("shown")
     context["status_changed"] = bool(shown) and shown != job.status
     return render(request, "hpo_jobs/parts/header.html", context)
