@@ -97,6 +97,7 @@ class Page:
     previous_cursor: str | None
     is_first: bool
     is_last: bool
+    cursor_ignored: bool = False  # a cursor was given that is not one of this order's
 
     @property
     def has_next(self) -> bool:
@@ -138,8 +139,9 @@ def paginate(
     def cursor(row: Any) -> str:
         return encode_cursor(tag, [getattr(row, f"{n}_") for n in names])
 
+    ignored = bool(after or before) and start is None
     if not found:
-        return Page([], None, None, start is None, True)
+        return Page([], None, None, start is None, True, ignored)
     if backwards:
         has_previous, has_next = more, before_keys is not None
     else:
@@ -150,4 +152,5 @@ def paginate(
         previous_cursor=cursor(found[0]) if has_previous else None,
         is_first=not has_previous,
         is_last=not has_next,
+        cursor_ignored=ignored,
     )
