@@ -453,6 +453,41 @@ def test_charts_of_a_job_with_two_definitions_get_one_parallel_chart_each(alice_
     assert "Definition deep · 4 training jobs" in html and "Definition shallow · 2 training jobs" in html
 
 
+def _svgs(html: str) -> list[str]:
+    return re.findall(r"<svg class=\"chart .*?</svg>", html, flags=re.S)
+
+
+def test_the_charts_of_a_large_job_stay_small_and_aggregate(alice_client, project, alice):
+    from hpo_jobs.pages import charts
+
+    large = build_job(project, alice, "large", 5_000, seed=5)
+    html = page(alice_client, "large", tab="charts")
+    history, parallel = _svgs(html)
+    # A density of bounded cells, not a mark per job; the best job keeps its ring and its link.
+    assert history.count("<rect") <= charts.DENSITY_COLUMNS * charts.DENSITY_ROWS
+    assert history.count('class="mark') == 1 and f'data-best="{large.best_training_job["TrainingJobName"]}"' in history
+    assert "5,000 training jobs with an objective value" not in history  # only those with a value count
+    assert "drawn as a density" in history and 'class="best-line"' in history
+    lines = parallel.count('class="mark"') + parallel.count('class="mark best-mark"')
+    assert charts.PARALLEL_TOP < lines <= charts.PARALLEL_TOP + charts.PARALLEL_SAMPLE
+    assert "of 5,000 training jobs" in parallel and 'class="mark best-mark"' in parallel
+    assert len(history) + len(parallel) < 400_000
+
+    # The size does not grow with the job, nor do the queries.
+    build_job(project, alice, "larger", 12_000, seed=5)
+    with CaptureQueriesContext(connection) as larger_queries:
+        larger = page(alice_client, "larger", tab="charts")
+    with CaptureQueriesContext(connection) as large_queries:
+        page(alice_client, "large", tab="charts")
+    assert len(larger_queries) == len(large_queries)
+    assert sum(map(len, _svgs(larger))) < 1.2 * (len(history) + len(parallel))
+
+    # The CSV keeps every training job.
+    response = alice_client.get(URL.format("large") + "training-jobs.csv")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 5_001
+
+
 # ---- live parts -------------------------------------------------------------------------------------
 PARTS = ["parts/header/", "parts/overview/", "parts/training-jobs/", "parts/charts/"]
 

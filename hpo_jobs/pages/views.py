@@ -21,7 +21,11 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, CharField, Count, DurationField, ExpressionWrapper, F, FloatField, Value, When
+from django.db.models import (
+    Case, CharField, Count, DurationField, ExpressionWrapper, F, FloatField, Func, IntegerField, Max, Min, Q, Value,
+    When, Window,
+)
+from django.db.models.expressions import RowRange
 from django.db.models.fields.json import KT
 from django.db import connection
 from django.db.models.functions import Cast, Coalesce, Lower, Now
@@ -609,7 +613,123 @@ def _training_jobs_context(
     }
 
 
+class _Epoch(Func):
+    """Seconds since 1970 of a time, as a float (for the charts' aggregates)."""
+
+    output_field = FloatField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return self.as_sqlite(compiler, connection, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)",
+                              **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+
+def _dense_charts_context(project: Project, job: HpoJob, child_total: int) -> dict[str, Any]:
+    """The charts of a job with more than charts.CHART_POINTS_MAX training jobs, from aggregates the
+    database computes: a few queries whatever the size, and charts of a bounded size."""
+    definitions = _definitions(job)
+    objective = _job_objective(job)
+    best_name = best_job.the_best_name(job, maximize=objective.maximize,
+                                       metric=objective.metric if objective.mixed else None)
+    base = _training_job_url(project, job.name, "__TJ__")
+    maximize = objective.maximize
+
+    valued = job.training_jobs.filter(objective_value__isnull=False)
+    if objective.mixed:
+        names = [d["name"] for d in definitions if (d.get("objective_metric") or objective.metric) == objective.metric]
+        valued = valued.filter(definition_name__in=names)
+    at = _Epoch(Coalesce("end_time", "creation_time"))
+    span = valued.aggregate(n=Count("id"), t0=Min(at), t1=Max(at), v0=Min("objective_value"),
+                            v1=Max("objective_value"))
+    valued = valued.annotate(at=at)
+    density = charts.Density(span["n"], span["t0"] or 0.0, span["t1"] or 0.0, span["v0"] or 0.0, span["v1"] or 0.0,
+                             [], [])
+    if density.count:
+        time_span = max(1.0, density.t1 - density.t0)
+        value_span = (density.v1 - density.v0) or 1.0
+        cells = valued.annotate(
+            column=Cast((F("at") - density.t0) * (charts.DENSITY_COLUMNS / time_span), IntegerField()),
+            row=Cast((F("objective_value") - density.v0) * (charts.DENSITY_ROWS / value_span), IntegerField()),
+        ).values_list("column", "row").annotate(n=Count("id")).order_by()
+        merged: dict[tuple[int, int], int] = {}
+        for column, row, n in cells:  # the top edge (and any rounding) folds into the last cell
+            column, row = column or 0, row or 0  # a job with no time at all sits at the start
+            key = (min(charts.DENSITY_COLUMNS - 1, max(0, column)), min(charts.DENSITY_ROWS - 1, max(0, row)))
+            merged[key] = merged.get(key, 0) + n
+        density.cells = [(c, r, n) for (c, r), n in sorted(merged.items())]
+        # Best so far: the jobs that beat every job before them (the database keeps only those).
+        before = Window((Max if maximize else Min)("objective_value"), order_by=[F("at").asc(), F("id").asc()],
+                        frame=RowRange(start=None, end=-1))
+        improved = Q(objective_value__gt=F("before")) if maximize else Q(objective_value__lt=F("before"))
+        density.steps = [
+            (when, value) for when, value in valued.annotate(before=before)
+            .filter(Q(before__isnull=True) | improved).order_by("at", "id").values_list("at", "objective_value")
+            if when is not None
+        ]
+        if best_name:
+            found = valued.filter(name=best_name).values_list("at", "objective_value").first()
+            if found:
+                density.best_at = found[0]
+                density.best = charts.HistoryPoint(best_name, None, found[1],
+                                                   base.replace("__TJ__", quote(best_name, safe="")))
+    history = charts.objective_density(density, maximize=maximize, metric_name=objective.metric)
+
+    # Parallel coordinates, one per definition: its best jobs and an even sample of the others.
+    fields = ("name", "objective_value", "tuned_hyperparameters")
+    groups = [d for d in definitions if d["name"]] if len(definitions) > 1 else definitions[:1]
+    parallel = []
+    for i, definition in enumerate(groups or [None]):
+        rows = job.training_jobs.all()
+        if len(groups) > 1:
+            rows = rows.filter(definition_name=definition["name"])
+        metric = (definition or {}).get("objective_metric") or objective.metric
+        group_max = ((definition or {}).get("objective_type") or objective.type) != "Minimize"
+        order = TRAINING_JOB_SORTS["-objective" if group_max else "objective"]
+        top = list(order.apply(rows).values_list(*fields)[:charts.PARALLEL_TOP])
+        step = max(1, math.ceil(child_total / charts.PARALLEL_SAMPLE))
+        taken = {r[0] for r in top}
+        sample = [r for r in rows.alias(slot=F("id") % step).filter(slot=0).order_by("id").values_list(*fields)
+                  [:charts.PARALLEL_SAMPLE] if r[0] not in taken]
+        drawn = sample + top
+        axes = charts.axes_for(definition["ranges_raw"] if definition else {}, (r[2] for r in drawn))
+        caption = definition["name"] if len(groups) > 1 else ""
+        group_best = best_name if best_name in taken else (top[0][0] if top and top[0][1] is not None else None)
+        parallel.append({
+            "caption": caption,
+            "count": None,
+            "svg": charts.parallel_coordinates(
+                [charts.PcRow(name, hps or {}, value) for name, value, hps in drawn], axes, maximize=group_max,
+                metric_name=metric, chart_id=f"parallel-{i + 1}", caption=caption, best_name=group_best,
+                of_total=child_total if len(groups) == 1 else None,
+            ),
+        })
+    return {
+        "objective": objective,
+        "history_svg": history.svg,
+        "history_marks": history.marks,
+        "child_total": child_total,
+        "parallel": parallel,
+        "chart_table": [],
+        "chart_table_max": CHART_TABLE_MAX,
+        "charts_detailed": False,
+        "charts_aggregated": True,
+        "chart_points_max": charts.CHART_POINTS_MAX,
+        "mark_detail_max": charts.MARK_DETAIL_MAX,
+        "charts_refresh_s": CHARTS_REFRESH_S,
+        "best_name": best_name,
+        "history_other_metrics": objective.mixed,
+    }
+
+
 def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
+    child_total = sum(_child_status_counts(job).values())
+    if child_total > charts.CHART_POINTS_MAX:
+        return _dense_charts_context(project, job, child_total)
     definitions = _definitions(job)
     objective = _job_objective(job)
     rows = list(
