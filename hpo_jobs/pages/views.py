@@ -10,6 +10,7 @@ SQL query, so a page costs the same number of queries for 10 children or 10,000.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -1025,19 +1026,13 @@ def request_json(request: HttpRequest, project: Project, name: str) -> HttpRespo
     return response
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer inside a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 CSV_FIXED = [
     "training_job_name", "definition_name", "status", "objective_metric", "objective_value", "objective_status",
     "creation_time", "start_time", "end_time", "duration_seconds", "failure_reason", "best_training_job",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_CHUNK_ROWS = 2000  # rows fetched, written and sent at a time
 
 
 def _csv_cell(value: Any) -> Any:
@@ -1050,43 +1045,56 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def _csv_time(value: datetime | None) -> str:
-    return value.isoformat() if value else ""
+def _hyperparameter_names(job: HpoJob) -> list[str]:
+    """Every hyperparameter name the job's training jobs carry, listed by the database itself (no
+    row reaches Python): a warm-start parent's or an imported job's may be undeclared."""
+    table = TrainingJob._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = (f'SELECT DISTINCT jsonb_object_keys("tuned_hyperparameters") FROM "{table}" '
+               f'WHERE "hpo_job_id" = %s AND jsonb_typeof("tuned_hyperparameters") = \'object\'')
+    else:
+        sql = (f'SELECT DISTINCT j.key FROM "{table}", json_each("{table}"."tuned_hyperparameters") AS j '
+               f'WHERE "hpo_job_id" = %s AND json_type("{table}"."tuned_hyperparameters") = \'object\'')
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [job.pk])
+        return sorted(str(name) for (name,) in cursor.fetchall())
 
 
 def training_jobs_csv_lines(job: HpoJob) -> Iterator[str]:
-    """The CSV of every child training job, line by line (one query per 2,000 rows), with a column
-    per hyperparameter: shared by the page's download and the API."""
+    """The CSV of every child training job, a chunk of rows at a time (one pass, one query per
+    CSV_CHUNK_ROWS rows), with a column per hyperparameter: shared by the page's download and the API."""
     definitions = _definitions(job)
     columns = _tuned_columns(definitions)
+    known = set(columns)
+    hp_names = columns + [n for n in _hyperparameter_names(job) if n not in known]
     fields = ("name", "definition_name", "status", "objective_metric_name", "objective_value", "objective_status",
               "creation_time", "start_time", "end_time", "failure_reason", "tuned_hyperparameters")
     rows = job.training_jobs.order_by("creation_time", "id").values_list(*fields)
     objective = _job_objective(job)
     best_name = best_job.the_best_name(job, maximize=objective.maximize,
                                        metric=objective.metric if objective.mixed else None)
-    # A first pass over the hyperparameters alone finds any the definitions do not declare
-    # (a warm-start parent's, an imported job's): every one gets its column.
-    extra: dict[str, None] = {}
-    known = set(columns)
-    for hps in job.training_jobs.order_by().values_list("tuned_hyperparameters", flat=True).iterator(2000):
-        for key in hps or {}:
-            if key not in known:
-                extra.setdefault(key, None)
-    hp_names = columns + sorted(extra)
     header = CSV_FIXED + [n if n not in CSV_FIXED else f"hyperparameter:{n}" for n in hp_names]
-    writer = csv.writer(_Echo())
-    yield writer.writerow([_csv_cell(h) for h in header])
-    for (tj_name, definition, status, metric, value, obj_status, created, started, ended, reason,
-         hps) in rows.iterator(2000):
-        duration = (ended - (started or created)).total_seconds() if ended and (started or created) else ""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_csv_cell(h) for h in header])
+    cell = _csv_cell
+    for count, (tj_name, definition, status, metric, value, obj_status, created, started, ended, reason,
+                hps) in enumerate(rows.iterator(CSV_CHUNK_ROWS), start=1):
+        begun = started or created
         hps = hps or {}
-        yield writer.writerow([_csv_cell(v) for v in (
-            tj_name, definition, status, metric, "" if value is None else repr(value), obj_status,
-            _csv_time(created), _csv_time(started), _csv_time(ended), duration, reason,
-            "yes" if tj_name == best_name else "",
-            *(hps.get(h, "") for h in hp_names),
-        )])
+        # Names, statuses and times never start a formula; what a member or an algorithm wrote may.
+        writer.writerow((
+            tj_name, cell(definition), status, cell(metric), "" if value is None else repr(value), obj_status,
+            created.isoformat() if created else "", started.isoformat() if started else "",
+            ended.isoformat() if ended else "", (ended - begun).total_seconds() if ended and begun else "",
+            cell(reason), "yes" if tj_name == best_name else "",
+            *(cell(hps.get(h, "")) for h in hp_names),
+        ))
+        if count % CSV_CHUNK_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def training_jobs_csv_response(job: HpoJob) -> StreamingHttpResponse:
