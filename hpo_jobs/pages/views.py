@@ -271,7 +271,7 @@ def _child_status_counts(job: HpoJob) -> dict[str, int]:
             "Failed": int(mirrored.get("RetryableError") or 0) + int(mirrored.get("NonRetryableError") or 0),
         }
         return {status: n for status, n in counts.items() if n}
-    rows = job.training_jobs.order_by().values_list("status").annotate(n=Count("id"))
+    rows = job.training_jobs.order_by().values_list("status").annotate(n=Count("*"))
     return {status: n for status, n in rows}
 
 
@@ -310,7 +310,7 @@ def _failure_rollup(job: HpoJob, failed_total: int) -> dict[str, Any]:
         job.training_jobs.filter(status="Failed")
         .order_by()
         .values("failure_reason")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by("-n", "failure_reason")[:ROLLUP_REASONS]
     )
     listed = sum(r["n"] for r in rows)
@@ -571,7 +571,7 @@ def _training_jobs_context(
     definition_counts = {}
     if len(definition_names) > 1:
         definition_counts = dict(
-            job.training_jobs.order_by().values_list("definition_name").annotate(n=Count("id"))
+            job.training_jobs.order_by().values_list("definition_name").annotate(n=Count("*"))
         )
     # How many match, when a stored count tells it (both filters at once: not counted).
     matching = None
@@ -875,7 +875,7 @@ def list_jobs(project: Project, q: str | None, status: str | None, sort: str | N
 
     # One grouped query (on the (project, status) index) gives the filter's counts, tells an empty
     # project from an empty filter, and is the paginator's count whenever no name search applies.
-    status_counts = dict(project.hpo_jobs.order_by().values_list("status").annotate(n=Count("id")))
+    status_counts = dict(project.hpo_jobs.order_by().values_list("status").annotate(n=Count("*")))
 
     jobs = HpoJob.objects.filter(project=project).annotate(
         objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
