@@ -7,6 +7,7 @@ import re
 from html import unescape
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -331,6 +332,23 @@ def test_a_deep_page_costs_the_queries_of_the_first_and_counts_nothing(alice_cli
     assert any(table in q["sql"] for q in deep_queries.captured_queries)
 
 
+@pytest.mark.parametrize("suffix", ["parts/header/", "parts/training-jobs/", "?tab=training-jobs"])
+def test_the_tabs_and_live_parts_read_the_stored_counters_instead_of_counting_the_children(
+        alice_client, make_job, suffix):
+    # The engine counted more than the stored rows yet: the pages say what the engine said.
+    make_job("counted", children=12, training_job_status_counters={
+        "Completed": 30, "InProgress": 2, "Stopped": 1, "RetryableError": 1, "NonRetryableError": 3})
+    with CaptureQueriesContext(connection) as captured:
+        response = alice_client.get(URL.format("counted") + suffix)
+    html = response.content.decode()
+    assert response.status_code == 200
+    counting = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"] and "trainingjob" in q["sql"]]
+    assert counting == []
+    assert ">37<" in html or "All (37)" in html
+    if "training-jobs" in suffix:
+        assert "Failed (4)" in html and "Completed (30)" in html
+
+
 def test_a_cursor_of_another_sort_or_not_ours_gives_the_first_page(alice_client, make_job):
     make_job("cursors", children=60)
     first = page(alice_client, "cursors", tab="training-jobs", sort="name")
@@ -474,13 +492,22 @@ def test_the_charts_of_a_large_job_stay_small_and_aggregate(alice_client, projec
     assert len(history) + len(parallel) < 400_000
 
     # The size does not grow with the job, nor do the queries.
-    build_job(project, alice, "larger", 12_000, seed=5)
-    with CaptureQueriesContext(connection) as larger_queries:
-        larger = page(alice_client, "larger", tab="charts")
+    larger_job = build_job(project, alice, "larger", 12_000, seed=5)
+    cache.clear()
     with CaptureQueriesContext(connection) as large_queries:
         page(alice_client, "large", tab="charts")
+    with CaptureQueriesContext(connection) as larger_queries:
+        larger = page(alice_client, "larger", tab="charts")
     assert len(larger_queries) == len(large_queries)
     assert sum(map(len, _svgs(larger))) < 1.2 * (len(history) + len(parallel))
+
+    # Computed once per state of the job: read again from the cache, until a sync changes the job.
+    with CaptureQueriesContext(connection) as cached_queries:
+        assert _svgs(page(alice_client, "larger", tab="charts")) == _svgs(larger)
+    assert len(cached_queries) < len(larger_queries)
+    larger_job.training_jobs.filter(objective_value__gt=0.95).update(objective_value=None)
+    HpoJob.objects.filter(pk=larger_job.pk).update(last_synced_at=timezone.now())
+    assert _svgs(page(alice_client, "larger", tab="charts"))[0] != _svgs(larger)[0]
 
     # The CSV keeps every training job.
     response = alice_client.get(URL.format("large") + "training-jobs.csv")

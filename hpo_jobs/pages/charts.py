@@ -39,8 +39,8 @@ MARK_DETAIL_MAX = 1000
 CHART_POINTS_MAX = 2000
 DENSITY_COLUMNS = 96
 DENSITY_ROWS = 40
-PARALLEL_TOP = 200
-PARALLEL_SAMPLE = 800
+PARALLEL_TOP = 100
+PARALLEL_SAMPLE = 400
 
 # Colours: a blue ramp for "worse → better" (darker is better), an orange for the best job and
 # the best-so-far line, greys for frames. Chosen to read on white and for colour-blind readers

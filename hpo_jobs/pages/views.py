@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import (
@@ -36,6 +37,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import content_disposition_header
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 
 from projects import access
@@ -44,6 +46,7 @@ from projects.models import Project
 from hpo_jobs import services
 from hpo_jobs.backends import Backend, BackendError, get_backend
 from hpo_jobs.models import FLOAT_MAX, HpoJob, TrainingJob
+from hpo_jobs.templatetags import hpo_format
 from hpo_jobs.templatetags.hpo_format import status_words
 
 from . import best as best_job
@@ -560,13 +563,23 @@ def _training_jobs_context(
     now = timezone.now()
     base = _training_job_url(project, job.name, "__TJ__")
     best_name = best_job.the_best_name(job, maximize=objective.maximize, metric=objective.metric if objective.mixed else None)
+    # Every cell ready to print: the template prints 50 rows per request and its filters cost more
+    # than plain Python (the hyperparameter columns' classes are made once, not once a row).
+    hp_slugs = [(name, slugify(name)) for name in hp_columns]
     for tj in page.object_list:
         tj.is_best = tj.name == best_name
         tj.ending = endings.training_job_ending(job, tj)
         tj.url = base.replace("__TJ__", quote(tj.name, safe=""))
         tj.duration = _elapsed(tj.start_time or tj.creation_time, tj.end_time, now)
-        tj.hp_values = [(name, tj.tuned_hyperparameters.get(name, "")) for name in hp_columns] if not compact else []
-        tj.hp_items = sorted(tj.tuned_hyperparameters.items()) if compact else []
+        tj.duration_text = hpo_format.duration(tj.duration)
+        tj.created_html = hpo_format.when(tj.creation_time)
+        tj.status_label = status_words(tj.status)
+        tj.status_class = hpo_format.status_css(tj.status)
+        tj.objective_text = hpo_format.metric(tj.objective_value)
+        tj.objective_full = hpo_format.full_value(tj.objective_value)
+        hps = tj.tuned_hyperparameters or {}
+        tj.hp_values = [(slug, hps.get(name, "") or "—") for name, slug in hp_slugs] if not compact else []
+        tj.hp_items = sorted(hps.items()) if compact else []
 
     definition_counts = {}
     if len(definition_names) > 1:
@@ -727,10 +740,23 @@ def _dense_charts_context(project: Project, job: HpoJob, child_total: int) -> di
     }
 
 
+# The aggregated charts are kept this long for a job whose stored state has not changed since.
+CHARTS_CACHE_S = 3600
+
+
 def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
     child_total = sum(_child_status_counts(job).values())
     if child_total > charts.CHART_POINTS_MAX:
-        return _dense_charts_context(project, job, child_total)
+        # The aggregates scan the children: they are computed once per state of the job (every sync
+        # stamps last_synced_at, and only a sync changes the children), then read from the cache.
+        key = "hpo-charts:" + ":".join(str(part) for part in (
+            job.pk, job.created_at.timestamp(), job.last_synced_at and job.last_synced_at.timestamp(),
+            job.children_fingerprint, child_total, best_job.best_name(job) or ""))
+        context = cache.get(key)
+        if context is None:
+            context = _dense_charts_context(project, job, child_total)
+            cache.set(key, context, CHARTS_CACHE_S)
+        return context
     definitions = _definitions(job)
     objective = _job_objective(job)
     rows = list(
