@@ -219,10 +219,10 @@ class TrainingJob(models.Model):
         ]
         indexes = [
             models.Index(fields=["hpo_job", "creation_time"]),
-            # The best job, its rank, ties, runner-up and median: counted from the index alone on
-            # PostgreSQL (the columns those filters read are carried in it).
-            models.Index(fields=["hpo_job", "objective_value"], name="trainingjob_objective",
-                         include=["objective_status", "objective_metric_name", "end_time", "creation_time", "name"]),
+            # The best job, its rank, ties, runner-up and median: counted from the index alone (the
+            # columns those filters read are in it; SQLite has no INCLUDE, so they are key columns).
+            models.Index(fields=["hpo_job", "objective_value", "objective_status", "objective_metric_name", "end_time",
+                                 "creation_time", "name"], name="trainingjob_objective"),
             # One per sort of the training jobs table (name is the unique constraint's).
             models.Index(fields=["hpo_job", "status", "created_key", "id"], name="trainingjob_status_sort"),
             models.Index(fields=["hpo_job", "objective_up_key", "id"], name="trainingjob_objective_up"),

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='trainingjob',
-            index=models.Index(fields=['hpo_job', 'objective_value'], include=('objective_status', 'objective_metric_name', 'end_time', 'creation_time', 'name'), name='trainingjob_objective'),
+            index=models.Index(fields=['hpo_job', 'objective_value', 'objective_status', 'objective_metric_name', 'end_time', 'creation_time', 'name'], name='trainingjob_objective'),
         ),
         migrations.AddIndex(
             model_name='trainingjob',
