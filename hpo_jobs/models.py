@@ -175,6 +175,25 @@ FLOAT_MAX = 1.7976931348623157e308
 EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
+class SecondsBetween(models.Func):
+    """``end - start`` in seconds, as a float, in SQL each database computes by itself (so that a
+    generated column may hold it: SQLite's datetime arithmetic is otherwise a Python function)."""
+
+    arity = 2
+    output_field = models.FloatField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return self.as_sqlite(compiler, connection, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        end, start = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"((julianday({end[0]}) - julianday({start[0]})) * 86400.0)", (*end[1], *start[1])
+
+    def as_postgresql(self, compiler, connection, **extra):
+        end, start = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))::float8", (*end[1], *start[1])
+
+
 class TrainingJob(models.Model):
     """One child training job of a tuning job, upserted from the engine's listing."""
 
@@ -208,6 +227,12 @@ class TrainingJob(models.Model):
         expression=Coalesce(models.F("objective_value"), models.Value(-FLOAT_MAX)),
         output_field=models.FloatField(), db_persist=True,
     )
+    # How long it ran, in seconds; a running one sorts as longer than any that has ended.
+    duration_key = models.GeneratedField(
+        expression=Coalesce(SecondsBetween(models.F("end_time"), Coalesce(models.F("start_time"), models.F("creation_time"))),
+                            models.Value(FLOAT_MAX)),
+        output_field=models.FloatField(), db_persist=True,
+    )
     created_key = models.GeneratedField(
         expression=Coalesce(models.F("creation_time"), models.Value(EPOCH)),
         output_field=models.DateTimeField(), db_persist=True,
@@ -228,6 +253,7 @@ class TrainingJob(models.Model):
             models.Index(fields=["hpo_job", "objective_up_key", "id"], name="trainingjob_objective_up"),
             models.Index(fields=["hpo_job", "objective_down_key", "id"], name="trainingjob_objective_down"),
             models.Index(fields=["hpo_job", "created_key", "id"], name="trainingjob_created_sort"),
+            models.Index(fields=["hpo_job", "duration_key", "id"], name="trainingjob_duration_sort"),
         ]
         ordering = ["creation_time", "name"]
 

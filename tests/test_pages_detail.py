@@ -226,6 +226,17 @@ def test_the_training_jobs_sort(alice_client, rich_job, sort, key, reverse):
     assert set(rows(html)) == {j.name for j in jobs}
 
 
+def test_sorting_by_duration_puts_running_jobs_after_every_ended_one(alice_client, make_job):
+    job = make_job("lasting", children=0)
+    now = timezone.now()
+    for name, minutes, ended in [("short", 2, True), ("running", 1, False), ("long", 30, True), ("mid", 9, True)]:
+        job.training_jobs.create(name=name, status="Completed" if ended else "InProgress", creation_time=now,
+                                 start_time=now - timezone.timedelta(minutes=minutes),
+                                 end_time=now if ended else None)
+    assert rows(page(alice_client, "lasting", tab="training-jobs", sort="duration")) == ["short", "mid", "long", "running"]
+    assert rows(page(alice_client, "lasting", tab="training-jobs", sort="-duration")) == ["running", "long", "mid", "short"]
+
+
 def test_sorting_by_status_groups_statuses(alice_client, rich_job):
     html = page(alice_client, "xgb-rich", tab="training-jobs", sort="status")
     statuses = re.findall(r'data-training-job="[^"]*" data-status="([^"]*)"', html)

@@ -3,8 +3,11 @@ exports and a training job's page.
 
 Pages read the database only; no page waits on a tuning job's engine. The one exception is a
 training job's log, which only the engine holds (the local engine's file, or CloudWatch), read on
-that training job's page alone. Every aggregate (counters, failure roll-up, filter counts) is one
-SQL query, so a page costs the same number of queries for 10 children or 10,000.
+that training job's page alone. Status counts come from the engine's counters mirrored on the job;
+the training jobs table pages by keyset (keyset.py: no count, no OFFSET, one index per sort); every
+other aggregate (failure roll-up, the best job's standing) is one SQL query on an index, and a large
+job's charts are aggregated by the database and kept per state of the job; so a page costs the same
+number of queries for 10 children or 50,000.
 """
 
 from __future__ import annotations
@@ -108,8 +111,8 @@ JOB_SORT_DEFAULT = "-created"
 JOB_STATUS_FILTERS = {"active": HpoJob.ACTIVE_STATUSES, **{s.value: (s.value,) for s in HpoJob.Status}}
 
 # Training jobs table: sort key -> the keys of its order, all one way (see keyset.py): "-key" is the
-# same order reversed. The objective, created and status orders are served by an index each
-# (TrainingJob.Meta.indexes); the duration and hyperparameter orders are computed, row by row.
+# same order reversed. Each is served by an index (TrainingJob.Meta.indexes); the hyperparameter
+# orders (and the objective's when definitions tune for different metrics) are computed, row by row.
 TRAINING_JOB_SORTS: dict[str, keyset.Order] = {
     "objective": keyset.Order((F("objective_up_key"), F("id"))),
     "-objective": keyset.Order((F("objective_down_key"), F("id")), descending=True),
@@ -119,8 +122,8 @@ TRAINING_JOB_SORTS: dict[str, keyset.Order] = {
     "-status": keyset.Order((F("status"), F("created_key"), F("id")), descending=True),
     "name": keyset.Order((F("name"),)),  # unique within a job
     "-name": keyset.Order((F("name"),), descending=True),
-    "duration": None,  # computed: see _duration_order
-    "-duration": None,
+    "duration": keyset.Order((F("duration_key"), F("id"))),  # running ones last: still going
+    "-duration": keyset.Order((F("duration_key"), F("id")), descending=True),
 }
 
 
@@ -487,15 +490,6 @@ def _overview_context(project: Project, job: HpoJob, child_counts: dict[str, int
     }
 
 
-def _duration_order(*, descending: bool) -> keyset.Order:
-    """Order by how long a training job ran (running ones count up to now, as on the page)."""
-    duration = ExpressionWrapper(
-        Coalesce(F("end_time"), Now()) - Coalesce(F("start_time"), F("creation_time")),
-        output_field=DurationField(),
-    )
-    return keyset.Order((Coalesce(duration, Value(timedelta(0)), output_field=DurationField()), F("id")), descending)
-
-
 def _mixed_objective_order(objective: Objective, *, descending: bool) -> keyset.Order:
     """Order by objective metric, then by value within each metric in its own direction (best first
     when ``descending``): values of different metrics are never ranked together."""
@@ -523,8 +517,6 @@ def _training_job_order(sort: str, objective: Objective) -> keyset.Order:
     descending = sort.startswith("-")
     if sort.lstrip("-") == "objective" and objective.mixed:
         return _mixed_objective_order(objective, descending=descending)
-    if sort.lstrip("-") == "duration":
-        return _duration_order(descending=descending)
     if sort in TRAINING_JOB_SORTS:
         return TRAINING_JOB_SORTS[sort]
     return _hyperparameter_order(sort.lstrip("-").removeprefix("hp:"), descending=descending)
