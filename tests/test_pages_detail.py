@@ -526,6 +526,24 @@ def test_the_charts_of_a_large_job_stay_small_and_aggregate(alice_client, projec
     assert len(lines) == 5_001
 
 
+def test_the_best_jobs_standing_in_a_large_job_is_counted_once_per_state_of_the_job(alice_client, project, alice):
+    job = build_job(project, alice, "ranked", 2_500, seed=9)
+    cache.clear()
+    with CaptureQueriesContext(connection) as first:
+        html = section(page(alice_client, "ranked"), "best-standing")
+    evaluated = job.training_jobs.exclude(objective_value=None).count()
+    assert f"1 of {evaluated:,} evaluated training jobs" in html
+    with CaptureQueriesContext(connection) as again:
+        assert section(page(alice_client, "ranked"), "best-standing")[:2000] == html[:2000]
+    assert len(again) < len(first)
+    # A sync stored children that are not evaluated any more: the next view counts again.
+    job.training_jobs.filter(status="Stopped").update(objective_value=None)
+    HpoJob.objects.filter(pk=job.pk).update(last_synced_at=timezone.now())
+    now_evaluated = job.training_jobs.exclude(objective_value=None).count()
+    assert now_evaluated < evaluated
+    assert f"1 of {now_evaluated:,} evaluated training jobs" in section(page(alice_client, "ranked"), "best-standing")
+
+
 # ---- live parts -------------------------------------------------------------------------------------
 PARTS = ["parts/header/", "parts/overview/", "parts/training-jobs/", "parts/charts/"]
 

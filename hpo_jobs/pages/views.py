@@ -462,10 +462,19 @@ def _overview_context(project: Project, job: HpoJob, child_counts: dict[str, int
     since_best = None
     if best and not best["from_parent"]:
         metric = best["metric"] if objective.mixed else None
-        best["standing"] = best_job.standing(job, best["name"], best["value"],
-                                             maximize=objective.maximizes(best["metric"]), metric=metric)
+
+        def standing() -> tuple[best_job.Standing | None, int | None]:
+            return (best_job.standing(job, best["name"], best["value"], maximize=objective.maximizes(best["metric"]),
+                                      metric=metric),
+                    best_job.jobs_since(job, best["ended"], metric=metric))
+
+        child_total = sum(child_counts.values())
+        if child_total > charts.CHART_POINTS_MAX:  # counts over every child: once per state of the job
+            best["standing"], since_best = cache.get_or_set(_state_key(job, "standing", child_total), standing,
+                                                            CHARTS_CACHE_S)
+        else:
+            best["standing"], since_best = standing()
         best["digits"] = best["standing"].digits if best["standing"] else 6
-        since_best = best_job.jobs_since(job, best["ended"], metric=metric)
     criteria = (job.request.get("HyperParameterTuningJobConfig") or {}).get("TuningJobCompletionCriteria") or {}
     return {
         "counters": counters,
@@ -732,8 +741,17 @@ def _dense_charts_context(project: Project, job: HpoJob, child_total: int) -> di
     }
 
 
-# The aggregated charts are kept this long for a job whose stored state has not changed since.
+# Aggregates over every child of a large job (the charts, the best job's standing) are kept this long
+# for a job whose stored state has not changed since.
 CHARTS_CACHE_S = 3600
+
+
+def _state_key(job: HpoJob, what: str, child_total: int) -> str:
+    """A cache key for ``what`` of the job as it is stored now: every sync stamps last_synced_at, and
+    only a sync changes the children."""
+    return f"hpo-{what}:" + ":".join(str(part) for part in (
+        job.pk, job.created_at.timestamp(), job.last_synced_at and job.last_synced_at.timestamp(),
+        job.children_fingerprint, child_total, best_job.best_name(job) or ""))
 
 
 def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
@@ -741,9 +759,7 @@ def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
     if child_total > charts.CHART_POINTS_MAX:
         # The aggregates scan the children: they are computed once per state of the job (every sync
         # stamps last_synced_at, and only a sync changes the children), then read from the cache.
-        key = "hpo-charts:" + ":".join(str(part) for part in (
-            job.pk, job.created_at.timestamp(), job.last_synced_at and job.last_synced_at.timestamp(),
-            job.children_fingerprint, child_total, best_job.best_name(job) or ""))
+        key = _state_key(job, "charts", child_total)
         context = cache.get(key)
         if context is None:
             context = _dense_charts_context(project, job, child_total)
