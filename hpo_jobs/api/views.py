@@ -192,9 +192,11 @@ class JobList(APIView):
         listing = pages.list_jobs(project, request.query_params.get("q"), request.query_params.get("status"),
                                   request.query_params.get("sort"))
         size = min(JOBS_PAGE_SIZE_MAX, max(1, _page_number(request.query_params.get("page_size") or str(JOBS_PAGE_SIZE))))
-        paginator = Paginator(listing.rows, size)
         if listing.count is not None:
+            paginator = pages.TwoEndedPaginator(listing.rows, size)
             paginator.count = listing.count  # no COUNT(*) query
+        else:
+            paginator = Paginator(listing.rows, size)
         page = paginator.get_page(_page_number(request.query_params.get("page")))
         detail_base = reverse("api:job", args=[project.slug, "__JOB__"])
         web_base = reverse("hpo_jobs:detail", args=[project.slug, "__JOB__"])
