@@ -4,8 +4,11 @@ engine's last answers beside it. Only ``hpo_jobs.services`` changes a job's stat
 from __future__ import annotations
 
 from django.conf import settings
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 
 from hpo_jobs.sagemaker import request as facts
@@ -174,6 +177,31 @@ class HpoJob(models.Model):
         return facts.definitions(self.request)
 
 
+# Sentinels for the sort keys below: a key is never NULL, so that a page's cursor is one row-value
+# comparison that an index serves (a NULL compares to nothing).
+FLOAT_MAX = 1.7976931348623157e308
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+
+
+class SecondsBetween(models.Func):
+    """``end - start`` in seconds, as a float, in SQL each database computes by itself (so that a
+    generated column may hold it: SQLite's datetime arithmetic is otherwise a Python function)."""
+
+    arity = 2
+    output_field = models.FloatField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return self.as_sqlite(compiler, connection, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        end, start = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"((julianday({end[0]}) - julianday({start[0]})) * 86400.0)", (*end[1], *start[1])
+
+    def as_postgresql(self, compiler, connection, **extra):
+        end, start = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))::float8", (*end[1], *start[1])
+
+
 class TrainingJob(models.Model):
     """One child training job of a tuning job, upserted from the engine's listing."""
 
@@ -196,14 +224,44 @@ class TrainingJob(models.Model):
     # 1,000 each), mirrored once the training job has ended; NULL until then.
     metric_series = models.JSONField(null=True, blank=True)
 
+    # The training jobs table's sort keys, kept by the database itself (never written by code): the
+    # objective with no value last whichever way it is sorted (best first is descending for Maximize,
+    # ascending for Minimize), and the creation time. Each has an index with the job and the id.
+    objective_up_key = models.GeneratedField(
+        expression=Coalesce(models.F("objective_value"), models.Value(FLOAT_MAX)),
+        output_field=models.FloatField(), db_persist=True,
+    )
+    objective_down_key = models.GeneratedField(
+        expression=Coalesce(models.F("objective_value"), models.Value(-FLOAT_MAX)),
+        output_field=models.FloatField(), db_persist=True,
+    )
+    # How long it ran, in seconds; a running one sorts as longer than any that has ended.
+    duration_key = models.GeneratedField(
+        expression=Coalesce(SecondsBetween(models.F("end_time"), Coalesce(models.F("start_time"), models.F("creation_time"))),
+                            models.Value(FLOAT_MAX)),
+        output_field=models.FloatField(), db_persist=True,
+    )
+    created_key = models.GeneratedField(
+        expression=Coalesce(models.F("creation_time"), models.Value(EPOCH)),
+        output_field=models.DateTimeField(), db_persist=True,
+    )
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["hpo_job", "name"], name="trainingjob_unique_per_hpojob"),
         ]
         indexes = [
             models.Index(fields=["hpo_job", "creation_time"]),
-            models.Index(fields=["hpo_job", "objective_value"]),
-            models.Index(fields=["hpo_job", "status", "creation_time"]),
+            # The best job, its rank, ties, runner-up and median: counted from the index alone (the
+            # columns those filters read are in it; SQLite has no INCLUDE, so they are key columns).
+            models.Index(fields=["hpo_job", "objective_value", "objective_status", "objective_metric_name", "end_time",
+                                 "creation_time", "name"], name="trainingjob_objective"),
+            # One per sort of the training jobs table (name is the unique constraint's).
+            models.Index(fields=["hpo_job", "status", "created_key", "id"], name="trainingjob_status_sort"),
+            models.Index(fields=["hpo_job", "objective_up_key", "id"], name="trainingjob_objective_up"),
+            models.Index(fields=["hpo_job", "objective_down_key", "id"], name="trainingjob_objective_down"),
+            models.Index(fields=["hpo_job", "created_key", "id"], name="trainingjob_created_sort"),
+            models.Index(fields=["hpo_job", "duration_key", "id"], name="trainingjob_duration_sort"),
         ]
         ordering = ["creation_time", "name"]
 

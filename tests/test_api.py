@@ -7,6 +7,7 @@ import copy
 import html
 import json
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -109,6 +110,29 @@ def test_training_jobs_come_in_cursor_pages_best_first(bob_api, make_job):
     assert [tj["name"] for tj in by_name] == [f"many-{i:03d}-abcdef12" for i in range(1, 6)]
     assert bob_api.get(url, {"status": "Failed"}).json()["results"] == []
     assert bob_api.get(url, {"cursor": "garbage"}).status_code == 404
+
+
+def test_training_job_cursors_go_both_ways_without_repeats_under_ties_and_new_rows(bob_api, make_job):
+    job = make_job("tied", children=90)
+    job.training_jobs.update(objective_value=0.5)  # one value for all: only the id tells them apart
+    url = f"{JOBS}tied/training-jobs/"
+    page = bob_api.get(url, {"page_size": 20}).json()
+    assert page["previous"] is None
+    forwards = [page]
+    make_job("other")  # another job's rows never show
+    job.training_jobs.create(name="tied-late", status="Completed", objective_value=0.5)
+    while page["next"]:
+        page = bob_api.get(page["next"]).json()
+        forwards.append(page)
+    names = [tj["name"] for p in forwards for tj in p["results"]]
+    assert len(names) == len(set(names)) and len(names) in (90, 91)
+    assert {f"tied-{i:03d}-abcdef12" for i in range(1, 91)} <= set(names)
+    back = bob_api.get(forwards[2]["previous"]).json()
+    assert back["results"] == forwards[1]["results"]
+    # A cursor is of its sort: with another one it is refused, as any cursor not ours.
+    cursor = parse_qs(urlsplit(forwards[1]["next"]).query)["cursor"][0]
+    assert bob_api.get(url, {"cursor": cursor, "page_size": 20}).json()["results"] == forwards[2]["results"]
+    assert bob_api.get(url, {"cursor": cursor, "sort": "name"}).status_code == 404
 
 
 def test_a_training_job_without_an_objective_is_on_the_last_page(bob_api, make_job):

@@ -175,6 +175,32 @@ def test_sorting_and_filtering_the_training_jobs_in_place(page, live_server, log
     assert statuses == sorted(statuses) and same_document(page)
 
 
+def test_the_training_jobs_table_pages_in_place_by_cursor(page, live_server, login, make_job):
+    make_job("paged", children=120)
+    open_as_alice(page, login)
+    page.goto(f"{live_server.url}/projects/demo/hpo-jobs/paged/?tab=training-jobs&sort=name")
+    rows = page.locator("tr[data-training-job]")
+    expect(rows).to_have_count(50)
+    mark_document(page)
+    first = [r.get_attribute("data-training-job") for r in rows.all()]
+    assert first[0] == "paged-001-abcdef12"
+
+    pager = page.get_by_role("navigation", name="Training job pages")
+    pager.get_by_role("link", name="Next ›").click()
+    expect(rows.first).to_have_attribute("data-training-job", "paged-051-abcdef12")
+    assert "after=" in page.url and "sort=name" in page.url and same_document(page)
+
+    pager.get_by_role("link", name="Last page").click()
+    expect(rows.last).to_have_attribute("data-training-job", "paged-120-abcdef12")
+    expect(pager.get_by_text("Next ›")).to_have_attribute("aria-disabled", "true")
+
+    pager.get_by_role("link", name="‹ Previous").click()
+    expect(rows.last).to_have_attribute("data-training-job", "paged-070-abcdef12")
+    pager.get_by_role("link", name="First page").click()
+    expect(rows.first).to_have_attribute("data-training-job", "paged-001-abcdef12")
+    assert [r.get_attribute("data-training-job") for r in rows.all()] == first and same_document(page)
+
+
 def test_the_charts_draw_a_mark_per_training_job(page, live_server, login, jobs, screenshot_dir):
     open_as_alice(page, login)
     page.goto(f"{live_server.url}/projects/demo/hpo-jobs/xgb-breast-cancer/?tab=charts")

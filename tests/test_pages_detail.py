@@ -4,7 +4,10 @@ configuration, charts, the live parts htmx refreshes, and stop."""
 from __future__ import annotations
 
 import re
+from html import unescape
+
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -223,6 +226,17 @@ def test_the_training_jobs_sort(alice_client, rich_job, sort, key, reverse):
     assert set(rows(html)) == {j.name for j in jobs}
 
 
+def test_sorting_by_duration_puts_running_jobs_after_every_ended_one(alice_client, make_job):
+    job = make_job("lasting", children=0)
+    now = timezone.now()
+    for name, minutes, ended in [("short", 2, True), ("running", 1, False), ("long", 30, True), ("mid", 9, True)]:
+        job.training_jobs.create(name=name, status="Completed" if ended else "InProgress", creation_time=now,
+                                 start_time=now - timezone.timedelta(minutes=minutes),
+                                 end_time=now if ended else None)
+    assert rows(page(alice_client, "lasting", tab="training-jobs", sort="duration")) == ["short", "mid", "long", "running"]
+    assert rows(page(alice_client, "lasting", tab="training-jobs", sort="-duration")) == ["running", "long", "mid", "short"]
+
+
 def test_sorting_by_status_groups_statuses(alice_client, rich_job):
     html = page(alice_client, "xgb-rich", tab="training-jobs", sort="status")
     statuses = re.findall(r'data-training-job="[^"]*" data-status="([^"]*)"', html)
@@ -246,13 +260,114 @@ def test_the_training_jobs_filter_by_definition(alice_client, make_job):
     assert "deep (4)" in html and "shallow (2)" in html
 
 
-def test_the_training_jobs_paginate_on_the_server(alice_client, make_job):
+def link(html: str, rel: str) -> str | None:
+    """The href of the table's pagination link ``rel`` (next, prev) or labelled ``rel`` (Last page)."""
+    nav = html[html.index('aria-label="Training job pages"'):] if 'aria-label="Training job pages"' in html else ""
+    found = re.search(rf'href="([^"]*)" (?:rel="{rel}"|aria-label="{rel}")', nav)
+    return unescape(found.group(1)) if found else None
+
+
+def get(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def walk(client, html: str, rel: str) -> list[list[str]]:
+    """The rows of this page and of every page reached by following ``rel`` links."""
+    pages = [rows(html)]
+    while (url := link(html, rel)) is not None:
+        html = get(client, url)
+        pages.append(rows(html))
+        assert len(pages) < 100
+    return pages
+
+
+def test_the_training_jobs_page_by_cursor_forwards_backwards_and_to_the_last_page(alice_client, make_job):
     make_job("big", children=120)
     first = page(alice_client, "big", tab="training-jobs", sort="name")
-    third = page(alice_client, "big", tab="training-jobs", sort="name", page=3)
-    assert len(rows(first)) == 50 and len(rows(third)) == 20
-    assert rows(first)[0] == "big-001-abcdef12" and rows(third)[-1] == "big-120-abcdef12"
-    assert "Page 1 of 3" in first
+    forwards = walk(alice_client, first, "next")
+    assert [len(p) for p in forwards] == [50, 50, 20]
+    everything = [name for p in forwards for name in p]
+    assert everything == [f"big-{i:03d}-abcdef12" for i in range(1, 121)]
+    assert "Page 1 of" not in first and link(first, "prev") is None
+
+    # The last page is the last 50 rows; from there the previous pages lead back to the first row.
+    last = get(alice_client, link(first, "Last page"))
+    assert rows(last) == everything[-50:] and link(last, "next") is None
+    backwards = walk(alice_client, last, "prev")
+    assert [len(p) for p in backwards] == [50, 50, 20]
+    assert [name for p in backwards[::-1] for name in p] == everything
+
+
+@pytest.mark.parametrize("sort", ["-objective", "objective", "status", "-created", "duration", "hp:eta"])
+def test_paging_misses_and_repeats_nothing_under_ties_and_while_rows_are_added(alice_client, make_job, sort):
+    job = make_job("ties", children=0)
+    now = timezone.now()
+    TrainingJob.objects.bulk_create(
+        # Three values only, some with none; many creation times alike: every sort key ties.
+        TrainingJob(hpo_job=job, name=f"ties-{i:03d}", status=("Completed", "Failed")[i % 2],
+                    objective_value=None if i % 7 == 0 else float(i % 3), objective_status="Succeeded",
+                    creation_time=now - timezone.timedelta(minutes=i % 4), end_time=now,
+                    tuned_hyperparameters={"eta": str(i % 5)})
+        for i in range(130)
+    )
+    html = page(alice_client, "ties", tab="training-jobs", sort=sort)
+    seen = rows(html)
+    # Rows arrive while someone pages: they may show or not, but nothing seen repeats, nothing is lost.
+    TrainingJob.objects.bulk_create(
+        TrainingJob(hpo_job=job, name=f"ties-new-{i}", status="Completed", objective_value=float(i % 3),
+                    creation_time=now, tuned_hyperparameters={"eta": str(i % 5)})
+        for i in range(30)
+    )
+    while (url := link(html, "next")) is not None:
+        html = get(alice_client, url)
+        seen += rows(html)
+    assert len(seen) == len(set(seen))
+    assert {f"ties-{i:03d}" for i in range(130)} <= set(seen)
+
+
+def test_a_deep_page_costs_the_queries_of_the_first_and_counts_nothing(alice_client, make_job):
+    job = make_job("deep", children=160, training_job_status_counters={"Completed": 160})
+    url = URL.format("deep") + "parts/training-jobs/"
+    with CaptureQueriesContext(connection) as first_queries:
+        html = get(alice_client, url + "?sort=name")
+    html = get(alice_client, link(html, "next").replace(URL.format("deep"), url))
+    with CaptureQueriesContext(connection) as deep_queries:
+        get(alice_client, link(html, "next").replace(URL.format("deep"), url))
+    assert len(deep_queries) == len(first_queries)
+    table = f'"hpo_jobs_trainingjob"."hpo_job_id" = {job.pk}'
+    for query in deep_queries.captured_queries:
+        assert not ("COUNT(" in query["sql"] and "hpo_jobs_trainingjob" in query["sql"]), query["sql"]
+        assert "OFFSET" not in query["sql"]
+    assert any(table in q["sql"] for q in deep_queries.captured_queries)
+
+
+@pytest.mark.parametrize("suffix", ["parts/header/", "parts/training-jobs/", "?tab=training-jobs"])
+def test_the_tabs_and_live_parts_read_the_stored_counters_instead_of_counting_the_children(
+        alice_client, make_job, suffix):
+    # The engine counted more than the stored rows yet: the pages say what the engine said.
+    make_job("counted", children=12, training_job_status_counters={
+        "Completed": 30, "InProgress": 2, "Stopped": 1, "RetryableError": 1, "NonRetryableError": 3})
+    with CaptureQueriesContext(connection) as captured:
+        response = alice_client.get(URL.format("counted") + suffix)
+    html = response.content.decode()
+    assert response.status_code == 200
+    counting = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"] and "trainingjob" in q["sql"]]
+    assert counting == []
+    assert ">37<" in html or "All (37)" in html
+    if "training-jobs" in suffix:
+        assert "Failed (4)" in html and "Completed (30)" in html
+
+
+def test_a_cursor_of_another_sort_or_not_ours_gives_the_first_page(alice_client, make_job):
+    make_job("cursors", children=60)
+    first = page(alice_client, "cursors", tab="training-jobs", sort="name")
+    cursor = re.search(r"after=([^&\"]+)", link(first, "next")).group(1)
+    for params in ({"sort": "-created", "after": cursor}, {"sort": "name", "after": "bm90IG91cnM"},
+                   {"sort": "name", "before": "!!"}, {"sort": "-objective", "after": cursor}):
+        html = page(alice_client, "cursors", tab="training-jobs", **params)
+        assert len(rows(html)) == 50 and link(html, "prev") is None
 
 
 @pytest.mark.parametrize("params", [
@@ -365,6 +480,68 @@ def test_charts_of_a_job_with_two_definitions_get_one_parallel_chart_each(alice_
     html = page(alice_client, "two-defs", tab="charts")
     assert 'id="parallel-1"' in html and 'id="parallel-2"' in html
     assert "Definition deep · 4 training jobs" in html and "Definition shallow · 2 training jobs" in html
+
+
+def _svgs(html: str) -> list[str]:
+    return re.findall(r"<svg class=\"chart .*?</svg>", html, flags=re.S)
+
+
+def test_the_charts_of_a_large_job_stay_small_and_aggregate(alice_client, project, alice):
+    from hpo_jobs.pages import charts
+
+    large = build_job(project, alice, "large", 5_000, seed=5)
+    html = page(alice_client, "large", tab="charts")
+    history, parallel = _svgs(html)
+    # A density of bounded cells, not a mark per job; the best job keeps its ring and its link.
+    assert history.count("<rect") <= charts.DENSITY_COLUMNS * charts.DENSITY_ROWS
+    assert history.count('class="mark') == 1 and f'data-best="{large.best_training_job["TrainingJobName"]}"' in history
+    assert "5,000 training jobs with an objective value" not in history  # only those with a value count
+    assert "drawn as a density" in history and 'class="best-line"' in history
+    lines = parallel.count('class="mark"') + parallel.count('class="mark best-mark"')
+    assert charts.PARALLEL_TOP < lines <= charts.PARALLEL_TOP + charts.PARALLEL_SAMPLE
+    assert "of 5,000 training jobs" in parallel and 'class="mark best-mark"' in parallel
+    assert len(history) + len(parallel) < 400_000
+
+    # The size does not grow with the job, nor do the queries.
+    larger_job = build_job(project, alice, "larger", 12_000, seed=5)
+    cache.clear()
+    with CaptureQueriesContext(connection) as large_queries:
+        page(alice_client, "large", tab="charts")
+    with CaptureQueriesContext(connection) as larger_queries:
+        larger = page(alice_client, "larger", tab="charts")
+    assert len(larger_queries) == len(large_queries)
+    assert sum(map(len, _svgs(larger))) < 1.2 * (len(history) + len(parallel))
+
+    # Computed once per state of the job: read again from the cache, until a sync changes the job.
+    with CaptureQueriesContext(connection) as cached_queries:
+        assert _svgs(page(alice_client, "larger", tab="charts")) == _svgs(larger)
+    assert len(cached_queries) < len(larger_queries)
+    larger_job.training_jobs.filter(objective_value__gt=0.95).update(objective_value=None)
+    HpoJob.objects.filter(pk=larger_job.pk).update(last_synced_at=timezone.now())
+    assert _svgs(page(alice_client, "larger", tab="charts"))[0] != _svgs(larger)[0]
+
+    # The CSV keeps every training job.
+    response = alice_client.get(URL.format("large") + "training-jobs.csv")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 5_001
+
+
+def test_the_best_jobs_standing_in_a_large_job_is_counted_once_per_state_of_the_job(alice_client, project, alice):
+    job = build_job(project, alice, "ranked", 2_500, seed=9)
+    cache.clear()
+    with CaptureQueriesContext(connection) as first:
+        html = section(page(alice_client, "ranked"), "best-standing")
+    evaluated = job.training_jobs.exclude(objective_value=None).count()
+    assert f"1 of {evaluated:,} evaluated training jobs" in html
+    with CaptureQueriesContext(connection) as again:
+        assert section(page(alice_client, "ranked"), "best-standing")[:2000] == html[:2000]
+    assert len(again) < len(first)
+    # A sync stored children that are not evaluated any more: the next view counts again.
+    job.training_jobs.filter(status="Stopped").update(objective_value=None)
+    HpoJob.objects.filter(pk=job.pk).update(last_synced_at=timezone.now())
+    now_evaluated = job.training_jobs.exclude(objective_value=None).count()
+    assert now_evaluated < evaluated
+    assert f"1 of {now_evaluated:,} evaluated training jobs" in section(page(alice_client, "ranked"), "best-standing")
 
 
 # ---- live parts -------------------------------------------------------------------------------------

@@ -106,6 +106,21 @@ def test_it_paginates_on_the_server(alice_client, make_job):
     assert "Page 1 of 2" in first.content.decode()
 
 
+@pytest.mark.parametrize("sort", ["-created", "name", "-best", "status"])
+def test_pages_past_the_middle_read_from_the_end_and_are_the_same_pages(alice_client, make_job, project, sort):
+    for i in range(75):
+        make_job(f"job-{i:02d}", status=("Completed", "Failed", "InProgress")[i % 3],
+                 best_objective_value=None if i % 5 == 0 else float(i % 4))
+    pages = [names_in(alice_client.get(URL, {"sort": sort, "page": n})) for n in (1, 2, 3, 4)]
+    assert [len(p) for p in pages] == [20, 20, 20, 15]
+    everything = [name for p in pages for name in p]
+    assert len(set(everything)) == 75
+    # The same order as the list read in one piece.
+    from hpo_jobs.pages import views
+
+    assert everything == [row["name"] for row in views.list_jobs(project, "", "", sort).rows]
+
+
 def test_it_lists_only_this_projects_jobs(alice_client, make_job, alice):
     from projects.models import Membership, Project
 

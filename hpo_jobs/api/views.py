@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime, timezone as dt_timezone
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -14,8 +13,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, F, FloatField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +21,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, renderers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,7 +31,7 @@ from projects.models import Membership, Project
 
 from hpo_jobs import services
 from hpo_jobs.models import HpoJob
-from hpo_jobs.pages import presenters
+from hpo_jobs.pages import keyset, presenters
 from hpo_jobs.pages import views as pages
 from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.wizard import convert
@@ -213,9 +212,11 @@ class JobList(APIView):
         listing = pages.list_jobs(project, request.query_params.get("q"), request.query_params.get("status"),
                                   request.query_params.get("sort"))
         size = min(JOBS_PAGE_SIZE_MAX, max(1, _page_number(request.query_params.get("page_size") or str(JOBS_PAGE_SIZE))))
-        paginator = Paginator(listing.rows, size)
         if listing.count is not None:
+            paginator = pages.TwoEndedPaginator(listing.rows, size)
             paginator.count = listing.count  # no COUNT(*) query
+        else:
+            paginator = Paginator(listing.rows, size)
         page = paginator.get_page(_page_number(request.query_params.get("page")))
         detail_base = reverse("api:job", args=[project.slug, "__JOB__"])
         web_base = reverse("hpo_jobs:detail", args=[project.slug, "__JOB__"])
@@ -358,28 +359,39 @@ class JobRequest(APIView):
 
 
 class TrainingJobCursor(CursorPagination):
-    """Cursor pages over a job's training jobs (up to 10,000): each page is one indexed query."""
+    """Seek pages over a job's training jobs, in the order of the page's table (hpo_jobs.pages.keyset):
+    a cursor is the keys of the row it follows (or precedes), so a page is one indexed query at any
+    depth, and rows stored meanwhile never repeat or skip one. DRF's page size and links."""
 
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
-    ordering = ("-sort_key", "-id")
 
-    def get_ordering(self, request, queryset, view):
-        return view.ordering
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        token = request.query_params.get(self.cursor_query_param) or ""
+        direction, _, keys = token.partition(".")  # "n.<keys>": the page after; "p.<keys>": before
+        page = keyset.paginate(queryset, view.order, self.page_size, tag=view.sort,
+                               after=keys if direction == "n" else None, before=keys if direction == "p" else None)
+        if token and (page.cursor_ignored or direction not in ("n", "p")):
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        self.page = page
+        return page.object_list
+
+    def _link(self, prefix: str, keys: str | None) -> str | None:
+        return replace_query_param(self.base_url, self.cursor_query_param, f"{prefix}.{keys}") if keys else None
+
+    def get_next_link(self):
+        return self._link("n", self.page.next_cursor)
+
+    def get_previous_link(self):
+        return self._link("p", self.page.previous_cursor)
 
 
-# Sort key -> the annotated column the cursor follows (nulls at the end, as on the page) and which way.
-_FLOAT_MAX = 1.7976931348623157e308
-_EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
-TRAINING_JOB_SORTS = {
-    "objective": (Coalesce(F("objective_value"), Value(_FLOAT_MAX), output_field=FloatField()), False),
-    "-objective": (Coalesce(F("objective_value"), Value(-_FLOAT_MAX), output_field=FloatField()), True),
-    "created": (Coalesce(F("creation_time"), Value(_EPOCH), output_field=DateTimeField()), False),
-    "-created": (Coalesce(F("creation_time"), Value(_EPOCH), output_field=DateTimeField()), True),
-    "name": (F("name"), False),
-    "-name": (F("name"), True),
-}
+# The sorts the API offers: the page's table's, those served by an index.
+TRAINING_JOB_SORTS = ("objective", "-objective", "created", "-created", "name", "-name")
 
 
 class TrainingJobList(generics.ListAPIView):
@@ -406,10 +418,9 @@ class TrainingJobList(generics.ListAPIView):
         params = self.request.query_params
         objective = pages._job_objective(job)
         default = "-objective" if objective.maximize else "objective"
-        sort = params.get("sort") if params.get("sort") in TRAINING_JOB_SORTS else default
-        key, descending = TRAINING_JOB_SORTS[sort]
-        self.ordering = ("-sort_key", "-id") if descending else ("sort_key", "id")
-        rows = job.training_jobs.annotate(sort_key=key)
+        self.sort = params.get("sort") if params.get("sort") in TRAINING_JOB_SORTS else default
+        self.order = pages.TRAINING_JOB_SORTS[self.sort]
+        rows = job.training_jobs.all()
         if params.get("status"):
             rows = rows.filter(status=params["status"].replace("\x00", ""))
         if params.get("definition"):

@@ -9,8 +9,10 @@ Every chart is an ``<svg role="img">`` labelled by its own <title> and <desc>. E
 is one element with class ``mark``. Up to ``MARK_DETAIL_MAX`` marks each carry a <title> (the
 browser shows it on hover; screen readers read it) and, when a URL is given, are links to the
 training job, reachable with the keyboard. Above that the marks stay one element per training
-job but bare (a few dozen bytes each, so 10,000 jobs draw in well under a megabyte), and the page
-points to the training jobs table and the CSV as the way to read single values.
+job but bare (a few dozen bytes each), and the page points to the training jobs table and the CSV
+as the way to read single values. Above ``CHART_POINTS_MAX`` jobs a chart draws an aggregate (a
+binned density, the best-so-far line, the best jobs and a sample of the rest) so that no chart grows
+with the job.
 
 All text that reaches the SVG goes through ``_e`` (names of jobs and hyperparameters are data a
 member typed, and must never become markup).
@@ -29,6 +31,16 @@ from django.utils.safestring import SafeString, mark_safe
 
 # Marks with their own <title> and link; above this a chart keeps one bare element per job.
 MARK_DETAIL_MAX = 1000
+# Above this many training jobs a chart draws an aggregate instead of one mark per job, so that its
+# size is bounded whatever the job's size: the objective history as a binned density (at most
+# DENSITY_COLUMNS x DENSITY_ROWS cells) with the best-so-far line, the parallel coordinates as the
+# PARALLEL_TOP best jobs and an even sample of PARALLEL_SAMPLE others. The data table and the CSV
+# keep every job.
+CHART_POINTS_MAX = 2000
+DENSITY_COLUMNS = 96
+DENSITY_ROWS = 40
+PARALLEL_TOP = 100
+PARALLEL_SAMPLE = 400
 
 # Colours: a blue ramp for "worse → better" (darker is better), an orange for the best job and
 # the best-so-far line, greys for frames. Chosen to read on white and for colour-blind readers
@@ -335,6 +347,109 @@ def objective_history(
     return HistoryChart(mark_safe("".join(parts)), len(ordered), best_so_far)
 
 
+@dataclass
+class Density:
+    """The objective history of a large job, aggregated by the database: how many training jobs fall
+    in each cell of a grid over time (seconds since ``t0``) and value, and the best-so-far steps."""
+
+    count: int
+    t0: float  # epoch seconds of the first point
+    t1: float
+    v0: float
+    v1: float
+    cells: list[tuple[int, int, int]]  # (column, row, jobs) with 0 <= column < DENSITY_COLUMNS, row likewise
+    steps: list[tuple[float, float]]  # (epoch seconds, best value so far), one per improvement, in time order
+    best: HistoryPoint | None = None  # the best training job (``when`` as epoch seconds in ``best_at``)
+    best_at: float | None = None
+
+
+def density_cell(t: float, v: float, density: Density) -> tuple[int, int]:
+    """The grid cell of a point (the database computes the same for every row)."""
+    column = int((t - density.t0) / max(1.0, density.t1 - density.t0) * DENSITY_COLUMNS)
+    row = int((v - density.v0) / ((density.v1 - density.v0) or 1.0) * DENSITY_ROWS)
+    return min(DENSITY_COLUMNS - 1, max(0, column)), min(DENSITY_ROWS - 1, max(0, row))
+
+
+def objective_density(
+    density: Density,
+    *,
+    maximize: bool,
+    metric_name: str,
+    chart_id: str = "objective-history",
+    width: int = 760,
+    height: int = 320,
+) -> HistoryChart:
+    """The objective history of a job too large to draw a mark per training job: a binned density
+    (darker cells hold more jobs), the best-so-far line and the best job's ring; bounded in size."""
+    direction = "maximize" if maximize else "minimize"
+    title = f"Objective value over time: {metric_name or 'objective'} ({direction})"
+    if not density.count:
+        return HistoryChart(_empty(chart_id, width, height, title, "No training job has an objective value yet.",
+                                   "chart-history"), 0)
+    left, right, top, bottom = 64, 16, 16, 44
+    xs_lo, xs_hi = left, width - right
+    ys_lo, ys_hi = height - bottom, top
+    span = max(1.0, density.t1 - density.t0)
+    value_span = (density.v1 - density.v0) or 1.0
+    x = Scale(density.t0, density.t0 + span, xs_lo, xs_hi)
+    y = Scale(density.v0, density.v0 + value_span, ys_lo, ys_hi)
+    best_value = density.steps[-1][1] if density.steps else None
+    best_text = f" Best: {format_value(best_value)}" + (f" ({density.best.name})." if density.best else ".")
+    desc = (
+        f"{density.count:,} training jobs with an objective value, from {format_value(density.v0)} to "
+        f"{format_value(density.v1)}, drawn as a density: darker cells hold more training jobs.{best_text} "
+        f"The line shows the best value found so far."
+    )
+    parts = _svg_open(chart_id, width, height, title, desc, "chart-history chart-density")
+    parts.append('<g class="axis axis-y" aria-hidden="true">')
+    _y_gridlines(parts, y, 5, xs_lo, xs_hi, label_gap=6)
+    parts.append(
+        f'<text x="14" y="{_n((ys_lo + ys_hi) / 2)}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {_n((ys_lo + ys_hi) / 2)})">{_e(metric_name or "objective")}</text>'
+    )
+    parts.append("</g>")
+    parts.append('<g class="axis axis-x" aria-hidden="true">')
+    parts.append(f'<line x1="{xs_lo}" x2="{xs_hi}" y1="{ys_lo}" y2="{ys_lo}" stroke="{AXIS}"/>')
+    origin = datetime.fromtimestamp(density.t0, tz=timezone.get_current_timezone())
+    ticks, fmt = _time_ticks(origin, origin + timedelta(seconds=span))
+    for tick in ticks:
+        tx = x(tick.timestamp())
+        if xs_lo <= tx <= xs_hi:
+            parts.append(f'<line x1="{_n(tx)}" x2="{_n(tx)}" y1="{ys_lo}" y2="{ys_lo + 4}" stroke="{AXIS}"/>')
+            parts.append(f'<text x="{_n(tx)}" y="{ys_lo + 17}" text-anchor="middle">{_e(tick.strftime(fmt))}</text>')
+    x_label = f"Time the training job ended ({timezone.get_current_timezone_name()})"
+    parts.append(f'<text x="{_n((xs_lo + xs_hi) / 2)}" y="{height - 6}" text-anchor="middle">{_e(x_label)}</text>')
+    parts.append("</g>")
+
+    # The cells: opacity on a square-root scale of their count, so that sparse cells still show.
+    cell_w = (xs_hi - xs_lo) / DENSITY_COLUMNS
+    cell_h = (ys_lo - ys_hi) / DENSITY_ROWS
+    most = max((n for _, _, n in density.cells), default=1)
+    parts.append('<g class="density" fill="#2f6feb" aria-hidden="true">')
+    for column, row, n in density.cells:
+        opacity = 0.12 + 0.88 * math.sqrt(n / most)
+        parts.append(f'<rect x="{_n(xs_lo + column * cell_w)}" y="{_n(ys_lo - (row + 1) * cell_h)}" '
+                     f'width="{_n(cell_w + 0.2)}" height="{_n(cell_h + 0.2)}" fill-opacity="{opacity:.2f}"/>')
+    parts.append("</g>")
+
+    if density.steps:
+        step = []
+        for i, (t, b) in enumerate(density.steps):
+            px, py = x(t), y(b)
+            step.append(f"M{_n(px)} {_n(py)}" if i == 0 else f"H{_n(px)}V{_n(py)}")
+        step.append(f"H{xs_hi}")
+        parts.append(f'<path class="best-line" d="{"".join(step)}" fill="none" stroke="{BEST}" stroke-width="2" '
+                     f'aria-hidden="true"/>')
+    if density.best is not None and density.best_at is not None:
+        p = density.best
+        label = f"{p.name}: {format_value(p.value)} (the best training job)"
+        circle = (f'<circle class="mark best-mark" cx="{_n(x(density.best_at))}" cy="{_n(y(p.value))}" r="5" '
+                  f'fill="#2f6feb" stroke="{BEST}" stroke-width="2.5" data-best="{_e(p.name)}"><title>{_e(label)}</title></circle>')
+        parts.append(f'<a href="{_e(p.url)}" aria-label="{_e(label)}">{circle}</a>' if p.url else circle)
+    parts.append("</svg>")
+    return HistoryChart(mark_safe("".join(parts)), density.count)
+
+
 # ---- parallel coordinates -------------------------------------------------------------------------
 @dataclass
 class Axis:
@@ -418,10 +533,11 @@ def parallel_coordinates(
     height: int = 340,
     caption: str = "",
     best_name: str | None = None,
+    of_total: int | None = None,
 ) -> SafeString:
     """Each training job as a line through its tuned hyperparameters and its objective value;
     darker lines are better, the best job (``best_name``, else the first with the best value) is
-    drawn last in orange."""
+    drawn last in orange. ``of_total``: the rows are the best jobs and a sample of that many."""
     direction = "maximize" if maximize else "minimize"
     title = f"Tuned hyperparameters against the objective{f' ({caption})' if caption else ''}"
     if not rows:
@@ -444,8 +560,10 @@ def parallel_coordinates(
             scales.append(Scale(axis.lo, axis.hi, y_lo, y_hi, log=axis.kind == "log"))
     obj_scale = Scale(min(values), max(values), y_lo, y_hi) if values else None
 
+    shown = (f"{len(rows):,} of {of_total:,} training jobs (the {PARALLEL_TOP:,} best and an even sample of the "
+             f"others)" if of_total else f"{len(rows)} training job{'s' if len(rows) != 1 else ''}")
     desc = (
-        f"{len(rows)} training job{'s' if len(rows) != 1 else ''} across {len(axes)} tuned "
+        f"{shown} across {len(axes)} tuned "
         f"hyperparameter{'s' if len(axes) != 1 else ''} ({', '.join(a.name for a in axes)}) and the objective "
         f"{metric_name or ''} ({direction}). Darker lines are better; the best job is orange; "
         f"grey dashed lines have no objective value."

@@ -3,23 +3,33 @@ exports and a training job's page.
 
 Pages read the database only; no page waits on a tuning job's engine. The one exception is a
 training job's log, which only the engine holds (the local engine's file, or CloudWatch), read on
-that training job's page alone. Every aggregate (counters, failure roll-up, filter counts) is one
-SQL query, so a page costs the same number of queries for 10 children or 10,000.
+that training job's page alone. Status counts come from the engine's counters mirrored on the job;
+the training jobs table pages by keyset (keyset.py: no count, no OFFSET, one index per sort); every
+other aggregate (failure roll-up, the best job's standing) is one SQL query on an index, and a large
+job's charts are aggregated by the database and kept per state of the job; so a page costs the same
+number of queries for 10 children or 50,000.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 from urllib.parse import quote
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, FloatField, Value, When
+from django.db.models import (
+    Case, CharField, Count, DurationField, ExpressionWrapper, F, FloatField, Func, IntegerField, Max, Min, Q, Value,
+    When, Window,
+)
+from django.db.models.expressions import RowRange
 from django.db.models.fields.json import KT
 from django.db import connection
 from django.db.models.functions import Cast, Coalesce, Lower, Now
@@ -28,6 +38,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 
 from projects import access
@@ -35,12 +46,13 @@ from projects.models import Project
 
 from hpo_jobs import services
 from hpo_jobs.backends import Backend, BackendError, get_backend
-from hpo_jobs.models import HpoJob, TrainingJob
+from hpo_jobs.models import FLOAT_MAX, HpoJob, TrainingJob
 from hpo_jobs.sagemaker import request as facts
+from hpo_jobs.templatetags import hpo_format
 from hpo_jobs.templatetags.hpo_format import status_words
 
 from . import best as best_job
-from . import charts, endings, insights, presenters
+from . import charts, endings, insights, keyset, presenters
 
 JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and sort do the rest
 TRAINING_JOBS_PER_PAGE = 50
@@ -98,18 +110,20 @@ JOB_SORT_DEFAULT = "-created"
 # Status filter of the list: one status, or all the active ones together.
 JOB_STATUS_FILTERS = {"active": HpoJob.ACTIVE_STATUSES, **{s.value: (s.value,) for s in HpoJob.Status}}
 
-# Training jobs table: sort key -> order_by terms (the objective's nulls always last).
-TRAINING_JOB_SORTS: dict[str, tuple] = {
-    "objective": (F("objective_value").asc(nulls_last=True), "id"),
-    "-objective": (F("objective_value").desc(nulls_last=True), "id"),
-    "created": ("creation_time", "id"),
-    "-created": ("-creation_time", "-id"),
-    "status": ("status", "creation_time", "id"),
-    "-status": ("-status", "creation_time", "id"),
-    "name": ("name",),
-    "-name": ("-name",),
-    "duration": (F("duration").asc(nulls_last=True), "id"),
-    "-duration": (F("duration").desc(nulls_last=True), "id"),
+# Training jobs table: sort key -> the keys of its order, all one way (see keyset.py): "-key" is the
+# same order reversed. Each is served by an index (TrainingJob.Meta.indexes); the hyperparameter
+# orders (and the objective's when definitions tune for different metrics) are computed, row by row.
+TRAINING_JOB_SORTS: dict[str, keyset.Order] = {
+    "objective": keyset.Order((F("objective_up_key"), F("id"))),
+    "-objective": keyset.Order((F("objective_down_key"), F("id")), descending=True),
+    "created": keyset.Order((F("created_key"), F("id"))),
+    "-created": keyset.Order((F("created_key"), F("id")), descending=True),
+    "status": keyset.Order((F("status"), F("created_key"), F("id"))),
+    "-status": keyset.Order((F("status"), F("created_key"), F("id")), descending=True),
+    "name": keyset.Order((F("name"),)),  # unique within a job
+    "-name": keyset.Order((F("name"),), descending=True),
+    "duration": keyset.Order((F("duration_key"), F("id"))),  # running ones last: still going
+    "-duration": keyset.Order((F("duration_key"), F("id")), descending=True),
 }
 
 
@@ -239,8 +253,18 @@ def _tuned_columns(definitions: list[dict[str, Any]]) -> list[str]:
 
 # ---- aggregates (one query each) ------------------------------------------------------------------
 def _child_status_counts(job: HpoJob) -> dict[str, int]:
-    """How many stored training jobs have each status (the (hpo_job, status) index answers it)."""
-    rows = job.training_jobs.order_by().values_list("status").annotate(n=Count("id"))
+    """How many training jobs have each status: from the engine's counters mirrored on the job (no
+    count over the children), else, before the engine reported any, counted from the stored rows."""
+    mirrored = job.training_job_status_counters or {}
+    if mirrored:
+        counts = {
+            "Completed": int(mirrored.get("Completed") or 0),
+            "InProgress": int(mirrored.get("InProgress") or 0),
+            "Stopped": int(mirrored.get("Stopped") or 0),
+            "Failed": int(mirrored.get("RetryableError") or 0) + int(mirrored.get("NonRetryableError") or 0),
+        }
+        return {status: n for status, n in counts.items() if n}
+    rows = job.training_jobs.order_by().values_list("status").annotate(n=Count("*"))
     return {status: n for status, n in rows}
 
 
@@ -279,7 +303,7 @@ def _failure_rollup(job: HpoJob, failed_total: int) -> dict[str, Any]:
         job.training_jobs.filter(status="Failed")
         .order_by()
         .values("failure_reason")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by("-n", "failure_reason")[:ROLLUP_REASONS]
     )
     listed = sum(r["n"] for r in rows)
@@ -425,10 +449,19 @@ def _overview_context(project: Project, job: HpoJob, child_counts: dict[str, int
     since_best = None
     if best and not best["from_parent"]:
         metric = best["metric"] if objective.mixed else None
-        best["standing"] = best_job.standing(job, best["name"], best["value"],
-                                             maximize=objective.maximizes(best["metric"]), metric=metric)
+
+        def standing() -> tuple[best_job.Standing | None, int | None]:
+            return (best_job.standing(job, best["name"], best["value"], maximize=objective.maximizes(best["metric"]),
+                                      metric=metric),
+                    best_job.jobs_since(job, best["ended"], metric=metric))
+
+        child_total = sum(child_counts.values())
+        if child_total > charts.CHART_POINTS_MAX:  # counts over every child: once per state of the job
+            best["standing"], since_best = cache.get_or_set(_state_key(job, "standing", child_total), standing,
+                                                            CHARTS_CACHE_S)
+        else:
+            best["standing"], since_best = standing()
         best["digits"] = best["standing"].digits if best["standing"] else 6
-        since_best = best_job.jobs_since(job, best["ended"], metric=metric)
     criteria = (job.request.get("HyperParameterTuningJobConfig") or {}).get("TuningJobCompletionCriteria") or {}
     return {
         "counters": counters,
@@ -455,33 +488,36 @@ def _overview_context(project: Project, job: HpoJob, child_counts: dict[str, int
     }
 
 
-def _duration_expression() -> ExpressionWrapper:
-    # Running training jobs count up to now, as they do on the page.
-    return ExpressionWrapper(
-        Coalesce(F("end_time"), Now()) - Coalesce(F("start_time"), F("creation_time")),
-        output_field=DurationField(),
-    )
-
-
-def _mixed_objective_order(objective: Objective, *, descending: bool) -> tuple:
+def _mixed_objective_order(objective: Objective, *, descending: bool) -> keyset.Order:
     """Order by objective metric, then by value within each metric in its own direction (best first
     when ``descending``): values of different metrics are never ranked together."""
     minimized = [m for m, kind in objective.metrics.items() if kind == "Minimize"]
     signed = Case(When(objective_metric_name__in=minimized, then=-F("objective_value")),
                   default=F("objective_value"), output_field=FloatField())
-    value = signed.desc(nulls_last=True) if descending else signed.asc(nulls_last=True)
-    return (F("objective_metric_name").asc(), value, "id")
+    value = Coalesce(signed, Value(-FLOAT_MAX if descending else FLOAT_MAX), output_field=FloatField())
+    return keyset.Order((F("objective_metric_name"), value, F("id")), descending)
 
 
-def _hyperparameter_order(name: str, *, descending: bool) -> tuple:
+def _hyperparameter_order(name: str, *, descending: bool) -> keyset.Order:
     """Order by a tuned hyperparameter's value: as a number when it is one, else as text."""
     text = KT(f"tuned_hyperparameters__{name}")
     number = Cast(text, FloatField()) if connection.vendor != "postgresql" else Case(
         When(**{f"tuned_hyperparameters__{name}__regex": NUMBER_RE}, then=Cast(text, FloatField())),
         default=None, output_field=FloatField())
-    if descending:
-        return (number.desc(nulls_last=True), text.desc(nulls_last=True), "id")
-    return (number.asc(nulls_last=True), text.asc(nulls_last=True), "id")
+    return keyset.Order((
+        Coalesce(number, Value(-FLOAT_MAX if descending else FLOAT_MAX), output_field=FloatField()),
+        Coalesce(text, Value(""), output_field=CharField()),
+        F("id"),
+    ), descending)
+
+
+def _training_job_order(sort: str, objective: Objective) -> keyset.Order:
+    descending = sort.startswith("-")
+    if sort.lstrip("-") == "objective" and objective.mixed:
+        return _mixed_objective_order(objective, descending=descending)
+    if sort in TRAINING_JOB_SORTS:
+        return TRAINING_JOB_SORTS[sort]
+    return _hyperparameter_order(sort.lstrip("-").removeprefix("hp:"), descending=descending)
 
 
 def _training_jobs_context(
@@ -503,37 +539,49 @@ def _training_jobs_context(
         rows = rows.filter(status=status)
     if definition:
         rows = rows.filter(definition_name=definition)
-    if sort.lstrip("-") == "duration":
-        rows = rows.annotate(duration=_duration_expression())
-    order = TRAINING_JOB_SORTS.get(sort)
-    if sort.lstrip("-") == "objective" and objective.mixed:
-        order = _mixed_objective_order(objective, descending=sort.startswith("-"))
-    elif order is None:  # a hyperparameter column
-        order = _hyperparameter_order(sort.lstrip("-").removeprefix("hp:"), descending=sort.startswith("-"))
-    rows = rows.order_by(*order).only(
+    rows = rows.only(
         # hpo_job: the related manager checks each row's parent id; deferred, it costs a query a row.
         "id", "hpo_job", "name", "definition_name", "status", "tuned_hyperparameters", "objective_value", "objective_status",
         "failure_reason", "creation_time", "start_time", "end_time", "objective_metric_name",
     )
-    page = Paginator(rows, TRAINING_JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    # Seek pages: no count, no OFFSET; the last page is the first one of the reversed order.
+    page = keyset.paginate(rows, _training_job_order(sort, objective), TRAINING_JOBS_PER_PAGE, tag=sort,
+                           after=request.GET.get("after"), before=request.GET.get("before"),
+                           last=bool(request.GET.get("last")))
 
     compact = not hp_columns or len(hp_columns) > HP_COLUMNS_MAX
     now = timezone.now()
     base = _training_job_url(project, job.name, "__TJ__")
     best_name = best_job.the_best_name(job, maximize=objective.maximize, metric=objective.metric if objective.mixed else None)
+    # Every cell ready to print: the template prints 50 rows per request and its filters cost more
+    # than plain Python (the hyperparameter columns' classes are made once, not once a row).
+    hp_slugs = [(name, slugify(name)) for name in hp_columns]
     for tj in page.object_list:
         tj.is_best = tj.name == best_name
         tj.ending = endings.training_job_ending(job, tj)
         tj.url = base.replace("__TJ__", quote(tj.name, safe=""))
         tj.duration = _elapsed(tj.start_time or tj.creation_time, tj.end_time, now)
-        tj.hp_values = [(name, tj.tuned_hyperparameters.get(name, "")) for name in hp_columns] if not compact else []
-        tj.hp_items = sorted(tj.tuned_hyperparameters.items()) if compact else []
+        tj.duration_text = hpo_format.duration(tj.duration)
+        tj.created_html = hpo_format.when(tj.creation_time)
+        tj.status_label = status_words(tj.status)
+        tj.status_class = hpo_format.status_css(tj.status)
+        tj.objective_text = hpo_format.metric(tj.objective_value)
+        tj.objective_full = hpo_format.full_value(tj.objective_value)
+        hps = tj.tuned_hyperparameters or {}
+        tj.hp_values = [(slug, hps.get(name, "") or "—") for name, slug in hp_slugs] if not compact else []
+        tj.hp_items = sorted(hps.items()) if compact else []
 
     definition_counts = {}
     if len(definition_names) > 1:
         definition_counts = dict(
-            job.training_jobs.order_by().values_list("definition_name").annotate(n=Count("id"))
+            job.training_jobs.order_by().values_list("definition_name").annotate(n=Count("*"))
         )
+    # How many match, when a stored count tells it (both filters at once: not counted).
+    matching = None
+    if status and not definition:
+        matching = child_counts.get(status, 0)
+    elif definition and not status:
+        matching = definition_counts.get(definition, 0)
     headers = _sort_headers(sort, {
         "name": "name", "status": "status", "objective": default_sort, "created": "-created",
         "duration": "-duration", **{f"hp:{n}": f"hp:{n}" for n in ([] if compact else hp_columns)},
@@ -541,7 +589,7 @@ def _training_jobs_context(
     params = request.GET.copy()
     params["tab"] = "training-jobs"
     for key in list(params):
-        if key not in {"tab", "sort", "status", "definition", "page"}:
+        if key not in {"tab", "sort", "status", "definition", "after", "before", "last"}:
             del params[key]
     return {
         "page": page,
@@ -562,13 +610,150 @@ def _training_jobs_context(
         "hp_compact": compact,
         "child_total": sum(child_counts.values()),
         "filtered": bool(status or definition),
+        "matching": matching,
         "objective": objective,
         "table_query": params.urlencode(),
         "refresh_s": REFRESH_S,
     }
 
 
+class _Epoch(Func):
+    """Seconds since 1970 of a time, as a float (for the charts' aggregates)."""
+
+    output_field = FloatField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return self.as_sqlite(compiler, connection, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)",
+                              **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+
+def _dense_charts_context(project: Project, job: HpoJob, child_total: int) -> dict[str, Any]:
+    """The charts of a job with more than charts.CHART_POINTS_MAX training jobs, from aggregates the
+    database computes: a few queries whatever the size, and charts of a bounded size."""
+    definitions = _definitions(job)
+    objective = _job_objective(job)
+    best_name = best_job.the_best_name(job, maximize=objective.maximize,
+                                       metric=objective.metric if objective.mixed else None)
+    base = _training_job_url(project, job.name, "__TJ__")
+    maximize = objective.maximize
+
+    valued = job.training_jobs.filter(objective_value__isnull=False)
+    if objective.mixed:
+        names = [d["name"] for d in definitions if (d.get("objective_metric") or objective.metric) == objective.metric]
+        valued = valued.filter(definition_name__in=names)
+    at = _Epoch(Coalesce("end_time", "creation_time"))
+    span = valued.aggregate(n=Count("id"), t0=Min(at), t1=Max(at), v0=Min("objective_value"),
+                            v1=Max("objective_value"))
+    valued = valued.annotate(at=at)
+    density = charts.Density(span["n"], span["t0"] or 0.0, span["t1"] or 0.0, span["v0"] or 0.0, span["v1"] or 0.0,
+                             [], [])
+    if density.count:
+        time_span = max(1.0, density.t1 - density.t0)
+        value_span = (density.v1 - density.v0) or 1.0
+        cells = valued.annotate(
+            column=Cast((F("at") - density.t0) * (charts.DENSITY_COLUMNS / time_span), IntegerField()),
+            row=Cast((F("objective_value") - density.v0) * (charts.DENSITY_ROWS / value_span), IntegerField()),
+        ).values_list("column", "row").annotate(n=Count("id")).order_by()
+        merged: dict[tuple[int, int], int] = {}
+        for column, row, n in cells:  # the top edge (and any rounding) folds into the last cell
+            column, row = column or 0, row or 0  # a job with no time at all sits at the start
+            key = (min(charts.DENSITY_COLUMNS - 1, max(0, column)), min(charts.DENSITY_ROWS - 1, max(0, row)))
+            merged[key] = merged.get(key, 0) + n
+        density.cells = [(c, r, n) for (c, r), n in sorted(merged.items())]
+        # Best so far: the jobs that beat every job before them (the database keeps only those).
+        before = Window((Max if maximize else Min)("objective_value"), order_by=[F("at").asc(), F("id").asc()],
+                        frame=RowRange(start=None, end=-1))
+        improved = Q(objective_value__gt=F("before")) if maximize else Q(objective_value__lt=F("before"))
+        density.steps = [
+            (when, value) for when, value in valued.annotate(before=before)
+            .filter(Q(before__isnull=True) | improved).order_by("at", "id").values_list("at", "objective_value")
+            if when is not None
+        ]
+        if best_name:
+            found = valued.filter(name=best_name).values_list("at", "objective_value").first()
+            if found:
+                density.best_at = found[0]
+                density.best = charts.HistoryPoint(best_name, None, found[1],
+                                                   base.replace("__TJ__", quote(best_name, safe="")))
+    history = charts.objective_density(density, maximize=maximize, metric_name=objective.metric)
+
+    # Parallel coordinates, one per definition: its best jobs and an even sample of the others.
+    fields = ("name", "objective_value", "tuned_hyperparameters")
+    groups = [d for d in definitions if d["name"]] if len(definitions) > 1 else definitions[:1]
+    parallel = []
+    for i, definition in enumerate(groups or [None]):
+        rows = job.training_jobs.all()
+        if len(groups) > 1:
+            rows = rows.filter(definition_name=definition["name"])
+        metric = (definition or {}).get("objective_metric") or objective.metric
+        group_max = ((definition or {}).get("objective_type") or objective.type) != "Minimize"
+        order = TRAINING_JOB_SORTS["-objective" if group_max else "objective"]
+        top = list(order.apply(rows).values_list(*fields)[:charts.PARALLEL_TOP])
+        step = max(1, math.ceil(child_total / charts.PARALLEL_SAMPLE))
+        taken = {r[0] for r in top}
+        sample = [r for r in rows.alias(slot=F("id") % step).filter(slot=0).order_by("id").values_list(*fields)
+                  [:charts.PARALLEL_SAMPLE] if r[0] not in taken]
+        drawn = sample + top
+        axes = charts.axes_for(definition["ranges_raw"] if definition else {}, (r[2] for r in drawn))
+        caption = definition["name"] if len(groups) > 1 else ""
+        group_best = best_name if best_name in taken else (top[0][0] if top and top[0][1] is not None else None)
+        parallel.append({
+            "caption": caption,
+            "count": None,
+            "svg": charts.parallel_coordinates(
+                [charts.PcRow(name, hps or {}, value) for name, value, hps in drawn], axes, maximize=group_max,
+                metric_name=metric, chart_id=f"parallel-{i + 1}", caption=caption, best_name=group_best,
+                of_total=child_total if len(groups) == 1 else None,
+            ),
+        })
+    return {
+        "objective": objective,
+        "history_svg": history.svg,
+        "history_marks": history.marks,
+        "child_total": child_total,
+        "parallel": parallel,
+        "chart_table": [],
+        "chart_table_max": CHART_TABLE_MAX,
+        "charts_detailed": False,
+        "charts_aggregated": True,
+        "chart_points_max": charts.CHART_POINTS_MAX,
+        "mark_detail_max": charts.MARK_DETAIL_MAX,
+        "charts_refresh_s": CHARTS_REFRESH_S,
+        "best_name": best_name,
+        "history_other_metrics": objective.mixed,
+    }
+
+
+# Aggregates over every child of a large job (the charts, the best job's standing) are kept this long
+# for a job whose stored state has not changed since.
+CHARTS_CACHE_S = 3600
+
+
+def _state_key(job: HpoJob, what: str, child_total: int) -> str:
+    """A cache key for ``what`` of the job as it is stored now: every sync stamps last_synced_at, and
+    only a sync changes the children."""
+    return f"hpo-{what}:" + ":".join(str(part) for part in (
+        job.pk, job.created_at.timestamp(), job.last_synced_at and job.last_synced_at.timestamp(),
+        job.children_fingerprint, child_total, best_job.best_name(job) or ""))
+
+
 def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
+    child_total = sum(_child_status_counts(job).values())
+    if child_total > charts.CHART_POINTS_MAX:
+        # The aggregates scan the children: they are computed once per state of the job (every sync
+        # stamps last_synced_at, and only a sync changes the children), then read from the cache.
+        key = _state_key(job, "charts", child_total)
+        context = cache.get(key)
+        if context is None:
+            context = _dense_charts_context(project, job, child_total)
+            cache.set(key, context, CHARTS_CACHE_S)
+        return context
     definitions = _definitions(job)
     objective = _job_objective(job)
     rows = list(
@@ -698,6 +883,24 @@ def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str,
     }
 
 
+class TwoEndedPaginator(Paginator):
+    """A Paginator whose pages past the middle are read from the other end, in the reversed order
+    (every job order ends on a unique column, so it reverses exactly): the last page costs what the
+    first does, and no OFFSET goes deeper than half the list. Needs the exact count."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        if bottom <= self.count // 2 or not hasattr(self.object_list, "reverse"):
+            return super().page(number)
+        rows = list(self.object_list.reverse()[self.count - top: self.count - bottom])
+        rows.reverse()
+        return self._get_page(rows, number, self)
+
+
 @dataclass
 class JobListing:
     """A project's jobs as the list shows them: the filtered, sorted rows and the filter's counts."""
@@ -722,7 +925,7 @@ def list_jobs(project: Project, q: str | None, status: str | None, sort: str | N
 
     # One grouped query (on the (project, status) index) gives the filter's counts, tells an empty
     # project from an empty filter, and is the paginator's count whenever no name search applies.
-    status_counts = dict(project.hpo_jobs.order_by().values_list("status").annotate(n=Count("id")))
+    status_counts = dict(project.hpo_jobs.order_by().values_list("status").annotate(n=Count("*")))
 
     jobs = HpoJob.objects.filter(project=project).annotate(
         objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
@@ -750,9 +953,11 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
     listing = list_jobs(project, request.GET.get("q"), request.GET.get("status"), request.GET.get("sort"))
     q, status, sort, status_counts = listing.q, listing.status, listing.sort, listing.status_counts
     project_total = listing.project_total
-    paginator = Paginator(listing.rows, JOBS_PER_PAGE)
     if listing.count is not None:
+        paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE)
         paginator.count = listing.count  # no COUNT(*) query
+    else:
+        paginator = Paginator(listing.rows, JOBS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
 
     now = timezone.now()
@@ -813,7 +1018,7 @@ def job_detail(request: HttpRequest, project: Project, name: str) -> HttpRespons
 def job_header_part(request: HttpRequest, project: Project, name: str) -> HttpResponse:
     job = _get_job(project, name)
     tab = _choice(request.GET.get("tab"), TABS, "overview")
-    context = _header_context(request, project, job, tab, job.training_jobs.count())
+    context = _header_context(request, project, job, tab, sum(_child_status_counts(job).values()))
     shown = request.GET.get("shown")
     context["status_changed"] = bool(shown) and shown != job.status
     return render(request, "hpo_jobs/parts/header.html", context)
@@ -877,19 +1082,13 @@ def request_json(request: HttpRequest, project: Project, name: str) -> HttpRespo
     return response
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer inside a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 CSV_FIXED = [
     "training_job_name", "definition_name", "status", "objective_metric", "objective_value", "objective_status",
     "creation_time", "start_time", "end_time", "duration_seconds", "failure_reason", "best_training_job",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_CHUNK_ROWS = 2000  # rows fetched, written and sent at a time
 
 
 def _csv_cell(value: Any) -> Any:
@@ -902,43 +1101,56 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def _csv_time(value: datetime | None) -> str:
-    return value.isoformat() if value else ""
+def _hyperparameter_names(job: HpoJob) -> list[str]:
+    """Every hyperparameter name the job's training jobs carry, listed by the database itself (no
+    row reaches Python): a warm-start parent's or an imported job's may be undeclared."""
+    table = TrainingJob._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = (f'SELECT DISTINCT jsonb_object_keys("tuned_hyperparameters") FROM "{table}" '
+               f'WHERE "hpo_job_id" = %s AND jsonb_typeof("tuned_hyperparameters") = \'object\'')
+    else:
+        sql = (f'SELECT DISTINCT j.key FROM "{table}", json_each("{table}"."tuned_hyperparameters") AS j '
+               f'WHERE "hpo_job_id" = %s AND json_type("{table}"."tuned_hyperparameters") = \'object\'')
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [job.pk])
+        return sorted(str(name) for (name,) in cursor.fetchall())
 
 
 def training_jobs_csv_lines(job: HpoJob) -> Iterator[str]:
-    """The CSV of every child training job, line by line (one query per 2,000 rows), with a column
-    per hyperparameter: shared by the page's download and the API."""
+    """The CSV of every child training job, a chunk of rows at a time (one pass, one query per
+    CSV_CHUNK_ROWS rows), with a column per hyperparameter: shared by the page's download and the API."""
     definitions = _definitions(job)
     columns = _tuned_columns(definitions)
+    known = set(columns)
+    hp_names = columns + [n for n in _hyperparameter_names(job) if n not in known]
     fields = ("name", "definition_name", "status", "objective_metric_name", "objective_value", "objective_status",
               "creation_time", "start_time", "end_time", "failure_reason", "tuned_hyperparameters")
     rows = job.training_jobs.order_by("creation_time", "id").values_list(*fields)
     objective = _job_objective(job)
     best_name = best_job.the_best_name(job, maximize=objective.maximize,
                                        metric=objective.metric if objective.mixed else None)
-    # A first pass over the hyperparameters alone finds any the definitions do not declare
-    # (a warm-start parent's, an imported job's): every one gets its column.
-    extra: dict[str, None] = {}
-    known = set(columns)
-    for hps in job.training_jobs.order_by().values_list("tuned_hyperparameters", flat=True).iterator(2000):
-        for key in hps or {}:
-            if key not in known:
-                extra.setdefault(key, None)
-    hp_names = columns + sorted(extra)
     header = CSV_FIXED + [n if n not in CSV_FIXED else f"hyperparameter:{n}" for n in hp_names]
-    writer = csv.writer(_Echo())
-    yield writer.writerow([_csv_cell(h) for h in header])
-    for (tj_name, definition, status, metric, value, obj_status, created, started, ended, reason,
-         hps) in rows.iterator(2000):
-        duration = (ended - (started or created)).total_seconds() if ended and (started or created) else ""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_csv_cell(h) for h in header])
+    cell = _csv_cell
+    for count, (tj_name, definition, status, metric, value, obj_status, created, started, ended, reason,
+                hps) in enumerate(rows.iterator(CSV_CHUNK_ROWS), start=1):
+        begun = started or created
         hps = hps or {}
-        yield writer.writerow([_csv_cell(v) for v in (
-            tj_name, definition, status, metric, "" if value is None else repr(value), obj_status,
-            _csv_time(created), _csv_time(started), _csv_time(ended), duration, reason,
-            "yes" if tj_name == best_name else "",
-            *(hps.get(h, "") for h in hp_names),
-        )])
+        # Names, statuses and times never start a formula; what a member or an algorithm wrote may.
+        writer.writerow((
+            tj_name, cell(definition), status, cell(metric), "" if value is None else repr(value), obj_status,
+            created.isoformat() if created else "", started.isoformat() if started else "",
+            ended.isoformat() if ended else "", (ended - begun).total_seconds() if ended and begun else "",
+            cell(reason), "yes" if tj_name == best_name else "",
+            *(cell(hps.get(h, "")) for h in hp_names),
+        ))
+        if count % CSV_CHUNK_ROWS == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def training_jobs_csv_response(job: HpoJob) -> StreamingHttpResponse:
