@@ -9,8 +9,10 @@ from django.utils.module_loading import import_string
 
 from .base import (  # noqa: F401  (re-exported: callers import errors from here)
     AlreadyExistsError,
+    PROJECT_TAG,
     Backend,
     BackendError,
+    Capabilities,
     CredentialsError,
     NotFoundError,
     PermanentBackendError,
