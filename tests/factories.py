@@ -340,7 +340,7 @@ def training_definition(image: str, *, static: dict[str, str] | None = None, cha
 def tuning_request(name: str, training: dict[str, Any], *, strategy: str = "Random", objective=("Minimize", "loss"),
                    jobs: int | None = 4, parallel: int = 2, ranges: dict | None = None, **config: Any) -> dict[str, Any]:
     """A one-definition request around ``training``, in the singular form."""
-    limits = {"MaxParallelTrainingJobs": parallel}
+    limits = {"MaxParallelTrainingJobs": min(parallel, jobs) if jobs else parallel}  # SageMaker: parallel <= jobs
     if jobs is not None:
         limits["MaxNumberOfTrainingJobs"] = jobs
     return {

@@ -671,7 +671,8 @@ def channel_problem(uri: str, folders: list[Path]) -> str | None:
     learns which folders other projects (or the server) have; existence is checked only inside."""
     if uri.startswith(("s3://", "https://", "http://")):
         return (f"the local engine reads local folders, not {uri.split(':', 1)[0]}:// URIs (got {show(uri)}); "
-                "run the job on SageMaker or put the data in this project's data folders")
+                f"run the job on SageMaker or put the data in this project's data folders "
+                f"({', '.join(str(f) for f in folders) or 'none are configured'})")
     path = _local_folder(uri)
     if path is None:
         return f"give an absolute folder path or a file:// URI (got {show(uri)})"
@@ -764,7 +765,7 @@ class _LocalCheck:
                 if command is None:
                     known = ", ".join(self.capabilities.configured_images) or "none are configured"
                     self.add(f"{spec_path}.TrainingImage", f"The local engine cannot run image {show(image)}; it "
-                             f"runs the custom images its settings map to a command ({known})")
+                             f"runs the custom images its settings (HPO_LOCAL_CUSTOM_IMAGES) map to a command ({known})")
                 elif not isinstance(command, list) or not command or not all(
                         isinstance(part, str) and part for part in command):
                     self.add(f"{spec_path}.TrainingImage", f"The local command for {show(image)} is misconfigured "
