@@ -72,7 +72,7 @@ def test_it_rejects_a_name_sagemaker_already_has(bob_client, project, moto_aws):
     aws.client("sagemaker").create_hyper_parameter_tuning_job(**make_request("in-aws"))
     page = start(bob_client).next(job__name="in-aws")
     assert page.step == "job"
-    assert "already exists in the sagemaker engine" in page.error_near("job-name")[0]
+    assert "already exists in SageMaker" in page.error_near("job-name")[0]
     assert start(bob_client).next(job__name="not-in-aws").step == "definitions"
 
 
@@ -84,7 +84,7 @@ def test_it_says_so_next_to_the_name_when_sagemaker_cannot_be_asked(bob_client, 
         page = start(bob_client).next(job__name="cannot-check")
     assert page.step == "job"
     [message] = page.error_near("job-name")
-    assert message.startswith("Could not check with the sagemaker engine whether this name is free")
+    assert message.startswith("Could not check with SageMaker whether this name is free")
     assert "Try again in a moment." in message
 
 
@@ -149,13 +149,17 @@ def test_warm_start_is_sent_and_shown_on_review(bob_client, make_job, on_sagemak
     assert "IdenticalDataAndAlgorithm from parent-a" in page.html
 
 
-def test_the_local_engine_does_not_warm_start(bob_client, project, make_job):
+def test_the_local_engine_offers_warm_start_and_says_next_to_it_what_it_refuses(bob_client, project, make_job):
+    # The local engine warm starts (its capabilities say so), from a request in the single-definition form;
+    # its check's refusal of the plural form shows next to the parents, before any job is created.
     make_job("parent-a", status=HpoJob.Status.COMPLETED)
-    page = start(bob_client).next(job__name="warm-local", job__warm_start_type="TransferLearning",
-                                  job__warm_start_parents=["parent-a"])
+    page = start(bob_client)
+    assert "does not warm start" not in page.html and "parent-a" in page.html
+    page = page.next(job__name="warm-local", job__warm_start_type="TransferLearning", job__warm_start_parents=["parent-a"])
+    assert page.step == "job"
     assert page.error_near("job-warm_start_parents") == [
-        "The local engine cannot warm start from earlier jobs; leave this empty (warm start works when jobs run "
-        "on SageMaker)."]
+        "The local engine warm starts a job with a single training job definition (TrainingJobDefinition), not one "
+        "with TrainingJobDefinitions"]
 
 
 @pytest.mark.parametrize("tags,message", [
@@ -356,7 +360,7 @@ def test_the_first_definition_with_a_problem_is_opened(defs, root):
 
 def test_channels_are_checked(defs, root, tmp_path):
     page = defs.next({"def-ch-0-uri": str(tmp_path)})
-    assert any("outside the data folders the local engine may read" in e for e in page.error_near("def-ch-0-uri"))
+    assert any("is not in this project's data folders" in e for e in page.error_near("def-ch-0-uri"))
     page = page.next({"def-ch-0-uri": str(root / "train"), "def-ch-1-name": "train"})
     assert any("is used twice" in e for e in page.error_near("def-ch-1-name"))
     page = page.next({"def-ch-1-name": "", "def-ch-0-uri": ""})
