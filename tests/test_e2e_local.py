@@ -3,10 +3,10 @@ worker, and its details page shows the best training job."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
+from hpo_jobs.backends import get_backend
 from hpo_jobs.local_engine.demo_data import write_demo_datasets
 from hpo_jobs.models import HpoJob
 
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_a_wizard_job_runs_on_the_local_engine_and_shows_its_best_training_job(
     celery_worker_process, alice_client, project, settings
 ):
-    root = Path(settings.HPO_LOCAL_DATA_DIRS[0]) / "e2e-local"
+    root = get_backend("local").data_folders("demo")[0] / "e2e-local"  # the demo project's own data folder
     write_demo_datasets(root)
 
     page = start(alice_client).next(job__name="xgb-e2e-local")

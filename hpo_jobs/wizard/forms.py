@@ -718,6 +718,8 @@ class DefinitionForm(forms.Form):
             self.fields["instance_type"].choices.append((current, f"{current} (not offered)"))
             self.not_offered_instance_type = current
         caps = options.capabilities
+        _offer(self, "algorithm", ("", *(a.key for a in catalogue.ALGORITHMS.values() if caps.runs_builtin(a))),
+               caps.display_name)
         _offer(self, "input_mode", caps.custom_image_input_modes if self._raw("algorithm_source") == "custom"
                else caps.input_modes, caps.display_name)
         self.fields["image"].widget.attrs.update({"list": "custom-images", "spellcheck": "false"})
