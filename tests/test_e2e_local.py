@@ -3,7 +3,6 @@ worker, and its details page shows the best training job."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from hpo_jobs.backends import get_backend
