@@ -930,11 +930,13 @@ class ChannelForm(forms.Form):
 def _offer(form: forms.Form, name: str, offered: tuple[str, ...], engine: str) -> None:
     """Keep only the ``offered`` choices of a choice field, plus its current value marked as not offered."""
     field = form.fields[name]
-    field.choices = [(value, label) for value, label in field.choices if value in offered]
+    labels = dict(field.choices)
+    choices = [(value, label) for value, label in field.choices if value in offered]
     source = form.data if form.is_bound else form.initial
     current = source.get(form.add_prefix(name) if form.is_bound else name)
     if isinstance(current, str) and current and current not in offered:
-        field.choices.append((current, f"{current} (not offered by {engine})"))
+        choices.append((current, f"{labels.get(current, current)} (not offered by {engine})"))
+    field.choices = choices  # assigned whole: the setter hands the widget its own copy
 
 
 class MetricDefinitionForm(forms.Form):
