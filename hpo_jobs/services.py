@@ -362,7 +362,7 @@ def _engine_lost_job(job: HpoJob, until: datetime, exc: NotFoundError) -> None:
     if job.last_synced_at is None and job.launched_at and now - job.launched_at < NOT_FOUND_GRACE:
         raise TransientBackendError(f"{job.name} is not visible in the engine yet") from exc
     reason = (
-        f"The tuning job no longer exists in {'SageMaker' if job.backend == 'sagemaker' else 'the engine'} "
+        f"The tuning job no longer exists in {get_backend(job.backend).capabilities.display_name} "
         f"(deleted on its side?). Its last known status was {job.engine_status or job.status}."
     )
     if _cas(job.pk, job.status, status=Status.DELETED, failure_reason=reason, ended_at=now,

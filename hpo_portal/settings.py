@@ -354,9 +354,11 @@ AWS_INTERACTIVE_TIMEOUT_S = env_int("AWS_INTERACTIVE_TIMEOUT_S", 5, minimum=1)
 
 # The local engine: where it keeps each job's state and the /opt/ml-like directories.
 HPO_LOCAL_ENGINE_DIR = Path(env_str("HPO_LOCAL_ENGINE_DIR", str(VAR_DIR / "local-engine"))).resolve()
-# Channels must be paths (or file:// URIs) under one of these folders.
+# Channels must be paths (or file:// URIs) under one of these folders. "{project}" in an entry is
+# replaced by the slug of the job's project: each project reads only its own folder (an entry
+# without it is shared by every project).
 HPO_LOCAL_DATA_DIRS = [
-    Path(p).resolve() for p in env_list("HPO_LOCAL_DATA_DIRS", [str(VAR_DIR / "data")])
+    Path(p).resolve() for p in env_list("HPO_LOCAL_DATA_DIRS", [str(VAR_DIR / "data" / "{project}")])
 ]
 HPO_LOCAL_MAX_PARALLEL = env_int("HPO_LOCAL_MAX_PARALLEL", os.cpu_count() or 1, minimum=1)
 # How often the local engine restarts a tuning job whose supervisor died before ending it Failed.

@@ -49,10 +49,11 @@ def _check_broker() -> tuple[bool, str]:
 
 
 def _check_aws() -> tuple[bool, str]:
+    from hpo_jobs.backends import get_backend
     from hpo_jobs.models import EngineHealth
 
     try:
-        health = EngineHealth.objects.filter(backend="sagemaker").first()
+        health = EngineHealth.objects.filter(backend=get_backend().name).first()
     except Exception as exc:
         return False, f"unknown: {type(exc).__name__}: {exc}"
     if health is None or health.checked_at is None:
@@ -68,6 +69,8 @@ def _check_aws() -> tuple[bool, str]:
 @login_not_required
 def healthz(request: HttpRequest) -> JsonResponse:
     """The portal's status as JSON, 503 when the database or broker is down; staff also get each check's detail."""
+    from hpo_jobs.backends import get_backend
+
     db_ok, db_detail = _check_database()
     broker_ok, broker_detail = _check_broker()
     ok = db_ok and broker_ok
@@ -76,7 +79,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "database": {"ok": db_ok, "detail": db_detail},
         "broker": {"ok": broker_ok, "detail": broker_detail},
     }
-    if settings.HPO_BACKEND == "sagemaker":
+    if get_backend().capabilities.needs_credentials:
         aws_ok, aws_detail = _check_aws() if db_ok else (False, "unknown: the database is down")
         body["aws"] = {"ok": aws_ok, "detail": aws_detail}
         if ok and not aws_ok:

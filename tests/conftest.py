@@ -268,6 +268,17 @@ def submit(django_capture_on_commit_callbacks, project, alice):
 
 # --- the local engine ---------------------------------------------------------------------------
 @pytest.fixture
+def local_data(settings, tmp_path):
+    """The local engine's data folder for project ``demo`` (HPO_LOCAL_DATA_DIRS = tmp/data/{project}),
+    with the shipped example image runnable; returns the demo project's folder."""
+    settings.HPO_LOCAL_DATA_DIRS = [tmp_path / "data" / "{project}"]
+    settings.HPO_LOCAL_CUSTOM_IMAGES = {"hpo-portal/example-custom:latest": [sys.executable, "-c", "pass"]}
+    folder = tmp_path / "data" / "demo"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
 def engine(settings, tmp_path):
     """The local engine under test: its folders under tmp_path, the test algorithms mapped to images."""
     from hpo_jobs.local_engine.demo_data import write_demo_datasets

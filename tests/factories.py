@@ -4,7 +4,8 @@ test builds by name, and of storing a job directly.
 - Realistic SageMaker requests: ``single_request`` (one definition, the singular form),
   ``multi_request`` (two definitions), ``builtin_request`` and the built-ins, ``grid_request``,
   ``hyperband_request``; ``edit``/``with_`` change one member at an Issue-style path. ``CTX`` and
-  ``LOCAL_CTX`` are the validation contexts (SageMaker, local engine) they are checked in.
+  ``LOCAL_CTX`` are the validation contexts (SageMaker's rules; with the local engine's check) they are
+  checked in; ``in_data_folder`` moves a request's ``DATA_DIR`` paths to a test's data folder.
 - ``make_request``: the request the wizard stores (one definition: the singular form), as the AWS fakes
   answer it; ``make_request_plural`` the same definition in the multi-algorithm form.
 - ``local_request``: a request the local engine can run, as a user has it from the CLI (singular form);
@@ -22,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hpo_jobs.backends.local import LocalBackend
 from hpo_jobs.management.commands.make_bench_jobs import bench_request, build_job
 from hpo_jobs.models import HpoJob, TrainingJob
 from hpo_jobs.sagemaker import catalogue
@@ -33,8 +35,8 @@ from .aws_fakes import ACCOUNT, REGION
 __all__ = [
     "ACCOUNT", "CTX", "CUSTOM_IMAGE", "DATA_DIR", "DELETE", "LOCAL_CTX", "REGION", "ROLE", "ROLE_ARN", "TEAM_REGISTRY",
     "XGB_IMAGE", "XGBOOST_IMAGE", "bench_request", "build_job", "builtin_request", "channel", "custom_definition",
-    "add_children", "edit", "grid_request", "hyperband_request", "insight_request", "kmeans_request",
-    "linear_learner_request", "local_request", "local_request_plural", "make_job", "make_request",
+    "add_children", "edit", "grid_request", "hyperband_request", "in_data_folder", "insight_request",
+    "kmeans_request", "linear_learner_request", "local_request", "local_request_plural", "make_job", "make_request",
     "make_request_plural", "multi_definition_request", "multi_request", "single_request", "training_definition",
     "tuning_request", "with_", "xgb_definition", "xgb_ranges",
 ]
@@ -48,11 +50,10 @@ ROLE = "arn:aws:iam::123456789012:role/hpo-portal-execution"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution"  # the project's role in the AWS tests
 EXAMPLE_IMAGE = "hpo-portal/example-custom:latest"  # the shipped example custom algorithm
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-DATA_DIR = Path("/srv/hpo-portal-test-data")  # need not exist: paths are resolved, not opened
+DATA_DIR = Path("/srv/hpo-portal-test-data")  # a placeholder: in_data_folder moves it to a test's folder
 DELETE = object()
 
 CTX = ValidationContext(
-    backend="sagemaker",
     region=REGION,
     instance_types=("ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.g5.xlarge"),
     ecr_enabled=True,
@@ -60,9 +61,27 @@ CTX = ValidationContext(
     warm_start_parents=("churn-v1", "churn-v2"),
     name_taken=lambda name: name.lower() == "taken-job",
 )
-LOCAL_CTX = dataclasses.replace(
-    CTX, backend="local", local_data_dirs=(DATA_DIR,), local_custom_images={"hpo-portal/example-custom:latest": ["x"]},
-)
+# The local engine reads its data folders and images from the settings: the ``local_data`` fixture
+# points them at a test folder, and ``in_data_folder`` moves a request's DATA_DIR paths there.
+LOCAL_CTX = dataclasses.replace(CTX, engine=LocalBackend(), project="demo")
+
+
+def in_data_folder(request: Any, data_dir: Path, *, make: bool = True) -> Any:
+    """``request`` with every DATA_DIR path moved under ``data_dir``; with ``make``, each channel folder
+    that lies inside ``data_dir`` is created (the local engine refuses a folder that does not exist)."""
+    import json
+
+    text = json.dumps(request)
+    moved = json.loads(text.replace(str(DATA_DIR), str(data_dir))) if isinstance(request, dict) else request
+    if make and isinstance(moved, dict):
+        definitions = [moved.get("TrainingJobDefinition")] + list(moved.get("TrainingJobDefinitions") or [])
+        for definition in definitions:
+            for item in (definition or {}).get("InputDataConfig") or []:
+                uri = (((item or {}).get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri") or ""
+                folder = Path(uri.removeprefix("file://localhost").removeprefix("file://")).resolve()
+                if uri.startswith(("/", "file://")) and folder.is_relative_to(data_dir.resolve()):
+                    folder.mkdir(parents=True, exist_ok=True)
+    return moved
 
 
 def channel(name: str, uri: str) -> dict:
@@ -342,7 +361,7 @@ def training_definition(image: str, *, static: dict[str, str] | None = None, cha
 def tuning_request(name: str, training: dict[str, Any], *, strategy: str = "Random", objective=("Minimize", "loss"),
                    jobs: int | None = 4, parallel: int = 2, ranges: dict | None = None, **config: Any) -> dict[str, Any]:
     """A one-definition request around ``training``, in the singular form."""
-    limits = {"MaxParallelTrainingJobs": parallel}
+    limits = {"MaxParallelTrainingJobs": min(parallel, jobs) if jobs else parallel}  # SageMaker: parallel <= jobs
     if jobs is not None:
         limits["MaxNumberOfTrainingJobs"] = jobs
     return {

@@ -403,7 +403,9 @@ def test_the_readmes_example_request_is_accepted(bob_api, settings):
     from hpo_jobs.local_engine.demo_data import write_demo_datasets
 
     # Not the demo's own folder: the wizard offers that one by default, which other tests rely on not existing.
-    root = Path(settings.HPO_LOCAL_DATA_DIRS[0]) / "readme-example"
+    from hpo_jobs.backends import get_backend
+
+    root = get_backend("local").data_folders("demo")[0] / "readme-example"
     write_demo_datasets(root)
     text = (Path(settings.BASE_DIR) / "examples" / "api" / "xgb-request.json").read_text()
     response = post_json(bob_api, JOBS, '{"request": ' + text.replace("@DATA@", str(root.resolve())) + "}")

@@ -12,6 +12,7 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from hpo_jobs.models import SiteSettings
+from hpo_jobs.backends import get_backend
 from hpo_jobs.sagemaker import catalogue, spec
 from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.wizard import convert, forms
@@ -28,7 +29,7 @@ INPUT_SHAPE = get_session().get_service_model("sagemaker").operation_model(
 
 
 def _options(project, user, region: str) -> forms.WizardOptions:
-    return forms.WizardOptions(project=project, user=user, backend="sagemaker", region=region,
+    return forms.WizardOptions(project=project, user=user, engine=get_backend("sagemaker"), region=region,
                                instance_types=SiteSettings.load().instance_type_list, ecr_enabled=False, ecr_allowed=[])
 
 
@@ -79,7 +80,7 @@ def test_the_default_definition_is_one_sagemaker_runs(algorithm, region, project
     )
     report = ParamValidator().validate(request, INPUT_SHAPE)
     assert not report.has_errors(), report.generate_report()
-    problems = spec.validate_request(request, spec.ValidationContext(backend="sagemaker", region=region))
+    problems = spec.validate_request(request, spec.ValidationContext(engine=get_backend("sagemaker"), region=region))
     assert problems == [], problems
 
     (read,) = facts.definitions(request)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from hpo_cli.main import EXIT_CODES, app
 from hpo_jobs.api.models import ApiToken
+from hpo_jobs.backends import get_backend
 from hpo_jobs.local_engine.demo_data import write_demo_datasets
 from hpo_jobs.models import HpoJob
 
@@ -46,7 +47,7 @@ def hpo(tmp_path, monkeypatch, live_server, alice, project):
 
 
 def _request_file(tmp_path: Path, settings, name: str, max_jobs: int) -> Path:
-    root = Path(settings.HPO_LOCAL_DATA_DIRS[0]) / "e2e-cli"
+    root = get_backend("local").data_folders("demo")[0] / "e2e-cli"  # the demo project's own data folder
     write_demo_datasets(root)
     request = local_request(root / "breast-cancer", name)
     request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = max_jobs

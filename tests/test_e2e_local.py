@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hpo_jobs.backends import get_backend
 from hpo_jobs.local_engine.demo_data import write_demo_datasets
 from hpo_jobs.models import HpoJob
 
@@ -51,7 +52,7 @@ def _wait_for_the_end(job: HpoJob, worker) -> None:
 def test_a_job_warm_started_in_the_wizard_runs_and_shows_its_overall_best_training_job(
     celery_worker_process, alice_client, project, settings
 ):
-    root = Path(settings.HPO_LOCAL_DATA_DIRS[0]) / "e2e-warm"
+    root = get_backend("local").data_folders("demo")[0] / "e2e-warm"  # the demo project's own data folder
     write_demo_datasets(root)
     parent = _create_in_the_wizard(alice_client, root, "warm-parent")
     _wait_for_the_end(parent, celery_worker_process)
@@ -76,7 +77,7 @@ def test_a_job_warm_started_in_the_wizard_runs_and_shows_its_overall_best_traini
 def test_a_wizard_job_runs_on_the_local_engine_and_shows_its_best_training_job(
     celery_worker_process, alice_client, project, settings
 ):
-    root = Path(settings.HPO_LOCAL_DATA_DIRS[0]) / "e2e-local"
+    root = get_backend("local").data_folders("demo")[0] / "e2e-local"  # the demo project's own data folder
     write_demo_datasets(root)
 
     page = start(alice_client).next(job__name="xgb-e2e-local")

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.datastructures import MultiValueDict
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
+from hpo_jobs.backends import get_backend
 from hpo_jobs.sagemaker import catalogue, spec
 from hpo_jobs.wizard import convert
 from hpo_jobs.wizard.forms import DefinitionsStepForm, JobSettingsForm, TuningResourcesForm, WizardOptions
@@ -297,7 +298,7 @@ CATEGORY = st.text(alphabet='abc ,"', min_size=1, max_size=6).map(str.strip).fil
 
 def _options() -> WizardOptions:
     project = Project(name="Demo", slug="demo")
-    return WizardOptions(project=project, user=User(username="bob"), backend="sagemaker", region=REGION,
+    return WizardOptions(project=project, user=User(username="bob"), engine=get_backend("sagemaker"), region=REGION,
                          instance_types=INSTANCE_TYPES, ecr_enabled=True, ecr_allowed=[],
                          warm_start_parents=[(name, name) for name in PARENTS])
 

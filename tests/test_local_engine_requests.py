@@ -29,32 +29,32 @@ def with_channel(engine, uri: str):
 # --- channels ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("uri", ["/etc", "file:///etc/passwd", "/proc/self/environ"])
 def test_a_channel_outside_the_data_folders_is_refused(engine, uri):
-    assert "outside the data folders" in refused(engine, with_channel(engine, uri))
+    assert "not in this project's data folders" in refused(engine, with_channel(engine, uri))
 
 
 def test_a_channel_that_escapes_with_dots_or_a_symlink_is_refused(engine):
     escape = f"{engine.data_dir}/breast-cancer/../../../../etc"
-    assert "outside the data folders" in refused(engine, with_channel(engine, escape))
+    assert "not in this project's data folders" in refused(engine, with_channel(engine, escape))
     (engine.data_dir / "shortcut").symlink_to("/etc")
-    assert "outside the data folders" in refused(engine, with_channel(engine, f"{engine.data_dir}/shortcut"))
+    assert "not in this project's data folders" in refused(engine, with_channel(engine, f"{engine.data_dir}/shortcut"))
 
 
 def test_an_outside_path_is_refused_before_its_existence_is_checked(engine):
     # Whether a server file exists must not be readable from the message.
     message = refused(engine, with_channel(engine, "/no/such/place"))
-    assert "outside the data folders" in message and "does not exist" not in message
+    assert "not in this project's data folders" in message and "does not exist" not in message
     assert "does not exist" in refused(engine, with_channel(engine, f"{engine.data_dir}/missing"))
 
 
 @pytest.mark.parametrize("uri", ["s3://my-bucket/train/", "https://my-bucket.s3.amazonaws.com/train/"])
 def test_an_s3_channel_is_refused_with_a_clear_message(engine, uri):
     message = refused(engine, with_channel(engine, uri))
-    assert "only SageMaker can read" in message and str(engine.data_dir) in message
+    assert "URIs" in message and "run the job on SageMaker" in message and str(engine.data_dir) in message
 
 
 def test_a_relative_path_or_remote_file_uri_is_refused(engine):
-    assert "absolute local path" in refused(engine, with_channel(engine, "data/breast-cancer/train"))
-    assert "local path" in refused(engine, with_channel(engine, "file://other-host/srv/data"))
+    assert "absolute folder path" in refused(engine, with_channel(engine, "data/breast-cancer/train"))
+    assert "absolute folder path or a file:// URI" in refused(engine, with_channel(engine, "file://other-host/srv/data"))
 
 
 def test_a_symlink_inside_a_data_folder_does_not_lead_a_training_job_out(engine):
@@ -76,7 +76,7 @@ def test_a_custom_image_not_in_settings_is_refused(engine):
     training = training_definition("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/ranker:2",
                           metrics=[{"Name": "score", "Regex": "score=(.*)"}])
     message = refused(engine, tuning_request("unmapped", training, objective=("Maximize", "score")))
-    assert "has no command on the local engine" in message and "HPO_LOCAL_CUSTOM_IMAGES" in message
+    assert "cannot run image" in message and "HPO_LOCAL_CUSTOM_IMAGES" in message
 
 
 def test_a_built_in_that_cannot_run_locally_is_refused_at_submit(engine):
@@ -118,8 +118,8 @@ def test_strategy_rules_are_enforced(engine):
     noop = custom(engine, "epochs")
     assert "categorical ranges only" in refused(engine, tuning_request("g", noop, strategy="Grid", jobs=None, ranges=continuous))
     grid = {"CategoricalParameterRanges": [{"Name": "quality", "Values": ["1", "2"]}]}
-    assert "must be the number of combinations" in refused(engine, tuning_request("g", noop, strategy="Grid", jobs=3, ranges=grid))
-    assert "TrainingJobEarlyStoppingType must be Off" in refused(
+    assert "equal the number of value combinations" in refused(engine, tuning_request("g", noop, strategy="Grid", jobs=3, ranges=grid))
+    assert "set early stopping to Off" in refused(
         engine, tuning_request("h", noop, strategy="Hyperband", TrainingJobEarlyStoppingType="Auto",
                         StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 3}}))
     assert "MaxResource" in refused(engine, tuning_request("h", noop, strategy="Hyperband"))
@@ -132,14 +132,14 @@ def test_strategy_rules_are_enforced(engine):
 
 
 def test_objective_and_metric_rules_are_enforced(engine):
-    assert "not one of the algorithm's metrics" in refused(
+    assert "must be one of this definition's metric definitions" in refused(
         engine, tuning_request("m", custom(engine, "noop"), objective=("Maximize", "accuracy")))
     bad_regex = custom(engine, "noop", metrics=[{"Name": "score", "Regex": "score=(["}])
-    assert "not valid" in refused(engine, tuning_request("m", bad_regex, objective=("Maximize", "score")))
+    assert "not a valid regular expression" in refused(engine, tuning_request("m", bad_regex, objective=("Maximize", "score")))
     no_group = custom(engine, "noop", metrics=[{"Name": "score", "Regex": "score=.*"}])
-    assert "no capture group" in refused(engine, tuning_request("m", no_group, objective=("Maximize", "score")))
+    assert "exactly one capturing group" in refused(engine, tuning_request("m", no_group, objective=("Maximize", "score")))
     xgb = training_definition(XGB_IMAGE, static={"num_round": "3"}, channels=breast_cancer_channels(engine))
-    assert "not one of the algorithm's metrics" in refused(engine, tuning_request("m", xgb, objective=("Maximize", "score")))
+    assert "XGBoost cannot be tuned towards 'score'" in refused(engine, tuning_request("m", xgb, objective=("Maximize", "score")))
 
 
 def test_unsupported_features_are_refused_clearly(engine):
@@ -150,15 +150,15 @@ def test_unsupported_features_are_refused_clearly(engine):
     assert "Warm start" in refused(engine, warm)
     piped = copy.deepcopy(noop)
     piped["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
-    assert "Pipe input mode" in refused(engine, tuning_request("p", piped, objective=("Maximize", "score")))
+    assert "reads Pipe input only for built-in algorithms" in refused(engine, tuning_request("p", piped, objective=("Maximize", "score")))
     both = tuning_request("b", noop, objective=("Maximize", "score"))
     both["TrainingJobDefinitions"] = [noop]
-    assert "exactly one of" in refused(engine, both)
-    assert "not valid" in refused(engine, {"HyperParameterTuningJobName": "x"})
+    assert "not both" in refused(engine, both)
+    assert "is required" in refused(engine, {"HyperParameterTuningJobName": "x"})
 
 
 @pytest.mark.parametrize("name", ["..", ".", "../../escape"])
 def test_a_channel_name_cannot_point_out_of_the_training_jobs_folder(engine, name):
     bc = engine.data["breast-cancer"]
     training = custom(engine, "noop", channels=[channel(name, str(bc["train"]))])
-    assert "channel name" in refused(engine, tuning_request("names", training, objective=("Maximize", "score"), jobs=1))
+    assert ".ChannelName: Channel" in refused(engine, tuning_request("names", training, objective=("Maximize", "score"), jobs=1))

@@ -27,6 +27,13 @@ class FakeBackend:
     """The engine seam: what get_backend(job.backend) returns to the page."""
 
     live_metrics = True
+    name = "local"
+
+    @property
+    def capabilities(self):
+        from hpo_jobs.backends.local import LocalBackend
+
+        return LocalBackend().capabilities  # the jobs ran locally; pages name the engine from its capabilities
 
     def __init__(self, log: str = XGB_LOG, error: Exception | None = None):
         self.log, self.error, self.asked, self.metrics_asked = log, error, [], []

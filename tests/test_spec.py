@@ -23,6 +23,7 @@ from .factories import (
     edit,
     grid_request,
     hyperband_request,
+    in_data_folder,
     kmeans_request,
     linear_learner_request,
     multi_request,
@@ -405,22 +406,22 @@ FAILING = [
 
     # (c) the local engine
     case("local-runnable", kmeans_request, f"{D}.AlgorithmSpecification.TrainingImage",
-         "K-Means is not runnable on the local engine (it runs XGBoost, Linear Learner and k-NN)",
+         "K-Means is not runnable on the local engine (it runs XGBoost, Linear Learner and k-NN); run it on SageMaker",
          dataclasses.replace(LOCAL_CTX)),
     case("local-no-s3", single_request, f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri",
          "Channel 'train': the local engine reads local folders, not s3:// URIs", LOCAL_CTX),
     case("local-absolute", with_(single_request, (f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "data/train")),
          f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "give an absolute folder path or a file:// URI", LOCAL_CTX),
     case("local-inside-data-dirs", with_(single_request, (f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "/etc")),
-         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "is outside the data folders the local engine may read", LOCAL_CTX),
+         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "is not in this project's data folders", LOCAL_CTX),
     case("local-dotdot", with_(single_request, (f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", f"{DATA_DIR}/../../etc")),
-         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "is outside the data folders", LOCAL_CTX),
+         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "is not in this project's data folders", LOCAL_CTX),
     case("local-encoded-dotdot", with_(single_request, (f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", f"file://{DATA_DIR}/%2e%2e/x")),
-         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "is outside the data folders", LOCAL_CTX),
+         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "is not in this project's data folders", LOCAL_CTX),
     case("local-sibling-prefix", with_(single_request, (f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", f"{DATA_DIR}-other/x")),
-         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "is outside the data folders", LOCAL_CTX),
+         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "is not in this project's data folders", LOCAL_CTX),
     case("local-file-uri-host", with_(single_request, (f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", f"file://evil.example{DATA_DIR}/x")),
-         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "a file:// URI must not name a host", LOCAL_CTX),
+         f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri", "give an absolute folder path or a file:// URI", LOCAL_CTX),
     case("local-no-other-sources", with_(single_request, (f"{D}.InputDataConfig[0].DataSource", {"FileSystemDataSource": {
         "FileSystemId": "fs-0123456789abcdef0", "FileSystemAccessMode": "ro", "FileSystemType": "EFS", "DirectoryPath": "/data"}})),
          f"{D}.InputDataConfig[0].DataSource.FileSystemDataSource", "reads channels from local folders only", LOCAL_CTX),
@@ -433,8 +434,8 @@ FAILING = [
 
 
 @pytest.mark.parametrize("build, ctx, path, text", FAILING)
-def test_it_reports(build, ctx, path, text):
-    issues = issues_for(build(), ctx)
+def test_it_reports(build, ctx, path, text, local_data):
+    issues = issues_for(in_data_folder(build(), local_data), ctx)
     matching = [issue for issue in issues if issue.path == path and text in issue.message]
     assert matching, f"expected {text!r} at {path!r}; got {issues}"
     assert_readable(matching[0].message)
@@ -520,14 +521,12 @@ PASSING = [
     pytest.param(lambda: edit(edit(multi_request(), "TrainingJobDefinitions", [custom_definition(
         InputDataConfig=[channel("train", f"{DATA_DIR}/ranker")])]),
         f"{D0}.AlgorithmSpecification.TrainingImage", "hpo-portal/example-custom:latest"), LOCAL_CTX, id="local-custom-image"),
-    pytest.param(lambda: local_request(str(DATA_DIR)), dataclasses.replace(LOCAL_CTX, region="xx-nowhere-1"),
-                 id="local-ignores-region"),
 ]
 
 
 @pytest.mark.parametrize("build, ctx", PASSING)
-def test_it_accepts(build, ctx):
-    assert issues_for(build(), ctx) == []
+def test_it_accepts(build, ctx, local_data):
+    assert issues_for(in_data_folder(build(), local_data), ctx) == []
 
 
 def test_a_tune_only_hyperparameter_cannot_be_static(monkeypatch):
@@ -540,33 +539,34 @@ def test_a_tune_only_hyperparameter_cannot_be_static(monkeypatch):
     assert Issue(f'{D}.StaticHyperParameters["num_round"]', "num_round must be tuned, not static") in issues
 
 
-def test_a_symlink_out_of_the_data_folder_is_refused(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
+def test_a_symlink_out_of_the_data_folder_is_refused(local_data, tmp_path):
     outside = tmp_path / "secrets"
     outside.mkdir()
-    (data / "innocent").symlink_to(outside)
-    (data / "fine").mkdir()
-    ctx = dataclasses.replace(LOCAL_CTX, local_data_dirs=(data,))
-    issues = issues_for(local_request(str(data / "innocent")), ctx)
+    (outside / "train").mkdir()
+    (outside / "validation").mkdir()
+    (local_data / "innocent").symlink_to(outside)
+    for channel_name in ("train", "validation"):
+        (local_data / "fine" / channel_name).mkdir(parents=True)
+    issues = issues_for(local_request(str(local_data / "innocent")), LOCAL_CTX)
     assert [i.path for i in issues] == [f"{D}.InputDataConfig[0].DataSource.S3DataSource.S3Uri",
                                         f"{D}.InputDataConfig[1].DataSource.S3DataSource.S3Uri"]
-    assert "outside the data folders" in issues[0].message
-    assert issues_for(local_request(str(data / "fine")), ctx) == []
+    assert "is not in this project's data folders" in issues[0].message
+    assert issues_for(local_request(str(local_data / "fine")), LOCAL_CTX) == []
 
 
-def test_a_data_folder_given_through_a_symlink_still_admits_its_own_paths(tmp_path):
+def test_a_data_folder_given_through_a_symlink_still_admits_its_own_paths(settings, tmp_path):
     real = tmp_path / "real"
-    real.mkdir()
+    for channel_name in ("train", "validation"):
+        (real / channel_name).mkdir(parents=True)
     (tmp_path / "link").symlink_to(real)
-    ctx = dataclasses.replace(LOCAL_CTX, local_data_dirs=(tmp_path / "link",))
-    assert issues_for(local_request(str(real)), ctx) == []
+    settings.HPO_LOCAL_DATA_DIRS = [tmp_path / "link"]
+    assert issues_for(local_request(str(real)), LOCAL_CTX) == []
 
 
-def test_with_no_data_folders_every_local_channel_is_refused():
-    ctx = dataclasses.replace(LOCAL_CTX, local_data_dirs=())
-    issues = issues_for(local_request(str(DATA_DIR)), ctx)
-    assert issues and all("no data folders configured" in i.message for i in issues)
+def test_with_no_data_folders_every_local_channel_is_refused(settings):
+    settings.HPO_LOCAL_DATA_DIRS = []
+    issues = issues_for(local_request(str(DATA_DIR)), LOCAL_CTX)
+    assert issues and all("has no data folders" in i.message for i in issues)
 
 
 def test_it_never_asks_the_engine_about_a_malformed_name():

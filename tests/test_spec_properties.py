@@ -86,7 +86,7 @@ contexts = st.sampled_from([
     LOCAL_CTX,
     ValidationContext(),
     dataclasses.replace(CTX, name_taken=lambda name: 1 / 0, ecr_enabled=False),
-    dataclasses.replace(LOCAL_CTX, local_data_dirs=(), local_custom_images={}),
+    dataclasses.replace(LOCAL_CTX, project=None),
     dataclasses.replace(CTX, region="cn-north-1", instance_types=(), ecr_allowed=("",)),
 ])
 

@@ -72,7 +72,7 @@ def test_it_rejects_a_name_sagemaker_already_has(bob_client, project, moto_aws):
     aws.client("sagemaker").create_hyper_parameter_tuning_job(**make_request("in-aws"))
     page = start(bob_client).next(job__name="in-aws")
     assert page.step == "job"
-    assert "already exists in the sagemaker engine" in page.error_near("job-name")[0]
+    assert "already exists in SageMaker" in page.error_near("job-name")[0]
     assert start(bob_client).next(job__name="not-in-aws").step == "definitions"
 
 
@@ -84,7 +84,7 @@ def test_it_says_so_next_to_the_name_when_sagemaker_cannot_be_asked(bob_client, 
         page = start(bob_client).next(job__name="cannot-check")
     assert page.step == "job"
     [message] = page.error_near("job-name")
-    assert message.startswith("Could not check with the sagemaker engine whether this name is free")
+    assert message.startswith("Could not check with SageMaker whether this name is free")
     assert "Try again in a moment." in message
 
 
@@ -368,7 +368,7 @@ def test_the_first_definition_with_a_problem_is_opened(defs, root):
 
 def test_channels_are_checked(defs, root, tmp_path):
     page = defs.next({"def-ch-0-uri": str(tmp_path)})
-    assert any("outside the data folders the local engine may read" in e for e in page.error_near("def-ch-0-uri"))
+    assert any("is not in this project's data folders" in e for e in page.error_near("def-ch-0-uri"))
     page = page.next({"def-ch-0-uri": str(root / "train"), "def-ch-1-name": "train"})
     assert any("is used twice" in e for e in page.error_near("def-ch-1-name"))
     page = page.next({"def-ch-1-name": "", "def-ch-0-uri": ""})

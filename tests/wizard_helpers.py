@@ -9,7 +9,7 @@ from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
-from django.conf import settings
+from hpo_jobs.backends import get_backend
 
 
 class _FormReader(HTMLParser):
@@ -225,9 +225,9 @@ def start(client, slug: str = "demo") -> WizardPage:
     return page
 
 
-def data_dir(name: str = "wizard-tests") -> Path:
-    """Folders the local engine may read (train and validation), made under the first data folder."""
-    root = Path(settings.HPO_LOCAL_DATA_DIRS[0]) / name
+def data_dir(name: str = "wizard-tests", project: str = "demo") -> Path:
+    """Folders the local engine may read (train and validation), made under the project's first data folder."""
+    root = get_backend("local").data_folders(project)[0] / name
     for channel in ("train", "validation"):
         (root / channel).mkdir(parents=True, exist_ok=True)
         (root / channel / "data.csv").write_text("1,0.5,0.25\n0,0.1,0.2\n")

@@ -30,6 +30,7 @@ from projects import access
 from projects.models import Membership, Project
 
 from hpo_jobs import services
+from hpo_jobs.backends import get_backend
 from hpo_jobs.models import HpoJob
 from hpo_jobs.pages import keyset, presenters
 from hpo_jobs.pages import views as pages
@@ -469,7 +470,8 @@ class Catalogue(APIView):
 
     @extend_schema(responses={200: s.CatalogueSerializer, **_problems(401, 403)}, operation_id="catalogue")
     def get(self, request: Request) -> Response:
-        backend, region = settings.HPO_BACKEND, settings.AWS_REGION
+        engine, region = get_backend(), settings.AWS_REGION
+        backend = engine.name
         algorithms = []
         for algorithm in catalogue.ALGORITHMS.values():
             try:
@@ -478,7 +480,7 @@ class Catalogue(APIView):
                 image = None
             algorithms.append({
                 "key": algorithm.key, "display_name": algorithm.display_name, "description": algorithm.description,
-                "runnable": algorithm.runnable_locally if backend == "local" else True,
+                "runnable": engine.capabilities.runs_builtin(algorithm),
                 "image_uri": image, "default_input_mode": algorithm.default_input_mode,
                 "supports_early_stopping": algorithm.supports_early_stopping,
                 "objective_metrics": [{"name": m.name, "direction": m.direction} for m in algorithm.objective_metrics],

@@ -9,8 +9,10 @@ from django.utils.module_loading import import_string
 
 from .base import (  # noqa: F401  (re-exported: callers import errors from here)
     AlreadyExistsError,
+    PROJECT_TAG,
     Backend,
     BackendError,
+    Capabilities,
     CredentialsError,
     NotFoundError,
     PermanentBackendError,
@@ -24,10 +26,13 @@ ENGINES = {
 }
 
 
-@cache
 def get_backend(name: str | None = None) -> Backend:
     """The engine called ``name`` (settings.HPO_BACKEND when omitted), built once per process."""
-    name = name or settings.HPO_BACKEND
+    return _engine(name or settings.HPO_BACKEND)
+
+
+@cache
+def _engine(name: str) -> Backend:
     try:
         path = ENGINES[name]
     except KeyError:

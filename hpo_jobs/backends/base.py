@@ -5,11 +5,42 @@ Requests and responses use the exact member names of SageMaker's API
 (CreateHyperParameterTuningJob, DescribeHyperParameterTuningJob,
 ListTrainingJobsForHyperParameterTuningJob), so a response can be checked against botocore's
 output shapes.
+
+What an engine accepts is declared here once: its ``Capabilities`` (what the wizard offers and the
+templates say), and its ``check_request``, the problems it finds in a request, each at its path.
+The portal's validation ends with that check, and the engine's create runs it too, so a job
+validation accepted is never refused at launch.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from hpo_jobs.sagemaker.catalogue import Algorithm
+    from hpo_jobs.sagemaker.spec import Issue
+
+# The tag the portal puts on every request it sends, naming the project the job belongs to
+# (see wizard.convert.apply_project_policy); an engine that scopes data per project reads it.
+PROJECT_TAG = "hpo-portal:project"
+
+
+def project_slug(project: Any) -> str | None:
+    """The slug of ``project`` (a Project, a slug, or None)."""
+    if project is None or isinstance(project, str):
+        return project or None
+    return getattr(project, "slug", None) or None
+
+
+def project_of(request: Any) -> str | None:
+    """The project a request belongs to, from the portal's project tag (None when it has none)."""
+    tags = request.get("Tags") if isinstance(request, dict) else None
+    for tag in tags if isinstance(tags, list) else []:
+        if isinstance(tag, dict) and tag.get("Key") == PROJECT_TAG and isinstance(tag.get("Value"), str):
+            return tag["Value"]
+    return None
 
 
 class BackendError(Exception):
@@ -42,17 +73,77 @@ class AlreadyExistsError(PermanentBackendError):
     """A tuning job with this name already exists in the engine (ResourceInUse)."""
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine accepts and how the portal speaks of it, declared once per engine.
+
+    Forms, templates, the request builder and the API read these instead of asking which engine
+    runs; the engine's ``check_request`` refuses exactly what is not declared here.
+    """
+
+    display_name: str  # "SageMaker", "the local engine": how pages name the engine
+    warm_start: bool
+    strategies: tuple[str, ...]
+    autotune: bool
+    input_modes: tuple[str, ...]  # for built-in algorithms
+    custom_image_input_modes: tuple[str, ...]  # for custom images
+    compression_types: tuple[str, ...]
+    record_wrappers: tuple[str, ...]
+    data_sources: tuple[str, ...]  # S3DataSource, FileSystemDataSource, DatasetSource
+    s3_data_types: tuple[str, ...]
+    max_parallel_training_jobs: int
+    # Built-ins: None when every algorithm of the catalogue runs, else the keys of those that do.
+    builtin_algorithms: frozenset[str] | None
+    # Custom images: "ecr" (any image from a registry the site allows, listed from ECR) or
+    # "configured" (exactly ``configured_images``, each mapped to a command by the engine's settings).
+    custom_images: str
+    configured_images: tuple[str, ...] = ()
+    algorithm_resources: bool = True  # AlgorithmName (SageMaker algorithm resources)
+    denied_environment_names: frozenset[str] = frozenset()
+    denied_environment_prefixes: tuple[str, ...] = ()
+    # Channels name local folders (a path or file:// URI in S3Uri) rather than s3:// URIs.
+    channels_are_local_paths: bool = False
+    writes_output_path: bool = True  # whether models go to the request's S3OutputPath
+    needs_role: bool = True  # whether a real execution role is needed (else a placeholder is used)
+    needs_credentials: bool = True  # whether the workers check access to a cloud account
+    sandboxed: bool = True  # whether training jobs run isolated from the portal's own files
+    image_list_label: str = "List ECR images"
+    image_list_summary: str = "found in the allowed ECR registries"
+    log_source: str = "from CloudWatch Logs"
+
+    def runs_builtin(self, algorithm: Algorithm) -> bool:
+        """Whether the engine runs this built-in algorithm."""
+        return self.builtin_algorithms is None or algorithm.key in self.builtin_algorithms
+
+    def environment_denied(self, name: str) -> bool:
+        """Whether a request's Environment may not set the variable ``name`` on this engine."""
+        upper = name.upper()
+        return upper in self.denied_environment_names or upper.startswith(self.denied_environment_prefixes)
+
+
 class Backend(Protocol):
     """What an engine offers; every method returns promptly (no method waits on a job's progress)."""
 
     name: str
+    capabilities: Capabilities
     # Whether get_training_job_metrics is cheap while a training job runs (the engine stores the
     # series as it reads the log); when False, call it once the training job has ended.
     live_metrics: bool
 
+    def check_request(self, request: dict[str, Any], *, project: Any = None) -> list[Issue]:
+        """The problems this engine has with a request (already checked by SageMaker's rules), each
+        at its path in the request; ``project`` (a Project or slug) scopes what the engine may read."""
+        ...
+
+    def data_folders(self, project: Any) -> list[Path]:
+        """The local folders a project's channels may name (none for an engine that reads S3)."""
+        ...
+
     def create_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
         """Start a tuning job from a CreateHyperParameterTuningJob request; returns
-        ``{"HyperParameterTuningJobArn": ...}``. Raises AlreadyExistsError when the name is taken."""
+        ``{"HyperParameterTuningJobArn": ...}``. Raises AlreadyExistsError when the name is taken,
+        and PermanentBackendError with the problems ``check_request`` finds (the project is the
+        request's ``PROJECT_TAG``)."""
         ...
 
     def describe_tuning_job(self, name: str) -> dict[str, Any]:

@@ -1,16 +1,23 @@
 """The local engine behind the Backend interface: SageMaker's requests in, SageMaker's responses out.
 
-``create_tuning_job`` checks the request (defensively: the wizard checks it too), resolves it with
-the settings into a plan (the command of each algorithm, the real path of each channel, the
-limits), writes the job's folder under settings.HPO_LOCAL_ENGINE_DIR and starts a detached
-supervisor process (``hpo_jobs.local_engine.supervisor``) that runs the training jobs. Every other
-method reads the folder's ``state.json``, which only the supervisor writes, and answers at once.
+What the engine accepts is declared once: ``capabilities`` (what the wizard offers) and
+``check_request`` (every rule of this engine, each problem at its path in the request: built-ins it
+runs, the custom images its settings map to a command, Pipe input, compression and record wrappers,
+Environment variables, warm start parents, and the project's data folders). ``create_tuning_job``
+runs the portal's validation with that check (so it refuses nothing validation accepted), resolves
+the request with the settings into a plan (the command of each algorithm, the real path of each
+channel, the limits), writes the job's folder under settings.HPO_LOCAL_ENGINE_DIR and starts a
+detached supervisor process (``hpo_jobs.local_engine.supervisor``) that runs the training jobs.
+Every other method reads the folder's ``state.json``, which only the supervisor writes, and answers
+at once.
 
 Safety: a training job's command comes from the catalogue (built-ins) or from
-settings.HPO_LOCAL_CUSTOM_IMAGES, never from the request; channels must lie under
-settings.HPO_LOCAL_DATA_DIRS once symlinks are resolved; Environment variables that could load
-code (LD_PRELOAD, PYTHONPATH...) are refused; and the training job's environment is built from
-scratch, so it never sees the server's secrets.
+settings.HPO_LOCAL_CUSTOM_IMAGES, never from the request; channels must lie under the project's
+data folders (settings.HPO_LOCAL_DATA_DIRS, ``{project}`` replaced by the slug of the project the
+request's PROJECT_TAG names) once symlinks are resolved, and a path outside them is refused with
+the same words whether it exists or not; Environment variables that could load code (LD_PRELOAD,
+PYTHONPATH...) are refused; and the training job's environment is built from scratch, so it never
+sees the server's secrets.
 
 Restarts: if a job is InProgress and its supervisor is not alive (worker or machine restart),
 ``describe_tuning_job`` (which the poller calls every few seconds) starts a new supervisor, which
@@ -27,27 +34,38 @@ import copy
 import errno
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 import uuid
 from datetime import datetime, timezone
-from functools import cache
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlparse
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
-from hpo_jobs.sagemaker import catalogue
-from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.local_engine import container, sandbox, store
 from hpo_jobs.local_engine.metrics import tail
-from hpo_jobs.sagemaker.metrics import compile_definitions
-from hpo_jobs.local_engine.space import grid, infer_max_resource, parse_ranges
+from hpo_jobs.local_engine.space import EPOCH_HYPERPARAMETERS, grid, infer_max_resource, parse_ranges
+from hpo_jobs.sagemaker import catalogue
+from hpo_jobs.sagemaker import request as facts
+from hpo_jobs.sagemaker.catalogue import show
 
-from .base import AlreadyExistsError, NotFoundError, PermanentBackendError, TransientBackendError
+from .base import (
+    AlreadyExistsError,
+    Capabilities,
+    NotFoundError,
+    PermanentBackendError,
+    TransientBackendError,
+    project_of,
+    project_slug,
+)
+
+if TYPE_CHECKING:
+    from hpo_jobs.sagemaker.spec import Issue
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +76,14 @@ DEFINITION_NAME_RE = facts.DEFINITION_NAME_RE
 # A channel's name becomes a folder name under input/data: "." and ".." must never pass.
 CHANNEL_NAME_RE = facts.CHANNEL_NAME_RE
 STRATEGIES = ("Bayesian", "Random", "Hyperband", "Grid")
-DIRECTIONS = ("Maximize", "Minimize")
+# HPO_LOCAL_DATA_DIRS entries may hold this placeholder: each project reads only its own folder.
+PROJECT_PLACEHOLDER = "{project}"
+SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+")
 # The built-ins that run here, and the module that runs each one.
 BUILTIN_MODULES = {"xgboost": "xgboost_train", "linear-learner": "linear_learner_train", "knn": "knn_train"}
 # SageMaker's quota on training jobs per tuning job: the budget when the request gives none.
 DEFAULT_MAX_TRAINING_JOBS = facts.MAX_TRAINING_JOBS
 _COUNTER_NAMES = facts.STATUS_COUNTERS
-
-
-@cache
-def _input_shape() -> Any:
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return model.operation_model("CreateHyperParameterTuningJob").input_shape
 
 
 def machine_limits() -> dict[str, Any]:
@@ -100,8 +112,9 @@ class LocalBackend:
 
     # --- the interface -------------------------------------------------------------------------
     def create_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Check the request, write the job's folder and start its supervisor; returns the job's ARN."""
-        plan = self._plan(request)
+        """Check the request as the portal's validation does (SageMaker's rules, then ``check_request`` for
+        the project of its PROJECT_TAG), write the job's folder and start its supervisor; returns the ARN."""
+        plan = self._checked_plan(request)
         folder = self._folder(plan["name"])
         if folder.exists():
             raise AlreadyExistsError(f"A tuning job named {plan['name']} already exists")
@@ -447,60 +460,95 @@ class LocalBackend:
             }
         return summary
 
-    # --- the request, checked and resolved ------------------------------------------------------
-    def _plan(self, request: dict[str, Any]) -> dict[str, Any]:
-        """The request resolved for the supervisor; PermanentBackendError with a clear message if it cannot run here."""
-        import botocore.validate
+    # --- what the engine accepts -----------------------------------------------------------------
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this engine runs, read from the settings each time (they name the images and limits)."""
+        return Capabilities(
+            display_name="the local engine",
+            warm_start=True,
+            strategies=STRATEGIES,
+            autotune=False,
+            # A built-in reads its channel's files whatever the mode; a custom image would expect Pipe's FIFOs.
+            input_modes=("File", "Pipe", "FastFile"),
+            custom_image_input_modes=("File", "FastFile"),
+            compression_types=("None", "Gzip"),  # Gzip: *.gz files are decompressed when the channel is staged
+            record_wrappers=("None",),
+            data_sources=("S3DataSource",),
+            s3_data_types=("S3Prefix",),
+            max_parallel_training_jobs=max(1, min(settings.HPO_LOCAL_MAX_PARALLEL, os.cpu_count() or 1)),
+            builtin_algorithms=frozenset(
+                key for key in BUILTIN_MODULES if key in catalogue.ALGORITHMS and catalogue.get(key).runnable_locally
+            ),
+            custom_images="configured",
+            configured_images=tuple(sorted(settings.HPO_LOCAL_CUSTOM_IMAGES)),
+            algorithm_resources=False,
+            denied_environment_names=container.DENIED_ENVIRONMENT_NAMES,
+            denied_environment_prefixes=container.DENIED_ENVIRONMENT_PREFIXES,
+            channels_are_local_paths=True,
+            writes_output_path=False,
+            needs_role=False,
+            needs_credentials=False,
+            sandboxed=settings.HPO_LOCAL_SANDBOX != "none",
+            image_list_label="List images",
+            image_list_summary="the local engine can run",
+            log_source="from the local engine",
+        )
 
-        if not isinstance(request, dict):
-            raise PermanentBackendError("The request must be a CreateHyperParameterTuningJob structure")
-        report = botocore.validate.ParamValidator().validate(request, _input_shape())
-        if report.has_errors():
-            raise PermanentBackendError(f"The request is not valid: {report.generate_report()}"[:1024])
+    def data_folders(self, project: Any) -> list[Path]:
+        """The folders a project's channels may lie under: the HPO_LOCAL_DATA_DIRS entries, ``{project}``
+        replaced by the project's slug (an entry with the placeholder is skipped when there is no project)."""
+        slug = project_slug(project)
+        folders = []
+        for entry in settings.HPO_LOCAL_DATA_DIRS:
+            text = str(entry)
+            if PROJECT_PLACEHOLDER in text:
+                if not slug or not SLUG_RE.fullmatch(slug):
+                    continue
+                text = text.replace(PROJECT_PLACEHOLDER, slug)
+            folders.append(Path(text).resolve())
+        return folders
+
+    def check_request(self, request: dict[str, Any], *, project: Any = None) -> list[Issue]:
+        """Every problem this engine has with a request SageMaker's rules accept, each at its path:
+        what it cannot run, the project's data folders, and its warm start parents."""
+        return _LocalCheck(self, request, self.data_folders(project)).run()
+
+    # --- the request, resolved ----------------------------------------------------------------
+    def _checked_plan(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The plan of a request the portal's validation accepts; PermanentBackendError with its first problems."""
+        from hpo_jobs.sagemaker import spec
+
+        project = project_of(request)
+        context = spec.ValidationContext(engine=self, project=project, region=settings.AWS_REGION, ecr_enabled=True)
+        issues = spec.validate_request(request, context)
+        if issues:
+            shown = "; ".join(f"{i.path}: {i.message}" if i.path else i.message for i in issues[:3])
+            more = f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""
+            raise PermanentBackendError(f"The local engine cannot run this request: {shown}{more}"[:1024])
+        return self._plan(request, self.data_folders(project))
+
+    def _plan(self, request: dict[str, Any], data_folders: list[Path]) -> dict[str, Any]:
+        """The request (already checked) resolved for the supervisor."""
         name = request["HyperParameterTuningJobName"]
-        if not NAME_RE.fullmatch(name):
-            raise PermanentBackendError(
-                "HyperParameterTuningJobName takes 1 to 32 letters, digits and hyphens, "
-                "starting and ending with a letter or digit"
-            )
-        if request.get("Autotune"):
-            raise PermanentBackendError("Autotune is not supported by the local engine")
         config = request["HyperParameterTuningJobConfig"]
         strategy = config["Strategy"]
-        if strategy not in STRATEGIES:
-            raise PermanentBackendError(f"Strategy must be one of {', '.join(STRATEGIES)}")
         early_stopping = config.get("TrainingJobEarlyStoppingType") or "Off"
-        if early_stopping not in ("Off", "Auto"):
-            raise PermanentBackendError("TrainingJobEarlyStoppingType must be Off or Auto")
-        if strategy == "Hyperband" and early_stopping != "Off":
-            raise PermanentBackendError(
-                "Hyperband has its own early stopping: TrainingJobEarlyStoppingType must be Off"
-            )
         strategy_config = config.get("StrategyConfig")
-        if strategy_config and strategy != "Hyperband":
-            raise PermanentBackendError("StrategyConfig is only for the Hyperband strategy")
-        single, many = request.get("TrainingJobDefinition"), request.get("TrainingJobDefinitions")
-        if bool(single) == bool(many):
-            raise PermanentBackendError("Give exactly one of TrainingJobDefinition and TrainingJobDefinitions")
-        definitions = [self._plan_definition(d, many is not None, strategy) for d in facts.definitions(request)]
-        labels = [d["label"] for d in definitions if d["label"]]
-        if len(set(labels)) != len(labels):
-            raise PermanentBackendError("The DefinitionName of each training job definition must be unique")
-
+        definitions = [self._plan_definition(d, strategy) for d in facts.definitions(request)]
         warm_start = None
         if request.get("WarmStartConfig"):
-            warm_start = self._warm_start(request["WarmStartConfig"], definitions)
+            warm = request["WarmStartConfig"]
+            parents = []
+            for parent in warm["ParentHyperParameterTuningJobs"]:
+                folder = self._folder(parent["HyperParameterTuningJobName"])
+                parents.append({"name": store.read_json(folder / store.PLAN)["name"], "folder": str(folder)})
+            warm_start = {"type": warm["WarmStartType"], "parents": parents}
 
         limits = config["ResourceLimits"]
         budget = limits.get("MaxNumberOfTrainingJobs")
         if strategy == "Grid":
-            combinations = sum(d["grid_size"] for d in definitions)
-            if budget is not None and budget != combinations:
-                raise PermanentBackendError(
-                    f"With Grid search, MaxNumberOfTrainingJobs must be the number of combinations of the "
-                    f"categorical values, {combinations}, or be left out (got {budget})"
-                )
-            budget = combinations
+            budget = sum(d["grid_size"] for d in definitions)
         elif budget is None:
             budget = DEFAULT_MAX_TRAINING_JOBS
         hyperband = None
@@ -509,14 +557,7 @@ class LocalBackend:
             max_resource = hb.get("MaxResource") or next(
                 (r for r in (infer_max_resource(d["static"]) for d in definitions) if r), None
             )
-            if not max_resource:
-                raise PermanentBackendError(
-                    "Hyperband needs MaxResource, or a static epochs hyperparameter to infer it from"
-                )
-            min_resource = hb.get("MinResource") or 1
-            if min_resource > max_resource:
-                raise PermanentBackendError("Hyperband's MinResource must not be above its MaxResource")
-            hyperband = {"min_resource": min_resource, "max_resource": max_resource}
+            hyperband = {"min_resource": hb.get("MinResource") or 1, "max_resource": max_resource}
 
         cores = os.cpu_count() or 1
         # MaxParallelTrainingJobs, bounded by the machine: the setting (the cores by default) and the cores.
@@ -547,191 +588,260 @@ class LocalBackend:
                 "convergence": (criteria.get("ConvergenceDetected") or {}).get("CompleteOnConvergence") == "Enabled",
             },
             "warm_start": warm_start,
-            "allowed_data_dirs": [str(p) for p in self._allowed_dirs()],
+            "allowed_data_dirs": [str(p) for p in data_folders],
             "pythonpath": str(settings.BASE_DIR),
             "limits": machine_limits(),
             "definitions": definitions,
         }
 
-    def _warm_start(self, config: dict[str, Any], definitions: list[dict[str, Any]]) -> dict[str, Any]:
-        """The parents a job warm starts from: ended tuning jobs of this engine with the same objective metric.
-        As on SageMaker, only a job tuning a single definition warm starts."""
-        if len(definitions) > 1:
-            raise PermanentBackendError("Warm start is only available when tuning a single training job definition")
-        metric = definitions[0]["objective"]["MetricName"]
-        parents = []
-        for parent in config["ParentHyperParameterTuningJobs"]:
-            name = parent["HyperParameterTuningJobName"]
-            try:
-                folder = self._existing_folder(name)
-            except NotFoundError:
-                raise PermanentBackendError(f"Warm start parent {name} is not a tuning job of the local engine") from None
-            status = self._state(folder)["status"]
-            if status not in facts.TUNING_JOB_ENDED_STATUSES:
-                raise PermanentBackendError(
-                    f"Warm start parent {name} is {status}; a parent must have ended (Completed, Stopped or Failed)"
-                )
-            parent_plan = store.read_json(folder / store.PLAN)
-            if any(d["objective"]["MetricName"] != metric for d in parent_plan["definitions"]):
-                raise PermanentBackendError(f"Warm start parent {name} tuned another objective metric than {metric}")
-            parents.append({"name": parent_plan["name"], "folder": str(folder)})
-        return {"type": config["WarmStartType"], "parents": parents}
-
-    def _plan_definition(self, read: facts.Definition, multiple: bool, strategy: str) -> dict[str, Any]:
-        definition, index = read.data, read.index
-        label = definition.get("DefinitionName")
-        if multiple and not label:
-            raise PermanentBackendError("Each of TrainingJobDefinitions needs a DefinitionName")
-        if label is not None and not DEFINITION_NAME_RE.fullmatch(label):
-            raise PermanentBackendError(
-                f"DefinitionName {label!r} takes 1 to 64 letters, digits and hyphens, starting and ending "
-                "with a letter or digit"
-            )
-        where = f"Training job definition {label or index + 1}"
-
-        objective = read.objective
-        if not objective:
-            raise PermanentBackendError(f"{where}: no objective (TuningObjective or HyperParameterTuningJobObjective)")
-        if objective.get("Type") not in DIRECTIONS:
-            raise PermanentBackendError(f"{where}: the objective's Type must be Maximize or Minimize")
-        metric_name = objective["MetricName"]
-
-        try:
-            ranges = parse_ranges(read.ranges)
-            size = None
-            if strategy == "Grid":
-                grid(ranges)  # refuses numeric ranges
-                size = facts.grid_size(read.ranges)
-        except ValueError as exc:
-            raise PermanentBackendError(f"{where}: {exc}") from None
-        static = definition.get("StaticHyperParameters") or {}
-        overlap = sorted(set(static) & {r.name for r in ranges})
-        if overlap:
-            raise PermanentBackendError(f"{where}: {overlap[0]} is both static and tuned")
-
+    def _plan_definition(self, read: facts.Definition, strategy: str) -> dict[str, Any]:
+        definition, objective = read.data, read.objective
+        ranges = parse_ranges(read.ranges)
         spec = definition["AlgorithmSpecification"]
-        image = spec.get("TrainingImage")
-        if spec.get("AlgorithmName") or not image:
-            raise PermanentBackendError(
-                f"{where}: algorithms from AWS Marketplace (AlgorithmName) cannot run on the local engine; "
-                "give a TrainingImage"
-            )
+        image = spec["TrainingImage"]
         input_mode = spec.get("TrainingInputMode") or "File"
         algorithm = catalogue.algorithm_for_image(image)
         if algorithm is not None:
-            module = BUILTIN_MODULES.get(algorithm.key)
-            if not algorithm.runnable_locally or module is None:
-                raise PermanentBackendError(
-                    f"{where}: {algorithm.display_name} is not runnable on the local engine. Run it on "
-                    "SageMaker, or choose XGBoost, Linear Learner or k-NN to run here."
-                )
-            command = [sys.executable, "-m", f"hpo_jobs.local_engine.algorithms.{module}"]
+            command = [sys.executable, "-m", f"hpo_jobs.local_engine.algorithms.{BUILTIN_MODULES[algorithm.key]}"]
             # As on SageMaker, a built-in's metrics are the catalogue's, whatever the request says.
             metric_definitions = [dict(m) for m in algorithm.metric_definitions]
         else:
-            command = settings.HPO_LOCAL_CUSTOM_IMAGES.get(image)
-            if not command:
-                raise PermanentBackendError(
-                    f"{where}: the image {image} has no command on the local engine. An administrator maps "
-                    "custom images to local commands in the HPO_LOCAL_CUSTOM_IMAGES setting."
-                )
-            if not isinstance(command, list) or not all(isinstance(part, str) and part for part in command):
-                raise PermanentBackendError(f"{where}: the local command for {image} is misconfigured in settings")
-            if input_mode == "Pipe":
-                raise PermanentBackendError(f"{where}: Pipe input mode is not supported by the local engine; use File")
+            command = settings.HPO_LOCAL_CUSTOM_IMAGES[image]
             metric_definitions = [{"Name": m["Name"], "Regex": m["Regex"]} for m in spec.get("MetricDefinitions") or []]
-            if not metric_definitions:
-                raise PermanentBackendError(f"{where}: a custom algorithm needs MetricDefinitions")
-        try:
-            compile_definitions(metric_definitions)
-        except ValueError as exc:
-            raise PermanentBackendError(f"{where}: {exc}") from None
-        names = [m["Name"] for m in metric_definitions]
-        if metric_name not in names:
-            raise PermanentBackendError(
-                f"{where}: the objective metric {metric_name} is not one of the algorithm's metrics "
-                f"({', '.join(names)})"[:1024]
-            )
-
-        channels = [self._channel(c, where, input_mode) for c in definition.get("InputDataConfig") or []]
-        channel_names = [c["name"] for c in channels]
-        if len(set(channel_names)) != len(channel_names):
-            raise PermanentBackendError(f"{where}: channel names must be unique")
-        environment = definition.get("Environment") or {}
-        try:
-            container.check_environment(environment)
-        except ValueError as exc:
-            raise PermanentBackendError(f"{where}: {exc}") from None
+        channels = [
+            {
+                "name": c["ChannelName"],
+                "path": str(_local_folder(c["DataSource"]["S3DataSource"]["S3Uri"])),
+                "content_type": c.get("ContentType"),
+                "input_mode": c.get("InputMode") or input_mode,
+                "compression": c.get("CompressionType") or "None",
+            }
+            for c in definition.get("InputDataConfig") or []
+        ]
         return {
-            "label": label,
+            "label": definition.get("DefinitionName"),
             "command": list(command),
-            "objective": {"Type": objective["Type"], "MetricName": metric_name},
+            "objective": {"Type": objective["Type"], "MetricName": objective["MetricName"]},
             "metric_definitions": metric_definitions,
-            "static": dict(static),
+            "static": dict(definition.get("StaticHyperParameters") or {}),
             "ranges": [r.to_json() for r in ranges],
             "channels": channels,
-            "max_runtime_s": definition["StoppingCondition"]["MaxRuntimeInSeconds"],
-            "environment": dict(environment),
-            "grid_size": size,
+            "max_runtime_s": (definition.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"),
+            "environment": dict(definition.get("Environment") or {}),
+            "grid_size": facts.grid_size(read.ranges) if strategy == "Grid" else None,
         }
 
-    @staticmethod
-    def _allowed_dirs() -> list[Path]:
-        return [Path(p).resolve() for p in settings.HPO_LOCAL_DATA_DIRS]
 
-    def _channel(self, channel: dict[str, Any], where: str, input_mode: str) -> dict[str, Any]:
-        name = channel["ChannelName"]
-        if not CHANNEL_NAME_RE.fullmatch(name) or name in (".", ".."):
-            raise PermanentBackendError(f"{where}: channel name {name!r} may hold only letters, digits, '.', '-' and '_'")
-        source = channel["DataSource"]
-        if "S3DataSource" not in source:
-            raise PermanentBackendError(
-                f"{where}: channel {name}: the local engine reads only local folders "
-                "(FileSystemDataSource and DatasetSource need SageMaker)"
-            )
-        s3 = source["S3DataSource"]
-        if s3.get("S3DataType", "S3Prefix") != "S3Prefix":
-            raise PermanentBackendError(f"{where}: channel {name}: only S3Prefix channels (a folder) run locally")
-        if channel.get("CompressionType") == "Gzip":
-            raise PermanentBackendError(f"{where}: channel {name}: Gzip channels are not supported locally")
-        if channel.get("RecordWrapperType") == "RecordIO":
-            raise PermanentBackendError(f"{where}: channel {name}: RecordIO channels are not supported locally")
-        path = self._local_path(s3["S3Uri"], f"{where}: channel {name}")
-        return {
-            "name": name,
-            "path": str(path),
-            "content_type": channel.get("ContentType"),
-            "input_mode": channel.get("InputMode") or input_mode,
-        }
+# ---- the local engine's check of a request -----------------------------------------------------------
+def _local_folder(uri: str) -> Path | None:
+    """The resolved folder an absolute path or file:// URI names; None when ``uri`` is neither."""
+    if uri.startswith("file://"):
+        parts = urlsplit(uri)
+        if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
+            return None
+        text = unquote(parts.path)
+    elif uri.startswith("/"):
+        text = uri
+    else:
+        return None
+    if "\x00" in text or not text.startswith("/"):
+        return None
+    try:
+        # Resolved before any check: "..", and symlinks out of a data folder, are caught.
+        return Path(text).resolve()
+    except (OSError, ValueError, RuntimeError):
+        return None
 
-    def _local_path(self, uri: str, where: str) -> Path:
-        """The resolved local folder a channel URI names; refused unless under an allowed data folder."""
-        allowed = self._allowed_dirs()
-        folders = ", ".join(str(p) for p in allowed) or "(none configured)"
-        parsed = urlparse(uri)
-        if parsed.scheme in ("s3", "https", "http"):
-            raise PermanentBackendError(
-                f"{where}: {uri} is an {parsed.scheme}:// location, which only SageMaker can read. The local "
-                f"engine reads local folders under {folders}; run the job on SageMaker or put the data there."
-            )
-        if parsed.scheme == "file":
-            if parsed.netloc not in ("", "localhost"):
-                raise PermanentBackendError(f"{where}: a file:// URI must name a local path (file:///...)")
-            raw = unquote(parsed.path)
-        elif parsed.scheme == "" and uri.startswith("/"):
-            raw = uri
-        else:
-            raise PermanentBackendError(f"{where}: give an absolute local path or a file:// URI (got {uri!r})")
-        try:
-            # Resolved before the check: "..", and symlinks out of a data folder, are caught here.
-            path = Path(raw).resolve()
-        except (OSError, RuntimeError, ValueError):
-            raise PermanentBackendError(f"{where}: {uri!r} is not a usable path") from None
-        if not container.is_within(path, allowed):
-            # Checked before existence: the answer must not tell whether a server file exists.
-            raise PermanentBackendError(
-                f"{where}: {uri} is outside the data folders the local engine may read ({folders})"
-            )
-        if not path.exists():
-            raise PermanentBackendError(f"{where}: {uri} does not exist")
-        return path
+
+def channel_problem(uri: str, folders: list[Path]) -> str | None:
+    """Why a channel's URI is not a folder the project may read on the local engine, or None.
+
+    A path outside the project's folders gets the same answer whether or not it exists, so no member
+    learns which folders other projects (or the server) have; existence is checked only inside."""
+    if uri.startswith(("s3://", "https://", "http://")):
+        return (f"the local engine reads local folders, not {uri.split(':', 1)[0]}:// URIs (got {show(uri)}); "
+                f"run the job on SageMaker or put the data in this project's data folders "
+                f"({', '.join(str(f) for f in folders) or 'none are configured'})")
+    path = _local_folder(uri)
+    if path is None:
+        return f"give an absolute folder path or a file:// URI (got {show(uri)})"
+    if not folders:
+        return "this project has no data folders on the local engine (see HPO_LOCAL_DATA_DIRS)"
+    if not container.is_within(path, folders):
+        return (f"{show(uri)} is not in this project's data folders "
+                f"({', '.join(str(f) for f in folders)})")
+    if not path.exists():
+        return f"{show(uri)} does not exist"
+    return None
+
+
+def _malformed_ranges(ranges: dict) -> bool:
+    """Whether ranges break the service model's shape (SageMaker's rules report them; the engine cannot read them)."""
+    from hpo_jobs.sagemaker import spec
+
+    shape = spec.input_shape().members["HyperParameterTuningJobConfig"].members["ParameterRanges"]
+    return bool(spec.check_shape(ranges, shape, "ranges"))
+
+
+def _d(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+class _LocalCheck:
+    """The local engine's rules over a request that may be malformed (it never raises on one)."""
+
+    def __init__(self, backend: LocalBackend, request: Any, folders: list[Path]) -> None:
+        self.backend = backend
+        self.capabilities = backend.capabilities
+        self.request = _d(request)
+        self.folders = folders
+        self.config = _d(self.request.get("HyperParameterTuningJobConfig"))
+        self.issues: list[Issue] = []
+
+    def add(self, path: str, message: str) -> None:
+        from hpo_jobs.sagemaker.spec import Issue
+
+        self.issues.append(Issue(path, message))
+
+    def definitions(self) -> list[tuple[str, dict, str, Any]]:
+        """(path, definition, path of its ranges, its ranges) for each definition, in either form."""
+        return [(d.path, d.data, d.ranges_path, d.ranges) for d in facts.definitions(self.request)]
+
+    def run(self) -> list[Issue]:
+        if self.request.get("Autotune") is not None and not self.capabilities.autotune:
+            self.add("Autotune", "The local engine does not run Autotune; choose the strategy and ranges yourself")
+        strategy = self.config.get("Strategy")
+        if isinstance(strategy, str) and strategy not in self.capabilities.strategies:
+            self.add("HyperParameterTuningJobConfig.Strategy", f"The local engine runs the strategies "
+                     f"{', '.join(self.capabilities.strategies)} (got {show(strategy)})")
+        definitions = self.definitions()
+        for path, definition, ranges_path, ranges in definitions:
+            self.definition(path, definition, ranges_path, ranges, strategy)
+        self.hyperband(strategy, definitions)
+        self.warm_start(definitions)
+        return self.issues
+
+    def definition(self, path: str, definition: dict, ranges_path: str, ranges: Any, strategy: Any) -> None:
+        spec_path = f"{path}.AlgorithmSpecification"
+        algorithm_spec = _d(definition.get("AlgorithmSpecification"))
+        custom = False
+        if algorithm_spec.get("AlgorithmName") is not None:
+            self.add(f"{spec_path}.AlgorithmName", "The local engine runs built-in algorithms and its configured "
+                     "custom images, not SageMaker algorithm resources (AlgorithmName)")
+        image = algorithm_spec.get("TrainingImage")
+        if isinstance(image, str) and image:
+            algorithm = catalogue.algorithm_for_image(image)
+            custom = algorithm is None
+            if algorithm is not None and not self.capabilities.runs_builtin(algorithm):
+                runs = [a.display_name for a in catalogue.ALGORITHMS.values() if self.capabilities.runs_builtin(a)]
+                listed = ", ".join(runs[:-1]) + " and " + runs[-1] if len(runs) > 1 else "".join(runs)
+                self.add(f"{spec_path}.TrainingImage", f"{algorithm.display_name} is not runnable on the local "
+                         f"engine (it runs {listed}); run it on SageMaker")
+            elif custom:
+                command = settings.HPO_LOCAL_CUSTOM_IMAGES.get(image)
+                if command is None:
+                    known = ", ".join(self.capabilities.configured_images) or "none are configured"
+                    self.add(f"{spec_path}.TrainingImage", f"The local engine cannot run image {show(image)}; it "
+                             f"runs the custom images its settings (HPO_LOCAL_CUSTOM_IMAGES) map to a command ({known})")
+                elif not isinstance(command, list) or not command or not all(
+                        isinstance(part, str) and part for part in command):
+                    self.add(f"{spec_path}.TrainingImage", f"The local command for {show(image)} is misconfigured "
+                             "in the engine's settings (HPO_LOCAL_CUSTOM_IMAGES); ask an administrator")
+        modes = self.capabilities.custom_image_input_modes if custom else self.capabilities.input_modes
+        mode = algorithm_spec.get("TrainingInputMode")
+        if isinstance(mode, str) and mode not in modes:
+            self.add(f"{spec_path}.TrainingInputMode", f"The local engine reads {mode} input only for built-in "
+                     f"algorithms; use {' or '.join(modes)}")
+        if isinstance(ranges, dict) and not _malformed_ranges(ranges):
+            try:
+                parsed = parse_ranges(ranges)
+                if strategy == "Grid":
+                    grid(parsed)
+            except ValueError as exc:
+                self.add(ranges_path, f"The local engine cannot tune these ranges: {exc}")
+        for index, channel in enumerate(_l(definition.get("InputDataConfig"))):
+            self.channel(f"{path}.InputDataConfig[{index}]", _d(channel), modes)
+        for name in _d(definition.get("Environment")):
+            if isinstance(name, str) and self.capabilities.environment_denied(name):
+                self.add(f'{path}.Environment["{name}"]', f"Environment variable {name} cannot be set on the local "
+                         "engine: it controls how programs are loaded or is set by the engine itself")
+
+    def channel(self, path: str, channel: dict, modes: tuple[str, ...]) -> None:
+        caps = self.capabilities
+        name = channel.get("ChannelName")
+        label = f"Channel {show(name)}" if isinstance(name, str) else "This channel"
+        if name in (".", ".."):
+            self.add(f"{path}.ChannelName", f"{label}: a channel's name is a folder name on the local engine; "
+                     "'.' and '..' cannot be one")
+        compression = channel.get("CompressionType")
+        if isinstance(compression, str) and compression not in caps.compression_types:
+            self.add(f"{path}.CompressionType", f"{label}: the local engine reads compression "
+                     f"{' or '.join(caps.compression_types)} (got {show(compression)})")
+        wrapper = channel.get("RecordWrapperType")
+        if isinstance(wrapper, str) and wrapper not in caps.record_wrappers:
+            self.add(f"{path}.RecordWrapperType", f"{label}: the local engine reads plain files, not {wrapper} "
+                     "records; set the record wrapper to None")
+        mode = channel.get("InputMode")
+        if isinstance(mode, str) and mode not in modes:
+            self.add(f"{path}.InputMode", f"{label}: the local engine reads {mode} input only for built-in "
+                     f"algorithms; use {' or '.join(modes)}")
+        source = _d(channel.get("DataSource"))
+        for other in source:
+            if other not in caps.data_sources and source[other] is not None:
+                self.add(f"{path}.DataSource.{other}", f"{label}: the local engine reads channels from local folders "
+                         "only (give the folder as the S3 URI)")
+        s3 = _d(source.get("S3DataSource"))
+        data_type = s3.get("S3DataType")
+        if isinstance(data_type, str) and data_type not in caps.s3_data_types:
+            self.add(f"{path}.DataSource.S3DataSource.S3DataType", f"{label}: the local engine reads a folder "
+                     "(S3Prefix), not a manifest")
+        uri = s3.get("S3Uri")
+        if isinstance(uri, str):
+            problem = channel_problem(uri, self.folders)
+            if problem:
+                self.add(f"{path}.DataSource.S3DataSource.S3Uri", f"{label}: {problem}")
+
+    def hyperband(self, strategy: Any, definitions: list[tuple[str, dict, str, Any]]) -> None:
+        if strategy != "Hyperband":
+            return
+        hb = _d(_d(self.config.get("StrategyConfig")).get("HyperbandStrategyConfig"))
+        if hb.get("MaxResource") is not None:
+            return
+        statics = [_d(d.get("StaticHyperParameters")) for _, d, _, _ in definitions]
+        if definitions and not any(infer_max_resource({k: v for k, v in s.items() if isinstance(v, str)})
+                                   for s in statics):
+            self.add("HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MaxResource",
+                     "The local engine needs Hyperband's max resource, or a static epochs hyperparameter (one of "
+                     f"{', '.join(EPOCH_HYPERPARAMETERS)}) to read it from")
+
+    def warm_start(self, definitions: list[tuple[str, dict, str, Any]]) -> None:
+        warm = self.request.get("WarmStartConfig")
+        if warm is None:
+            return
+        if not self.capabilities.warm_start:
+            self.add("WarmStartConfig", "This engine does not warm start")
+            return
+        if len(definitions) != 1:
+            return  # SageMaker's rules refuse warm start with several definitions
+        objective = facts.objective(self.request).get("MetricName")
+        for index, parent in enumerate(_l(_d(warm).get("ParentHyperParameterTuningJobs"))):
+            path = f"WarmStartConfig.ParentHyperParameterTuningJobs[{index}].HyperParameterTuningJobName"
+            name = _d(parent).get("HyperParameterTuningJobName")
+            if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+                continue  # SageMaker's rules have reported it
+            folder = self.backend._folder(name)
+            try:
+                state = store.read_json(folder / store.STATE)
+                plan = store.read_json(folder / store.PLAN)
+            except (OSError, ValueError):
+                self.add(path, f"Warm start parent {name} is not a tuning job of the local engine")
+                continue
+            if state.get("status") not in facts.TUNING_JOB_ENDED_STATUSES:
+                self.add(path, f"Warm start parent {name} is {state.get('status')}; a parent must have ended "
+                         "(Completed, Stopped or Failed)")
+            elif any(d["objective"]["MetricName"] != objective for d in plan.get("definitions", [])):
+                self.add(path, f"Warm start parent {name} tuned another objective metric than {objective}")

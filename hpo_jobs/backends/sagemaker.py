@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from botocore import exceptions as bx
 
@@ -22,12 +23,17 @@ from hpo_jobs.sagemaker.metrics import Series, cloudwatch_text, compile_definiti
 
 from .base import (
     AlreadyExistsError,
+    Capabilities,
     CredentialsError,
     NotFoundError,
     PermanentBackendError,
     QuotaError,
     TransientBackendError,
+    project_of,
 )
+
+if TYPE_CHECKING:
+    from hpo_jobs.sagemaker.spec import Issue
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 # Reading a training job's metrics stops after this many log pages (1 MB each at most) per stream.
@@ -92,12 +98,40 @@ class SageMakerBackend:
 
     name = "sagemaker"
     live_metrics = False  # the series are read from CloudWatch Logs: once, when the training job has ended
+    # SageMaker accepts everything its own rules (spec.py) allow; images come from the registries the
+    # site allows, listed from ECR.
+    capabilities = Capabilities(
+        display_name="SageMaker",
+        warm_start=True,
+        strategies=("Bayesian", "Random", "Hyperband", "Grid"),
+        autotune=True,
+        input_modes=("File", "Pipe", "FastFile"),
+        custom_image_input_modes=("File", "Pipe", "FastFile"),
+        compression_types=("None", "Gzip"),
+        record_wrappers=("None", "RecordIO"),
+        data_sources=("S3DataSource", "FileSystemDataSource", "DatasetSource"),
+        s3_data_types=("S3Prefix", "ManifestFile", "AugmentedManifestFile"),
+        max_parallel_training_jobs=100,  # SageMaker's highest quota
+        builtin_algorithms=None,
+        custom_images="ecr",
+    )
 
     def _sagemaker(self, *, interactive: bool = False):
         return aws.client("sagemaker", interactive=interactive)
 
+    def check_request(self, request: dict[str, Any], *, project: Any = None) -> list[Issue]:
+        """Nothing beyond SageMaker's own rules, which the portal's validation applies before this."""
+        return []
+
+    def data_folders(self, project: Any) -> list[Path]:
+        """None: SageMaker reads channels from S3."""
+        return []
+
     def create_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send the stored CreateHyperParameterTuningJob request as it is."""
+        issues = self.check_request(request, project=project_of(request))
+        if issues:
+            raise PermanentBackendError(f"{issues[0].path}: {issues[0].message}"[:1024])
         with _errors():
             response = self._sagemaker().create_hyper_parameter_tuning_job(**request)
         return {"HyperParameterTuningJobArn": response["HyperParameterTuningJobArn"]}

@@ -6,6 +6,7 @@ Each training job gets a directory laid out like ``/opt/ml``::
     input/config/inputdataconfig.json   the channels
     input/config/resourceconfig.json    one host, algo-1
     input/data/<channel>/               symlinks to the files of the allowed local channel folder
+                                        (a Gzip channel's *.gz files are decompressed there instead)
     model/                              the algorithm saves its model here
     output/failure                      the algorithm explains a failure here
     output/data/
@@ -24,12 +25,14 @@ under the plan's limits (``limits.apply``) and, when the plan says so, inside bu
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,11 +44,11 @@ FAILURE_REASON_MAX = 1024  # SageMaker keeps the first 1024 characters of output
 # Variables a request's Environment may not set: they would let a member load code or read files
 # of their choice into a training job (LD_PRELOAD, PYTHONPATH, BASH_ENV...), or override the
 # variables the engine sets for the contract.
-_DENIED_PREFIXES = (
+DENIED_ENVIRONMENT_PREFIXES = (
     "LD_", "DYLD_", "PYTHON", "GCONV", "SM_", "SAGEMAKER_", "BASH_", "PERL", "RUBY", "NODE_",
     "JAVA", "_JAVA", "MALLOC_", "GLIBC_", "OMP_", "OPENBLAS_", "MKL_",
 )
-_DENIED_NAMES = frozenset({
+DENIED_ENVIRONMENT_NAMES = frozenset({
     "PATH", "HOME", "IFS", "ENV", "SHELLOPTS", "PS4", "CLASSPATH", "BROWSER", "HOSTALIASES",
     "LOCPATH", "NLSPATH", "RESOLV_HOST_CONF", "TMPDIR", "TRAINING_JOB_NAME", "TRAINING_JOB_ARN",
     "LANG", "LC_ALL",
@@ -61,7 +64,7 @@ def check_environment(environment: dict[str, Any]) -> None:
         if not isinstance(value, str) or len(value) > 512:
             raise ValueError(f"Environment variable {name} must be text of at most 512 characters")
         upper = name.upper()
-        if upper in _DENIED_NAMES or upper.startswith(_DENIED_PREFIXES):
+        if upper in DENIED_ENVIRONMENT_NAMES or upper.startswith(DENIED_ENVIRONMENT_PREFIXES):
             raise ValueError(
                 f"Environment variable {name} cannot be set on the local engine: it controls how "
                 "programs are loaded or is set by the engine itself"
@@ -73,7 +76,21 @@ def is_within(path: Path, folders: list[Path]) -> bool:
     return any(path == folder or folder in path.parents for folder in folders)
 
 
-def _link_channel(source: Path, target: Path, allowed: list[Path]) -> int:
+def _stage_file(source: Path, destination: Path, gzipped: bool) -> None:
+    """Put one channel file in place: a symlink, or for a Gzip channel's ``*.gz`` file its
+    decompressed copy (named without ``.gz``), as SageMaker hands the algorithm decompressed data."""
+    if gzipped and source.name.endswith(".gz"):
+        try:
+            with gzip.open(source, "rb") as compressed, \
+                    open(destination.with_name(destination.name[:-3]), "xb") as out:
+                shutil.copyfileobj(compressed, out, 1024 * 1024)
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            raise ValueError(f"channel file {source.name} is not a complete gzip file") from None
+        return
+    os.symlink(source, destination)
+
+
+def _link_channel(source: Path, target: Path, allowed: list[Path], gzipped: bool = False) -> int:
     """Symlink the files of a channel folder (or a single file) into ``target``; returns how many.
 
     Every file is resolved again here and must still lie under an allowed folder: a symlink inside
@@ -84,7 +101,7 @@ def _link_channel(source: Path, target: Path, allowed: list[Path]) -> int:
     if not is_within(real, allowed):
         raise ValueError(f"Channel folder {source} is outside the allowed data folders")
     if real.is_file():
-        os.symlink(real, target / real.name)
+        _stage_file(real, target / real.name, gzipped)
         return 1
     count = 0
     for dirpath, dirnames, filenames in os.walk(real):
@@ -98,7 +115,7 @@ def _link_channel(source: Path, target: Path, allowed: list[Path]) -> int:
                 continue
             destination = target / path.relative_to(real)
             destination.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(resolved, destination)
+            _stage_file(resolved, destination, gzipped)
             count += 1
     return count
 
@@ -129,7 +146,8 @@ def prepare(
     for channel in channels:
         if "/" in channel["name"] or channel["name"] in (".", ".."):
             raise ValueError(f"Channel name {channel['name']!r} is not a folder name")
-        _link_channel(Path(channel["path"]), root / "input" / "data" / channel["name"], allowed)
+        _link_channel(Path(channel["path"]), root / "input" / "data" / channel["name"], allowed,
+                      gzipped=channel.get("compression") == "Gzip")
 
 
 def child_env(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from projects.access import staff_required
 
+from hpo_jobs.backends import get_backend
 from hpo_jobs.models import SiteSettings
 
 ECR_ENTRY = forms.RegexField(
@@ -82,7 +82,7 @@ class SiteSettingsForm(forms.ModelForm):
 def site_settings(request: HttpRequest) -> HttpResponse:
     obj = SiteSettings.load()
     form = SiteSettingsForm(request.POST or None, instance=obj)
-    if settings.HPO_BACKEND == "local" and settings.HPO_LOCAL_SANDBOX == "none":
+    if not get_backend().capabilities.sandboxed:
         messages.warning(request, "Training jobs run without a sandbox (HPO_LOCAL_SANDBOX=none): a custom algorithm "
                          "can read and write whatever the portal's OS user can. Install bubblewrap to sandbox them.")
     if request.method == "POST":
@@ -98,5 +98,5 @@ def _context(form: SiteSettingsForm, obj: SiteSettings) -> dict:
     return {
         "form": form,
         "ecr_without_registries": obj.ecr_enabled and not obj.ecr_allowed_list,
-        "backend": settings.HPO_BACKEND,
+        "engine": get_backend(),
     }

@@ -1174,7 +1174,7 @@ def _read_log(backend: Backend, job: HpoJob, training_job: TrainingJob) -> tuple
     try:
         return backend.get_training_job_log(training_job.name), ""
     except BackendError as exc:
-        return "", f"The log could not be read from the {job.backend} engine: {exc}"
+        return "", f"The log could not be read from {backend.capabilities.display_name}: {exc}"
 
 
 def _read_metrics(
@@ -1185,7 +1185,7 @@ def _read_metrics(
     try:
         return services.training_job_metrics(backend, training_job, regexes), ""
     except BackendError as exc:
-        return {}, f"The metrics could not be read from the {job.backend} engine: {exc}"
+        return {}, f"The metrics could not be read from {backend.capabilities.display_name}: {exc}"
     except ValueError as exc:
         return {}, f"The metric definitions could not be applied: {exc}"
 
@@ -1247,6 +1247,7 @@ def training_job_detail(request: HttpRequest, project: Project, name: str, train
     return render(request, "hpo_jobs/training_job_detail.html", {
         "project": project,
         "job": job,
+        "engine": get_backend(job.backend),
         "tj": training_job,
         "definition": definition,
         "metric_name": metric_name,

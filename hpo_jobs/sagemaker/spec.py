@@ -5,8 +5,9 @@ Two layers:
    lengths, numeric bounds, patterns, enums). botocore's client checks only required members, types and
    minimums; the server rejects the rest, and moto accepts anything, so the portal checks them here.
 2. ``validate_request`` adds the documented cross-field rules (strategies, ranges, limits, warm start,
-   built-in algorithms from the catalogue) and this portal's own policy (allowed images, instance types,
-   data folders of the local engine).
+   built-in algorithms from the catalogue) and this portal's own policy (allowed images, instance types),
+   then asks the engine that will run the job (``ValidationContext.engine``) for its own problems
+   (``Backend.check_request``): what it cannot run, and the data folders the project may read.
 
 Neither raises for any input: they return Issues, each with a path into the request and a sentence a
 data scientist can act on.
@@ -19,11 +20,9 @@ import logging
 import math
 import re
 import unicodedata
-import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from . import catalogue
@@ -64,15 +63,19 @@ class Issue:
 class ValidationContext:
     """What the portal knows beyond the request itself: the engine, the region and the site's policy."""
 
-    backend: str = "sagemaker"  # or "local"
+    engine: Any = None  # the Backend that will run the job; None: SageMaker's rules only
+    project: Any = None  # the project (or its slug) the request is made in, for the engine's check
     region: str = "us-east-1"
     instance_types: tuple[str, ...] | None = None  # allowed instance types; None: not checked
     ecr_enabled: bool = False
     ecr_allowed: tuple[str, ...] = ()  # registries or prefixes a custom image URI must start with
     warm_start_parents: tuple[str, ...] | None = None  # this project's terminal tuning jobs; None: not checked
     name_taken: Callable[[str], bool] | None = None  # True when a job name is already in use
-    local_data_dirs: tuple[Path, ...] = ()  # local engine: channels must lie under one of these
-    local_custom_images: Mapping[str, Any] = field(default_factory=dict)  # local engine: runnable custom images
+
+    @property
+    def capabilities(self) -> Any:
+        """The engine's Capabilities, or None when no engine is given."""
+        return getattr(self.engine, "capabilities", None)
 
 
 # ---- the service model ----------------------------------------------------------------------------
@@ -536,7 +539,7 @@ _RANGE_TYPE = {"IntegerParameterRanges": "Integer", "ContinuousParameterRanges":
 
 
 def _local_channel_path(path: str, skip: bool) -> bool:
-    # On the local engine a channel's S3Uri holds a local path; the local rules check it instead.
+    # On an engine that reads local folders a channel's S3Uri holds a path; the engine's check reads it.
     return skip and path.endswith(".DataSource.S3DataSource.S3Uri") and ".InputDataConfig[" in path
 
 
@@ -551,14 +554,20 @@ def validate_request(request: Any, ctx: ValidationContext) -> list[Issue]:
     ctx = ctx if isinstance(ctx, ValidationContext) else ValidationContext()
     if not isinstance(request, dict):
         return [Issue("", f"The request must be a JSON object (got {show(request)})")]
-    local = ctx.backend == "local"
+    local_paths = bool(getattr(ctx.capabilities, "channels_are_local_paths", False))
     issues: list[Issue] = []
     try:
-        issues.extend(check_shape(request, skip_pattern=lambda p: _local_channel_path(p, local)))
+        issues.extend(check_shape(request, skip_pattern=lambda p: _local_channel_path(p, local_paths)))
     except Exception:  # never let a checker bug turn into a server error
         logger.exception("Shape check failed")
         issues.append(Issue("", INTERNAL_ERROR))
     issues.extend(_Rules(request, ctx).run())
+    if ctx.engine is not None:
+        try:
+            issues.extend(ctx.engine.check_request(request, project=ctx.project))
+        except Exception:
+            logger.exception("The engine's check failed")
+            issues.append(Issue("", INTERNAL_ERROR))
     seen: set[Issue] = set()
     return [i for i in issues if not (i in seen or seen.add(i))]
 
@@ -569,7 +578,6 @@ class _Rules:
     def __init__(self, request: dict, ctx: ValidationContext) -> None:
         self.request = request
         self.ctx = ctx
-        self.local = ctx.backend == "local"
         self.config = _dict(request.get("HyperParameterTuningJobConfig"))
         self.strategy = _str(self.config.get("Strategy"))
         self.limits = _dict(self.config.get("ResourceLimits"))
@@ -1043,12 +1051,6 @@ class _Rules:
                 self._custom_image(f"{path}.TrainingImage", image)
 
     def _builtin_image(self, path: str, algorithm: catalogue.Algorithm, image: str) -> None:
-        if self.local:
-            if not algorithm.runnable_locally:
-                runs = [a.display_name for a in catalogue.ALGORITHMS.values() if a.runnable_locally]
-                listed = ", ".join(runs[:-1]) + " and " + runs[-1] if len(runs) > 1 else "".join(runs)
-                self.add(path, f"{algorithm.display_name} is not runnable on the local engine (it runs {listed})")
-            return
         region = self.ctx.region
         if region not in algorithm.regions:
             self.add(path, f"SageMaker publishes no {algorithm.display_name} image in {region}; "
@@ -1066,22 +1068,17 @@ class _Rules:
             self.add(path, f"Custom algorithm images are turned off on this portal (got {show(image)}); choose a "
                      "built-in algorithm, or ask an administrator to allow ECR images")
             return
-        if self.local:
-            if image not in self.ctx.local_custom_images:
-                known = _names(sorted(str(k) for k in self.ctx.local_custom_images)) or "none are configured"
-                self.add(path, f"The local engine cannot run image {show(image)}; it runs the custom images its "
-                         f"settings map to a command ({known})")
-            return
+        if getattr(self.ctx.capabilities, "custom_images", "ecr") != "ecr":
+            return  # the engine runs the images it is configured with: its own check says which
         if not allowed_by(image, self.ctx.ecr_allowed):
             entries = (e.strip() for e in self.ctx.ecr_allowed if isinstance(e, str) and e.strip())
             allowed = _names(entries) or "none are configured"
             self.add(path, f"Image {show(image)} is not from a registry this portal allows (allowed: {allowed})")
 
     def _algorithm_resource(self, path: str, name: str) -> None:
-        if self.local:
-            self.add(path, "The local engine runs built-in algorithms and its configured custom images, not "
-                     "SageMaker algorithm resources (AlgorithmName)")
-        elif not self.ctx.ecr_enabled:
+        if not getattr(self.ctx.capabilities, "algorithm_resources", True):
+            return  # the engine's own check refuses algorithm resources
+        if not self.ctx.ecr_enabled:
             self.add(path, "Custom algorithms are turned off on this portal; choose a built-in algorithm")
         elif not allowed_by(name, self.ctx.ecr_allowed):
             self.add(path, f"Algorithm {show(name)} is not under a prefix this portal allows")
@@ -1107,20 +1104,6 @@ class _Rules:
                 if len(given) != 1:
                     self.add(f"{path}.DataSource", "A channel's data source must be exactly one of S3DataSource, "
                              f"FileSystemDataSource and DatasetSource (got {len(given)})")
-                if self.local:
-                    self._local_channel(path, name or "", source, given)
-
-    def _local_channel(self, path: str, name: str, source: dict, given: list[str]) -> None:
-        for other in given:
-            if other != "S3DataSource":
-                self.add(f"{path}.DataSource.{other}", "The local engine reads channels from local folders only "
-                         "(give the folder as the S3 URI)")
-        uri = _str(_dict(source.get("S3DataSource")).get("S3Uri"))
-        if uri is None:
-            return
-        problem = local_path_problem(uri, self.ctx.local_data_dirs)
-        if problem:
-            self.add(f"{path}.DataSource.S3DataSource.S3Uri", f"Channel {show(name)}: {problem}")
 
     # -- instances, time, environment --
     def resources(self) -> None:
@@ -1232,34 +1215,3 @@ def allowed_by(uri: str, prefixes: Iterable[str]) -> bool:
 
 
 _allowed_by = allowed_by  # the name hpo_jobs.wizard.ecr imports
-
-
-def local_path_problem(uri: str, data_dirs: Iterable[Path]) -> str | None:
-    """Why ``uri`` is not a folder the local engine may read (an absolute path or file:// URI that resolves
-    inside one of ``data_dirs``), or None when it is."""
-    if uri.startswith("file://"):
-        parts = urllib.parse.urlsplit(uri)
-        if parts.netloc not in ("", "localhost"):
-            return f"a file:// URI must not name a host (got {show(uri)})"
-        if parts.query or parts.fragment:
-            return f"a file:// URI cannot have a query or fragment (got {show(uri)})"
-        text = urllib.parse.unquote(parts.path)
-    elif uri.startswith("/"):
-        text = uri
-    elif uri.startswith(("s3://", "https://", "http://")):
-        return f"the local engine reads local folders, not {uri.split(':', 1)[0]}:// URIs (got {show(uri)})"
-    else:
-        return f"give an absolute folder path or a file:// URI (got {show(uri)})"
-    if "\x00" in text or not text.startswith("/"):
-        return f"give an absolute folder path or a file:// URI (got {show(uri)})"
-    try:
-        resolved = Path(text).resolve()
-        roots = [Path(d).resolve() for d in data_dirs]
-    except (OSError, ValueError, RuntimeError):
-        return f"the path cannot be read (got {show(uri)})"
-    if not roots:
-        return "the local engine has no data folders configured"
-    if any(resolved == root or resolved.is_relative_to(root) for root in roots):
-        return None
-    return (f"{show(uri)} is outside the data folders the local engine may read "
-            f"({', '.join(str(r) for r in roots)})")

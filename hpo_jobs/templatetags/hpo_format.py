@@ -1,4 +1,4 @@
-"""Formatting for the job pages: durations, metric values, times and SageMaker's status words."""
+"""Formatting for the job pages: durations, metric values, times, SageMaker's status words and engine names."""
 
 from __future__ import annotations
 
@@ -13,6 +13,17 @@ from django.utils.html import format_html
 from hpo_jobs.pages.charts import format_value
 
 register = template.Library()
+
+
+@register.filter
+def engine_name(name: str) -> str:
+    """How the pages name the engine a job ran on ("SageMaker", "the local engine"), from its capabilities."""
+    from hpo_jobs.backends import get_backend
+
+    try:
+        return get_backend(name).capabilities.display_name
+    except ValueError:
+        return str(name)
 
 
 @register.filter

@@ -21,12 +21,10 @@ import copy
 import re
 from typing import Any
 
-from django.conf import settings
-
+from hpo_jobs.backends import PROJECT_TAG, get_backend  # the engines read the project tag too
 from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.sagemaker import request as facts
 
-PROJECT_TAG = "hpo-portal:project"
 CREATOR_TAG = "hpo-portal:created-by"
 RESERVED_TAG_KEYS = (PROJECT_TAG, CREATOR_TAG)
 # The local engine assumes no role, but the request's shape needs one: a placeholder in the local
@@ -635,7 +633,7 @@ def execution_role(project) -> str:
     """The role every definition runs as: the project's, else the site default, else (local engine only) a placeholder."""
     if project.role_arn:
         return project.role_arn
-    return LOCAL_ROLE_ARN if settings.HPO_BACKEND == "local" else ""
+    return "" if get_backend().capabilities.needs_role else LOCAL_ROLE_ARN
 
 
 def default_output_path(project) -> str:
@@ -647,6 +645,6 @@ def default_output_path(project) -> str:
     writes nothing there; the default names the project so that the request reads sensibly if it
     is later sent to SageMaker.
     """
-    if settings.HPO_BACKEND == "local":
+    if not get_backend().capabilities.writes_output_path:
         return f"s3://hpo-portal-local/{project.slug}/output/"
     return ""

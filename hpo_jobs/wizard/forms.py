@@ -20,6 +20,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -27,7 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms import formset_factory
 
-from hpo_jobs.backends import BackendError, get_backend
+from hpo_jobs.backends import Backend, BackendError, Capabilities, get_backend
 from hpo_jobs.models import HpoJob, SiteSettings
 from hpo_jobs.sagemaker import catalogue, spec
 from hpo_jobs.sagemaker import request as facts
@@ -75,7 +76,7 @@ class WizardOptions:
 
     project: Any
     user: Any
-    backend: str
+    engine: Backend  # the engine jobs run on: what it accepts shapes the choices offered
     region: str
     instance_types: list[str]
     ecr_enabled: bool
@@ -98,7 +99,7 @@ class WizardOptions:
         return cls(
             project=project,
             user=user,
-            backend=settings.HPO_BACKEND,
+            engine=get_backend(),
             region=settings.AWS_REGION,
             instance_types=site.instance_type_list,
             ecr_enabled=site.ecr_enabled,
@@ -107,13 +108,23 @@ class WizardOptions:
         )
 
     @property
+    def capabilities(self) -> Capabilities:
+        """What the engine accepts."""
+        return self.engine.capabilities
+
+    @property
+    def data_folders(self) -> list[Path]:
+        """The folders this project's channels may name on the engine (none when it reads S3)."""
+        return self.engine.data_folders(self.project)
+
+    @property
     def custom_images(self) -> list[str]:
-        """The custom images offered: the local engine's configured ones, or those found in ECR."""
+        """The custom images offered: the engine's configured ones, or those found in ECR."""
         if self._images is None:
             self._images = []
             if self.ecr_enabled:
-                if self.backend == "local":
-                    self._images = sorted(settings.HPO_LOCAL_CUSTOM_IMAGES)
+                if self.capabilities.custom_images == "configured":
+                    self._images = list(self.capabilities.configured_images)
                 else:
                     try:
                         self._images = ecr.list_images()
@@ -124,15 +135,14 @@ class WizardOptions:
     def validation_context(self, name_taken: Callable[[str], bool] | None = None) -> spec.ValidationContext:
         """The validator's context for requests made in this project."""
         return spec.ValidationContext(
-            backend=self.backend,
+            engine=self.engine,
+            project=self.project,
             region=self.region,
             instance_types=tuple(self.instance_types),
             ecr_enabled=self.ecr_enabled,
             ecr_allowed=tuple(self.ecr_allowed),
             warm_start_parents=tuple(name for name, _ in self.warm_start_parents),
             name_taken=name_taken,
-            local_data_dirs=tuple(settings.HPO_LOCAL_DATA_DIRS),
-            local_custom_images=dict(settings.HPO_LOCAL_CUSTOM_IMAGES),
         )
 
 
@@ -140,14 +150,14 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a new job's name (taken in the portal or in the engine), or None."""
     if HpoJob.objects.filter(name__iexact=name).exists():
         return f"A job named {name} already exists in the portal (names ignore case); choose another name."
-    backend = get_backend(settings.HPO_BACKEND)
+    backend = get_backend()
     try:
         free = backend.is_name_free(name)
     except BackendError as exc:
-        return (f"Could not check with the {backend.name} engine whether this name is free ({exc}). "
+        return (f"Could not check with {backend.capabilities.display_name} whether this name is free ({exc}). "
                 "Try again in a moment.")
     if not free:
-        return f"A tuning job named {name} already exists in the {backend.name} engine; choose another name."
+        return f"A tuning job named {name} already exists in {backend.capabilities.display_name}; choose another name."
     return None
 
 
@@ -277,6 +287,9 @@ class JobSettingsForm(forms.Form):
                 self.add_error("warm_start_parents", "Pick 1 to 5 parent tuning jobs to warm start from.")
             elif len(parents) > MAX_WARM_START_PARENTS:
                 self.add_error("warm_start_parents", f"Pick at most {MAX_WARM_START_PARENTS} parent jobs (got {len(parents)}).")
+            elif parents and not self.options.capabilities.warm_start:
+                self.add_error("warm_start_parents", f"{self.options.capabilities.display_name} cannot warm start "
+                               "from earlier jobs; leave this empty.")
         if self.rules is not None and not self.errors:
             _attach(self, self.rules(data))
         return data
@@ -489,14 +502,18 @@ def _builtin_image(algorithm: catalogue.Algorithm, region: str, version: str | N
 
 
 def default_channels(options: WizardOptions) -> list[dict[str, str]]:
-    """The channels a new definition starts with: train and validation (the demo's data on the local engine)."""
+    """The channels a new definition starts with: train and validation (the demo's data when the project's
+    data folders hold it)."""
     rows = []
+    folders = options.data_folders
     for name in ("train", "validation"):
         uri = ""
-        if options.backend == "local" and settings.HPO_LOCAL_DATA_DIRS:
-            demo = settings.HPO_LOCAL_DATA_DIRS[0] / "demo" / "breast-cancer" / name
-            if demo.is_dir():
+        for folder in folders:
+            demo = next((d for d in (folder / "breast-cancer" / name, folder / "demo" / "breast-cancer" / name)
+                         if d.is_dir()), None)
+            if demo is not None:
                 uri = demo.as_uri() + "/"
+                break
         rows.append({"name": name, "uri": uri, "s3_data_type": "S3Prefix", "content_type": "text/csv",
                      "compression": "None", "distribution": "", "record_wrapper": "None", "input_mode": ""})
     return rows
@@ -505,7 +522,7 @@ def default_channels(options: WizardOptions) -> list[dict[str, str]]:
 def new_draft(options: WizardOptions, name: str) -> dict[str, Any]:
     """A new definition: the first built-in the engine can run, with its defaults."""
     algorithm = next(
-        (a for a in catalogue.ALGORITHMS.values() if a.runnable_locally or options.backend != "local"),
+        (a for a in catalogue.ALGORITHMS.values() if options.capabilities.runs_builtin(a)),
         next(iter(catalogue.ALGORITHMS.values())),
     )
     draft = {
@@ -700,12 +717,17 @@ class DefinitionForm(forms.Form):
         if current and current not in types:
             self.fields["instance_type"].choices.append((current, f"{current} (not offered)"))
             self.not_offered_instance_type = current
+        caps = options.capabilities
+        _offer(self, "algorithm", ("", *(a.key for a in catalogue.ALGORITHMS.values() if caps.runs_builtin(a))),
+               caps.display_name)
+        _offer(self, "input_mode", caps.custom_image_input_modes if self._raw("algorithm_source") == "custom"
+               else caps.input_modes, caps.display_name)
         self.fields["image"].widget.attrs.update({"list": "custom-images", "spellcheck": "false"})
         self.fields["output_path"].widget.attrs["spellcheck"] = "false"
-        if options.backend == "local":
+        if not options.capabilities.writes_output_path:
             self.fields["output_path"].help_text = (
-                "The local engine keeps each training job's model in its own folder under var/local-engine/ "
-                "and writes nothing here; the path is kept in the request (an s3:// URI, as SageMaker wants)."
+                f"{options.capabilities.display_name.capitalize()} keeps each training job's model in its own "
+                "folder and writes nothing here; the path is kept in the request (an s3:// URI, as SageMaker wants)."
             )
         algorithm = self.chosen_algorithm
         if self._raw("algorithm_source") != "custom" and algorithm is not None:
@@ -901,6 +923,30 @@ class ChannelForm(forms.Form):
     record_wrapper = forms.ChoiceField(label="Record wrapper", choices=[("None", "None"), ("RecordIO", "RecordIO")])
     input_mode = forms.ChoiceField(label="Input mode", required=False, choices=[("", "Definition's")] + INPUT_MODE_CHOICES)
 
+    def __init__(self, *args, capabilities: Capabilities | None = None, custom: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if capabilities is not None:
+            # Offer only what the engine reads; a value from an import or a clone still shows, and the
+            # engine's check refuses it next to this field.
+            engine = capabilities.display_name
+            _offer(self, "compression", capabilities.compression_types, engine)
+            _offer(self, "record_wrapper", capabilities.record_wrappers, engine)
+            _offer(self, "s3_data_type", capabilities.s3_data_types, engine)
+            modes = capabilities.custom_image_input_modes if custom else capabilities.input_modes
+            _offer(self, "input_mode", ("", *modes), engine)
+
+
+def _offer(form: forms.Form, name: str, offered: tuple[str, ...], engine: str) -> None:
+    """Keep only the ``offered`` choices of a choice field, plus its current value marked as not offered."""
+    field = form.fields[name]
+    labels = dict(field.choices)
+    choices = [(value, label) for value, label in field.choices if value in offered]
+    source = form.data if form.is_bound else form.initial
+    current = source.get(form.add_prefix(name) if form.is_bound else name)
+    if isinstance(current, str) and current and current not in offered:
+        choices.append((current, f"{labels.get(current, current)} (not offered by {engine})"))
+    field.choices = choices  # assigned whole: the setter hands the widget its own copy
+
 
 class MetricDefinitionForm(forms.Form):
     """One metric a custom algorithm prints, and the regex that reads it from the log."""
@@ -965,8 +1011,12 @@ class DefinitionEditor:
         for table, formset_class in (("hyperparameters", HyperparameterFormSet), ("channels", ChannelFormSet),
                                      ("metric_definitions", MetricDefinitionFormSet)):
             short = TABLES[table][0]
-            kwargs = {"prefix": f"{prefix}-{short}",
-                      "form_kwargs": {"algorithm": algorithm} if table == "hyperparameters" else {}}
+            form_kwargs: dict[str, Any] = {}
+            if table == "hyperparameters":
+                form_kwargs = {"algorithm": algorithm}
+            elif table == "channels":
+                form_kwargs = {"capabilities": options.capabilities, "custom": self.form.is_custom}
+            kwargs = {"prefix": f"{prefix}-{short}", "form_kwargs": form_kwargs}
             if bound:
                 self.tables[table] = formset_class(data, **kwargs)
             else:

@@ -21,7 +21,6 @@ import secrets
 from collections import OrderedDict
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
@@ -38,7 +37,7 @@ from projects import access
 from hpo_jobs import services
 from hpo_jobs.models import HpoJob
 from hpo_jobs.pages import presenters
-from hpo_jobs.sagemaker import catalogue, spec
+from hpo_jobs.sagemaker import spec
 from hpo_jobs.templatetags.hpo_format import format_time
 
 from . import convert
@@ -401,8 +400,8 @@ class JobWizard(SessionWizardView):
                  "done": number - 1 < steps.index(current)}
                 for number, name in enumerate(steps, start=1)
             ],
-            backend=self.wizard_options.backend,
-            local_data_dirs=settings.HPO_LOCAL_DATA_DIRS,
+            engine=self.wizard_options.engine,
+            data_folders=self.wizard_options.data_folders,
         )
         if current == "review":
             review = self.review()

@@ -58,7 +58,14 @@ class Command(BaseCommand):
     def _write_datasets(self) -> dict:
         from hpo_jobs.local_engine.demo_data import write_demo_datasets
 
-        root = settings.HPO_LOCAL_DATA_DIRS[0] / "demo"
+        from hpo_jobs.backends import get_backend
+
+        folders = get_backend("local").data_folders("demo")  # the demo project's own data folders
+        if not folders:
+            raise CommandError("HPO_LOCAL_DATA_DIRS gives the demo project no data folder")
+        root = folders[0]
+        if "{project}" not in str(settings.HPO_LOCAL_DATA_DIRS[0]):
+            root = root / "demo"  # a folder shared by every project: the demo's data in a subfolder
         root.mkdir(parents=True, exist_ok=True)
         return write_demo_datasets(root)
 
