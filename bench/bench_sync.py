@@ -31,7 +31,7 @@ JOBS = 100
 CHILDREN = 750
 NEW_CHILDREN = 10
 CALL_LATENCY_S = 0.05
-FAN_OUT_JOBS = (1, 10, 100, 500)
+FAN_OUT_JOBS = tuple(int(n) for n in os.environ.get("BENCH_FAN_OUT", "1,10,100,500").split(","))
 BIG_JOB_CHILDREN = 10_000
 
 
@@ -74,7 +74,8 @@ def main() -> int:
     from hpo_jobs.backends import get_backend
     from hpo_jobs.models import HpoJob, TrainingJob
     from projects.models import Membership, Project
-    from tests.aws_fakes import FakeSageMaker, make_request
+    from tests.aws_fakes import FakeSageMaker
+    from tests.factories import make_request
 
     fake = FakeSageMaker(validate=False)
     fake.attach(aws.client("sagemaker"))
@@ -160,7 +161,7 @@ def _jobs(project, user, fake, prefix: str, count: int, children: int = 0) -> li
     from django.utils import timezone
 
     from hpo_jobs.models import HpoJob
-    from tests.aws_fakes import make_request
+    from tests.factories import make_request
 
     now = timezone.now()
     jobs = []

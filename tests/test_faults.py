@@ -268,7 +268,8 @@ def test_two_syncs_listing_at_once_never_duplicate_a_child(fake_sagemaker, queue
     fake_sagemaker.job("tune-a").add_children(750)
     fake_sagemaker.reset_counts()
     # As if the claim had lapsed under a slow sync: both syncs run in full, at the same time.
-    monkeypatch.setattr(services, "_claim", lambda job_id: timezone.now() + services.SYNC_LEASE)
+    monkeypatch.setattr(services, "_claim", lambda job_ids: (timezone.now() + services.SYNC_LEASE, job_ids))
+    monkeypatch.setattr(services, "_claimed_jobs", lambda job_ids, until: list(HpoJob.objects.filter(pk__in=job_ids)))
     both_listing = threading.Barrier(2, timeout=10)
     for _ in range(2):
         fake_sagemaker.after("ListTrainingJobsForHyperParameterTuningJob", lambda params: both_listing.wait())
