@@ -691,3 +691,29 @@ def test_a_trial_asked_before_a_crash_but_never_recorded_is_run_not_lost(engine,
     reloaded = optuna.load_study(study_name="definition-0", storage=JournalStorage(
         JournalFileBackend(str(engine.folder("orphan") / store.JOURNAL))))
     assert reloaded.trials[orphan.number].state == optuna.trial.TrialState.FAIL
+
+
+def test_a_workers_first_create_loads_no_service_model_of_its_own(engine, monkeypatch):
+    # botocore's SageMaker model (0.7 s to load) is loaded by the worker before its pool forks; the
+    # engine's validation of a request uses that one copy instead of loading another on the first create.
+    import botocore.loaders
+
+    from hpo_jobs.backends import local
+    from hpo_jobs.sagemaker import spec
+    from hpo_portal import celery
+
+    for cached in (spec.service_model, spec.input_shape, local._input_shape):
+        cached.cache_clear()
+    celery.load_service_model()  # worker_init
+    loads: list[str] = []
+    real = botocore.loaders.Loader.load_service_model
+
+    def counting(self, service_name, *args, **kwargs):
+        loads.append(service_name)
+        return real(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.loaders.Loader, "load_service_model", counting)
+    engine.backend.create_tuning_job(tuning_request("first-create", custom(engine, "noop"), objective=("Maximize", "score"),
+                                                    jobs=1))
+    assert loads == []
+    engine.wait("first-create")

@@ -33,7 +33,6 @@ import sys
 import time
 import uuid
 from datetime import datetime, timezone
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -46,6 +45,8 @@ from hpo_jobs.local_engine import container, sandbox, store
 from hpo_jobs.local_engine.metrics import tail
 from hpo_jobs.sagemaker.metrics import compile_definitions
 from hpo_jobs.local_engine.space import grid, infer_max_resource, parse_ranges
+# The one copy of botocore's model per process, loaded by the worker before its pool forks.
+from hpo_jobs.sagemaker.spec import input_shape as _input_shape
 
 from .base import AlreadyExistsError, NotFoundError, PermanentBackendError, TransientBackendError
 
@@ -64,14 +65,6 @@ BUILTIN_MODULES = {"xgboost": "xgboost_train", "linear-learner": "linear_learner
 # SageMaker's quota on training jobs per tuning job: the budget when the request gives none.
 DEFAULT_MAX_TRAINING_JOBS = facts.MAX_TRAINING_JOBS
 _COUNTER_NAMES = facts.STATUS_COUNTERS
-
-
-@cache
-def _input_shape() -> Any:
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return model.operation_model("CreateHyperParameterTuningJob").input_shape
 
 
 def machine_limits() -> dict[str, Any]:
