@@ -717,3 +717,34 @@ def test_a_workers_first_create_loads_no_service_model_of_its_own(engine, monkey
                                                     jobs=1))
     assert loads == []
     engine.wait("first-create")
+
+
+def test_an_xgboost_training_job_imports_neither_scipy_nor_scikit_learn(tmp_path):
+    # xgboost pulls both in (about two seconds of a demo training job); the runner needs neither for
+    # its dense CSV channels, and trains all the same.
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from hpo_jobs.local_engine.demo_data import write_demo_datasets
+
+    data = write_demo_datasets(tmp_path / "data")["breast-cancer"]
+    root = tmp_path / "ml"
+    (root / "input" / "config").mkdir(parents=True)
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(
+        {"num_round": "3", "objective": "binary:logistic", "eval_metric": "auc", "nthread": "1"}))
+    for name in ("train", "validation"):
+        shutil.copytree(data[name], root / "input" / "data" / name)
+    for folder in ("model", "output"):  # the engine makes them, as SageMaker does
+        (root / folder).mkdir()
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hpo_jobs.local_engine.algorithms.xgboost_train", "train"],
+        env={**os.environ, "SAGEMAKER_BASE_DIR": str(root)}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "validation-auc:" in result.stdout
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "xgboost" in imported and "numpy" in imported
+    # (A refused import is listed under its bare name, importing nothing: "sklearn" may be there.)
+    assert not {name for name in imported if name.startswith(("scipy", "sklearn."))}
