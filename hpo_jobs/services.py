@@ -8,9 +8,13 @@ How nothing is lost or done twice:
   request (a worker killed after the create call) counts as launched.
 - Every state change is a compare-and-set update (``filter(pk=..., status=old).update(...)``):
   of two racing writers, one wins and the other sees a row count of 0.
-- A sync claims its job (``sync_claimed_until``) so that overlapping beats never sync it twice at
-  once; children are upserted on the (job, name) unique constraint, so even two syncs at once
-  cannot duplicate a row. After an engine error the claim is held for a backoff delay instead.
+- A sync claims its jobs (``sync_claimed_until``, a batch in one query) so that overlapping beats
+  never sync a job twice at once; the beat claims a batch before queueing it, so a queued job is
+  never queued again, and a batch lost with its worker is synced again once its claim lapses.
+  Children are upserted on the (job, name) unique constraint, so even two syncs at once cannot
+  duplicate a row. After an engine error the claim is held for a backoff delay instead.
+- A describe exactly equal to the stored one writes nothing but the sync's time (one UPDATE for a
+  batch); the describes of a batch run in threads that never touch the database.
 - The children are listed only when the describe response's counters, last-modified time or
   status differ from the last listing (``children_fingerprint``), newest first, and the listing
   stops as soon as every new or unfinished child has been seen.
