@@ -233,9 +233,7 @@ def test_a_claimed_job_is_left_alone_by_an_overlapping_sync(launched, fake_sagem
     assert services.sync_active_jobs()["synced"] == 1
 
 
-# Jobs of one cycle are synced in threads, each with its own database connection: these tests
-# commit for real so that the threads see the jobs.
-@pytest.mark.django_db(transaction=True)
+# The describes of a cycle run in threads that make no database call: no test here needs to commit.
 def test_one_failing_job_never_stops_the_others(launched, fake_sagemaker, monkeypatch, caplog):
     jobs = [launched(f"tune-{i}") for i in range(3)]
     real = services._sync_claimed
@@ -256,7 +254,6 @@ def test_one_failing_job_never_stops_the_others(launched, fake_sagemaker, monkey
     assert HpoJob.objects.get(name="tune-0").sync_claimed_until is None
 
 
-@pytest.mark.django_db(transaction=True)
 def test_the_jobs_of_a_cycle_are_synced_side_by_side(launched, fake_sagemaker, settings):
     # Each describe waits until three are in flight at once: a cycle that synced one job after the
     # other would never get there, and the barrier's deadline would fail every sync.
