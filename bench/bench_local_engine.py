@@ -15,7 +15,7 @@
    one after the other in this one process with xgboost (data loaded once, nothing imported again):
    the limit no engine of separate training processes can beat.
 
-Run: .venv/bin/python bench/bench_local_engine.py
+Run: .venv/bin/python bench/bench_local_engine.py (BENCH_PARTS=1,3 runs only those parts).
 """
 
 from __future__ import annotations
@@ -226,6 +226,17 @@ def main() -> None:
     cores = os.cpu_count()
     print(f"machine: {cores} cores, load average {os.getloadavg()[0]:.2f}")
 
+    parts = os.environ.get("BENCH_PARTS", "1,2,3").split(",")
+    if "1" in parts:
+        report_overhead(backend)
+    channels = cpu_bound_data(WORK / "data" / "synthetic")
+    if "2" in parts:
+        report_parallelism(backend, channels)
+    if "3" in parts:
+        report_one_process_limit(backend, channels)
+
+
+def report_overhead(backend: LocalBackend) -> None:
     rounds = [overhead(backend, i) for i in range(5)]
     print("\n1. Engine overhead: 20 near-no-op custom training jobs, one at a time")
     print("   round  engine  bare loop  ratio | Optuna loop  ratio | first start->last end  ratio | supervisor start-up")
@@ -242,13 +253,16 @@ def main() -> None:
     print(f"   median ratio with the supervisor's start-up left out: {steady:.2f}x "
           f"({per_job_ms:.1f} ms per training job); median start-up {startup:.3f} s")
 
-    channels = cpu_bound_data(WORK / "data" / "synthetic")
+
+def report_parallelism(backend: LocalBackend, channels: dict[str, Path]) -> None:
     print("\n2. CPU-bound XGBoost (20,000 x 30, 150 rounds), 6 training jobs: MaxParallelTrainingJobs 1 vs 2"
           " (median of 2 interleaved runs)")
     for nthread, label in (("1", "nthread=1 per job"), (None, "engine default threads (cores / parallel jobs)")):
         one, two = parallel_speedup(backend, channels, nthread, repeat=2)
         print(f"   {label:45s} parallel=1 {one:6.2f} s, parallel=2 {two:6.2f} s, speed-up {one / two:.2f}x")
 
+
+def report_one_process_limit(backend: LocalBackend, channels: dict[str, Path]) -> None:
     engine_s, limit_s = one_process_limit(backend, channels)
     print("\n3. 12 XGBoost training jobs (50 rounds, nthread=1), one at a time: the engine against the same 12 "
           "trained in one process")

@@ -9,7 +9,9 @@ tests.aws_fakes.FakeSageMaker (it counts calls by operation), on a throwaway SQL
 var/bench/ (or, with BENCH_DB=postgres, a throwaway PostgreSQL database: see database.py). In the first table times are this machine's work per cycle (database, botocore, our
 code) with no network, and the last column adds an assumed 50 ms per AWS call to show what the call
 counts mean in practice. The second table really waits 50 ms in every answer, so it shows what the
-side-by-side sync of a cycle (HPO_SYNC_CONCURRENCY) buys.
+side-by-side describes of a batch (HPO_SYNC_CONCURRENCY) buy; the whole cycle is synced in this one
+process (BENCH_FAN_OUT=1,500 picks the job counts), as the beat's task does when no other worker
+takes the batches it queues.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ JOBS = 100
 CHILDREN = 750
 NEW_CHILDREN = 10
 CALL_LATENCY_S = 0.05
-FAN_OUT_JOBS = (1, 10, 100, 500)
+FAN_OUT_JOBS = tuple(int(n) for n in os.environ.get("BENCH_FAN_OUT", "1,10,100,500").split(","))
 BIG_JOB_CHILDREN = 10_000
 
 
@@ -74,7 +76,8 @@ def main() -> int:
     from hpo_jobs.backends import get_backend
     from hpo_jobs.models import HpoJob, TrainingJob
     from projects.models import Membership, Project
-    from tests.aws_fakes import FakeSageMaker, make_request
+    from tests.aws_fakes import FakeSageMaker
+    from tests.factories import make_request
 
     fake = FakeSageMaker(validate=False)
     fake.attach(aws.client("sagemaker"))
@@ -160,7 +163,7 @@ def _jobs(project, user, fake, prefix: str, count: int, children: int = 0) -> li
     from django.utils import timezone
 
     from hpo_jobs.models import HpoJob
-    from tests.aws_fakes import make_request
+    from tests.factories import make_request
 
     now = timezone.now()
     jobs = []
@@ -183,7 +186,8 @@ def fan_out(project, user) -> None:
     from hpo_jobs.models import HpoJob
 
     print(f"\nPoll cycle against active jobs, every AWS call taking {CALL_LATENCY_S * 1000:.0f} ms "
-          f"(HPO_SYNC_CONCURRENCY={settings.HPO_SYNC_CONCURRENCY}):")
+          f"(HPO_SYNC_BATCH_SIZE={settings.HPO_SYNC_BATCH_SIZE}, HPO_SYNC_CONCURRENCY={settings.HPO_SYNC_CONCURRENCY}, "
+          "one process):")
     print(f"{'active jobs':>11}  {'describes':>9}  {'time/cycle':>10}  {'vs 1 job':>8}  {'one after another':>17}")
     single = None
     for count in FAN_OUT_JOBS:

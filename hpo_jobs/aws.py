@@ -20,8 +20,10 @@ def _config(interactive: bool) -> Config:
         # A person is waiting on the page: fail fast with a clear message rather than hang.
         timeout = settings.AWS_INTERACTIVE_TIMEOUT_S
         return Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"})
-    # Workers: botocore's adaptive retries absorb throttling bursts before Celery's own backoff.
-    return Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 5, "mode": "adaptive"})
+    # Workers: botocore's adaptive retries absorb throttling bursts before Celery's own backoff. A
+    # poll has up to HPO_SYNC_CONCURRENCY describes in flight: a connection for each, kept for the next.
+    return Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 5, "mode": "adaptive"},
+                  max_pool_connections=max(10, settings.HPO_SYNC_CONCURRENCY))
 
 
 def client(service_name: str, *, interactive: bool = False):

@@ -8,9 +8,13 @@ How nothing is lost or done twice:
   request (a worker killed after the create call) counts as launched.
 - Every state change is a compare-and-set update (``filter(pk=..., status=old).update(...)``):
   of two racing writers, one wins and the other sees a row count of 0.
-- A sync claims its job (``sync_claimed_until``) so that overlapping beats never sync it twice at
-  once; children are upserted on the (job, name) unique constraint, so even two syncs at once
-  cannot duplicate a row. After an engine error the claim is held for a backoff delay instead.
+- A sync claims its jobs (``sync_claimed_until``, a batch in one query) so that overlapping beats
+  never sync a job twice at once; the beat claims a batch before queueing it, so a queued job is
+  never queued again, and a batch lost with its worker is synced again once its claim lapses.
+  Children are upserted on the (job, name) unique constraint, so even two syncs at once cannot
+  duplicate a row. After an engine error the claim is held for a backoff delay instead.
+- A describe exactly equal to the stored one writes nothing but the sync's time (one UPDATE for a
+  batch); the describes of a batch run in threads that never touch the database.
 - The children are listed only when the describe response's counters, last-modified time or
   status differ from the last listing (``children_fingerprint``), newest first, and the listing
   stops as soon as every new or unfinished child has been seen.
@@ -29,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -73,6 +77,12 @@ NOTIFY_STATUSES = (Status.COMPLETED, Status.FAILED, Status.STOPPED)
 # A child in one of these states whose objective is not Pending never changes again.
 SETTLED_CHILD_STATUSES = facts.TRAINING_JOB_ENDED_STATUSES
 
+# The job's fields a sync reads: a claim loads only these (not the request nor the stored answers).
+SYNC_FIELDS = (
+    "name", "backend", "status", "engine_status", "arn", "stop_requested_at", "children_fingerprint",
+    "last_describe", "engine_error", "engine_error_count", "started_at", "ended_at", "launched_at",
+    "last_synced_at", "sync_claimed_until",
+)
 PAGE_SIZE = 100  # ListTrainingJobsForHyperParameterTuningJob's maximum
 MAX_CHILDREN = facts.MAX_TRAINING_JOBS_RANDOM  # Random search's raised quota: the most children a job has
 # A claim lapses after this long, so a worker killed mid-sync holds its job back from the page for
@@ -230,58 +240,135 @@ def _honour_stop_during_launch(job_id: int, arn: str) -> None:
 
 
 # --- sync ---------------------------------------------------------------------------------------
-def sync_active_jobs(concurrency: int | None = None) -> dict[str, int]:
-    """Sync every launched, unfinished job once, up to HPO_SYNC_CONCURRENCY at a time; one job's failure
-    never stops the others."""
-    # A poll is mostly waiting on the engine (one describe per job, about 50 ms on AWS), so jobs are
-    # synced side by side in threads: a cycle takes about the time of the slowest few jobs, not the
-    # sum of all of them. Each job still holds its own claim, so overlapping cycles never sync it twice.
+def due_job_ids() -> list[int]:
+    """The launched, unfinished jobs whose sync is due (no live claim), least recently synced first."""
     now = timezone.now()
-    ids = list(
+    return list(
         HpoJob.objects.filter(status__in=SYNC_STATUSES, launched_at__isnull=False)
         .filter(Q(sync_claimed_until__isnull=True) | Q(sync_claimed_until__lte=now))
         .order_by(F("last_synced_at").asc(nulls_first=True), "pk")
         .values_list("pk", flat=True)
     )
+
+
+def _batches(ids: list[int]) -> list[list[int]]:
+    size = settings.HPO_SYNC_BATCH_SIZE
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+def sync_active_jobs(concurrency: int | None = None) -> dict[str, int]:
+    """Sync every due job once, here, batch after batch (see ``sync_jobs``); one job's failure never
+    stops the others."""
+    ids = due_job_ids()
     result = {"jobs": len(ids), "synced": 0, "skipped": 0, "errors": 0}
-    workers = min(concurrency or settings.HPO_SYNC_CONCURRENCY, len(ids))
-    if workers <= 1:
-        outcomes = [_sync_isolated(job_id) for job_id in ids]
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hpo-sync") as pool:
-            outcomes = list(pool.map(_sync_in_thread, ids))
-    for outcome in outcomes:
-        result[outcome] += 1
+    for batch in _batches(ids):
+        for outcome, count in sync_jobs(batch, concurrency).items():
+            result[outcome] += count
     return result
 
 
-def _sync_isolated(job_id: int) -> str:
+def fan_out_active_jobs() -> dict[str, int]:
+    """The beat's poll: the due jobs are claimed batch by batch, and every batch but the first is
+    queued as a ``sync_jobs`` task of its own, so that the workers sync a cycle's batches side by side;
+    the first batch, and any batch that could not be queued (broker down), is synced here.
+
+    The claim is taken before the batch is queued, so an overlapping beat never queues a job twice;
+    a batch whose task is lost (a killed worker, an expired message) keeps its jobs only until the
+    claim lapses (SYNC_LEASE), and the next beat then syncs them.
+    """
+    from . import tasks  # tasks imports this module
+
+    ids = due_job_ids()
+    result = {"jobs": len(ids), "queued": 0, "synced": 0, "skipped": 0, "errors": 0}
+    here: list[tuple[list[int], datetime]] = []
+    for number, batch in enumerate(_batches(ids)):
+        until, claimed = _claim(batch)
+        result["skipped"] += len(batch) - len(claimed)
+        if not claimed:
+            continue
+        if number:
+            try:
+                tasks.sync_jobs.apply_async((claimed, until.isoformat()), expires=until)
+            except Exception:
+                log.warning("Could not queue a sync of %d jobs; syncing them here", len(claimed), exc_info=True)
+            else:
+                result["queued"] += len(claimed)
+                continue
+        here.append((claimed, until))
+    for claimed, until in here:
+        for outcome, count in sync_jobs(claimed, claimed_until=until).items():
+            result[outcome] += count
+    return result
+
+
+def sync_jobs(job_ids: list[int], concurrency: int | None = None, *, claimed_until: datetime | None = None
+              ) -> dict[str, int]:
+    """Sync these jobs once: one claim for all of them (or the claim ``claimed_until`` the caller
+    took), their describes side by side in up to HPO_SYNC_CONCURRENCY threads (a describe is mostly
+    waiting on the engine, about 50 ms on AWS), and one write for every job whose describe is exactly
+    the stored one.
+
+    The threads only call the engine; every database read and write is made here, so the threads
+    never queue for the database (SQLite takes one writer at a time). A job held by another sync is
+    skipped; a job whose sync fails is counted as an error and released, never stopping the others.
+    """
+    if claimed_until is None:
+        until, claimed = _claim(job_ids)
+    else:
+        until, claimed = claimed_until, job_ids
+    jobs = _claimed_jobs(claimed, until)
+    result = {"synced": 0, "skipped": len(set(job_ids)) - len(jobs), "errors": 0}
+    if not jobs:
+        return result
+    workers = min(concurrency or settings.HPO_SYNC_CONCURRENCY, len(jobs))
+    if workers <= 1:
+        answers = [_describe(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hpo-sync") as pool:
+            answers = list(pool.map(_describe, jobs))
+    unchanged: list[HpoJob] = []
+    for job, answer in zip(jobs, answers):
+        outcome = _sync_isolated(job, until, answer)
+        if outcome == "unchanged":
+            unchanged.append(job)
+            outcome = "synced"
+        result[outcome] += 1
+    _note_unchanged(unchanged, until)
+    return result
+
+
+def _describe(job: HpoJob) -> dict[str, Any] | Exception:
+    """The engine's describe of the job, or the exception it raised (handled with the job's sync)."""
     try:
-        return "synced" if sync_job(job_id) else "skipped"
+        return get_backend(job.backend).describe_tuning_job(job.name)
+    except Exception as exc:
+        return exc
+
+
+def _sync_isolated(job: HpoJob, until: datetime, answer: dict[str, Any] | Exception) -> str:
+    try:
+        return "synced" if _sync_claimed(job, until, answer) else "unchanged"
+    except BackendError as exc:
+        _hold_after_error(job, until, exc)
+        return "skipped"
     except Exception:
-        log.exception("Sync of job %s failed", job_id)
+        log.exception("Sync of job %s failed", job.pk)
+        _release(job.pk, until)
         return "errors"
-
-
-def _sync_in_thread(job_id: int) -> str:
-    try:
-        return _sync_isolated(job_id)
-    finally:
-        connections.close_all()  # this thread's connections only: they would otherwise stay open
 
 
 def sync_job(job_id: int) -> bool:
     """Mirror one job from its engine (one describe, the children only when they changed); False if not done."""
     # Not done: another sync holds the job, or the engine could not be asked (the error is kept on
     # the job and the claim is held for a backoff delay, so the next beats are the retry).
-    until = _claim(job_id)
-    if until is None:
+    until, claimed = _claim([job_id])
+    jobs = _claimed_jobs(claimed, until)
+    if not jobs:
         return False
-    job = HpoJob.objects.filter(pk=job_id).first()
-    if job is None:
-        return False  # deleted from the portal meanwhile
+    (job,) = jobs
     try:
-        _sync_claimed(job, until)
+        if not _sync_claimed(job, until, _describe(job)):
+            _note_unchanged([job], until)
     except BackendError as exc:
         _hold_after_error(job, until, exc)
         return False
@@ -291,19 +378,53 @@ def sync_job(job_id: int) -> bool:
     return True
 
 
-def _claim(job_id: int) -> datetime | None:
+def _claim(job_ids: list[int]) -> tuple[datetime, list[int]]:
+    """Claim those of the jobs that are free (no live claim) and still followed: the claim's end, and
+    the jobs claimed."""
     now = timezone.now()
-    until = now + SYNC_LEASE
-    claimed = (
-        HpoJob.objects.filter(pk=job_id, status__in=SYNC_STATUSES)
-        .filter(Q(sync_claimed_until__isnull=True) | Q(sync_claimed_until__lte=now))
-        .update(sync_claimed_until=until)
+    # The claim's end is also its owner's token (the release and every write filter on it): a random
+    # part keeps two claims made at the same instant apart.
+    until = now + SYNC_LEASE + timedelta(microseconds=random.randrange(1_000_000))
+    with transaction.atomic():
+        # SKIP LOCKED (PostgreSQL): a job another sync is claiming right now is simply not claimed
+        # here, so overlapping claims never wait on, nor deadlock with, each other.
+        claimed = list(
+            HpoJob.objects.filter(pk__in=job_ids, status__in=SYNC_STATUSES)
+            .filter(Q(sync_claimed_until__isnull=True) | Q(sync_claimed_until__lte=now))
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if claimed:
+            HpoJob.objects.filter(pk__in=claimed).update(sync_claimed_until=until)
+    return until, claimed
+
+
+def _claimed_jobs(job_ids: list[int], until: datetime) -> list[HpoJob]:
+    """The jobs that still hold the claim ``until`` (a stuck-job sweep, or a lapse and another claim,
+    may have taken it since), with only the fields a sync reads."""
+    if not job_ids:
+        return []
+    return list(
+        HpoJob.objects.filter(pk__in=job_ids, sync_claimed_until=until, status__in=SYNC_STATUSES)
+        .only(*SYNC_FIELDS).order_by("pk")
     )
-    return until if claimed else None
 
 
 def _release(job_id: int, until: datetime) -> None:
     HpoJob.objects.filter(pk=job_id, sync_claimed_until=until).update(sync_claimed_until=None)
+
+
+def _note_unchanged(jobs: list[HpoJob], until: datetime) -> None:
+    """One write for the jobs whose describe was exactly the stored one: synced now, claim released."""
+    if not jobs:
+        return
+    # The row's state is not written (nor its updated_at): the pages have nothing new to show.
+    HpoJob.objects.filter(pk__in=[job.pk for job in jobs], sync_claimed_until=until).update(
+        sync_claimed_until=None, last_synced_at=timezone.now(), engine_error="", engine_error_count=0
+    )
+    for backend in {job.backend for job in jobs if job.engine_error}:
+        _record_engine_health(backend, None)
 
 
 def _hold_after_error(job: HpoJob, until: datetime, exc: BackendError) -> None:
@@ -320,20 +441,24 @@ def _hold_after_error(job: HpoJob, until: datetime, exc: BackendError) -> None:
         _record_engine_health(job.backend, exc)
 
 
-def _sync_claimed(job: HpoJob, until: datetime) -> None:
-    backend = get_backend(job.backend)
-    try:
-        described = backend.describe_tuning_job(job.name)
-    except NotFoundError as exc:
-        _engine_lost_job(job, until, exc)
-        return
-
+def _sync_claimed(job: HpoJob, until: datetime, answer: dict[str, Any] | Exception) -> bool:
+    """Mirror a claimed job from its describe ``answer`` (or the error the describe raised, raised
+    here); False when the answer is exactly the stored one, so there is nothing to write but the
+    sync's time and the claim's release (left to the caller, which writes them for many jobs at once)."""
+    if isinstance(answer, NotFoundError):
+        _engine_lost_job(job, until, answer)
+        return True
+    if isinstance(answer, Exception):
+        raise answer
+    described = answer
     fingerprint = children_fingerprint(described)
-    summaries: list[dict[str, Any]] | None = None
     status = _status_for(job, described)
+    if status == job.status and fingerprint == job.children_fingerprint and json_safe(described) == job.last_describe:
+        return False
+    summaries: list[dict[str, Any]] | None = None
     if fingerprint != job.children_fingerprint:
         # At the end, read every page once more: the last chance to see every child's final state.
-        summaries = _list_children(backend, job, described, full=status in HpoJob.TERMINAL_STATUSES)
+        summaries = _list_children(get_backend(job.backend), job, described, full=status in HpoJob.TERMINAL_STATUSES)
 
     fields = _fields_from_describe(job, described, status)
     fields["sync_claimed_until"] = None  # releases the claim in the same write
@@ -347,7 +472,7 @@ def _sync_claimed(job: HpoJob, until: datetime) -> None:
     if not updated:
         # Changed meanwhile (a stop request): the next beat syncs it again from the new state.
         _release(job.pk, until)
-        return
+        return True
     if job.engine_error:
         _record_engine_health(job.backend, None)
     if written:
@@ -355,6 +480,7 @@ def _sync_claimed(job: HpoJob, until: datetime) -> None:
     if status in HpoJob.TERMINAL_STATUSES and job.status not in HpoJob.TERMINAL_STATUSES:
         log.info("Job %s ended: %s", job.name, status)
         notify_job_ended(job)
+    return True
 
 
 def _engine_lost_job(job: HpoJob, until: datetime, exc: NotFoundError) -> None:

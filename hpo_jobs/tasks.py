@@ -2,11 +2,13 @@
 from settings.
 
 A transient engine error (throttling, 5xx, no connection) raised by a task is retried with
-exponential backoff and jitter. ``sync_job`` and ``sync_active_jobs`` never raise one: a failed
+exponential backoff and jitter. ``sync_job``, ``sync_jobs`` and ``sync_active_jobs`` never raise one: a failed
 sync holds its job for a backoff delay and the next beat is the retry.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
@@ -37,8 +39,15 @@ def sync_job(job_id: int) -> bool:
 
 @shared_task
 def sync_active_jobs() -> dict[str, int]:
-    """Sync every active job once (Celery beat, every HPO_POLL_INTERVAL_S)."""
-    return services.sync_active_jobs()
+    """Sync every active job once (Celery beat, every HPO_POLL_INTERVAL_S), in batches of
+    HPO_SYNC_BATCH_SIZE: the first here, the others queued as ``sync_jobs`` tasks."""
+    return services.fan_out_active_jobs()
+
+
+@shared_task
+def sync_jobs(job_ids: list[int], claimed_until: str) -> dict[str, int]:
+    """Sync one batch of a poll cycle's jobs, claimed until ``claimed_until`` (ISO) by ``sync_active_jobs``."""
+    return services.sync_jobs(job_ids, claimed_until=datetime.fromisoformat(claimed_until))
 
 
 @shared_task(**RETRY_POLICY)

@@ -308,11 +308,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 
 HPO_POLL_INTERVAL_S = env_int("HPO_POLL_INTERVAL_S", 10, minimum=1)
-# How many jobs one poll cycle syncs side by side (threads: a sync mostly waits on the engine). SQLite
-# takes one writer at a time, so there the threads would only queue for its lock.
-HPO_SYNC_CONCURRENCY = env_int(
-    "HPO_SYNC_CONCURRENCY", 1 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else 8, minimum=1
-)
+# A poll cycle syncs its jobs in batches of HPO_SYNC_BATCH_SIZE: the beat's task syncs the first and
+# queues the others as tasks of their own, so that every worker takes a share of the cycle. In a batch,
+# up to HPO_SYNC_CONCURRENCY describes are in flight at once (threads: a describe is mostly waiting on
+# the engine, and the threads make no database call, so SQLite is no bottleneck).
+HPO_SYNC_BATCH_SIZE = env_int("HPO_SYNC_BATCH_SIZE", 50, minimum=1)
+HPO_SYNC_CONCURRENCY = env_int("HPO_SYNC_CONCURRENCY", 50, minimum=1)
 HPO_SWEEP_INTERVAL_S = env_int("HPO_SWEEP_INTERVAL_S", 60, minimum=5)
 # How often jobs whose insights (importance, narrowed ranges) lag their children are queued again.
 HPO_INSIGHTS_SWEEP_INTERVAL_S = env_int("HPO_INSIGHTS_SWEEP_INTERVAL_S", 300, minimum=10)

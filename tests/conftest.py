@@ -243,12 +243,13 @@ def fake_sagemaker(aws_env) -> Iterator[FakeSageMaker]:
 
 @pytest.fixture
 def queued_tasks(monkeypatch) -> QueuedTasks:
-    """Publishing launch_job and stop_job records them instead of sending them to a broker."""
+    """Publishing launch_job, stop_job and sync_jobs records them instead of sending them to a broker."""
     from hpo_jobs import tasks
 
     queue = QueuedTasks()
     monkeypatch.setattr(tasks.launch_job, "apply_async", queue.publish("launch_job"))
     monkeypatch.setattr(tasks.stop_job, "apply_async", queue.publish("stop_job"))
+    monkeypatch.setattr(tasks.sync_jobs, "apply_async", queue.publish("sync_jobs"))
     return queue
 
 

@@ -11,7 +11,7 @@ from django.core import mail
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from hpo_jobs import services
+from hpo_jobs import services, tasks
 from hpo_jobs.backends import QuotaError, TransientBackendError
 from hpo_jobs.models import HpoJob, TrainingJob
 from tests.aws_fakes import WorkerKilled
@@ -192,6 +192,18 @@ def test_with_the_broker_down_the_job_is_saved_and_launched_once_it_is_back(fake
     assert len(fake_sagemaker.jobs) == 1
 
 
+@pytest.mark.django_db
+def test_with_the_broker_down_the_beat_syncs_every_batch_itself(fake_sagemaker, queued_tasks, submit, settings):
+    settings.HPO_SYNC_BATCH_SIZE = 2
+    jobs = [_launch(fake_sagemaker, queued_tasks, submit, f"tune-{i}") for i in range(5)]
+    HpoJob.objects.update(sync_claimed_until=None, last_synced_at=None)
+    queued_tasks.broker_down = True
+    assert tasks.sync_active_jobs.apply().get() == {"jobs": 5, "queued": 0, "synced": 5, "skipped": 0, "errors": 0}
+    assert queued_tasks.sent == []
+    assert HpoJob.objects.filter(pk__in=[job.pk for job in jobs], last_synced_at__isnull=False,
+                                 sync_claimed_until__isnull=True).count() == 5
+
+
 # --- a worker killed ----------------------------------------------------------------------------
 @pytest.mark.django_db
 def test_a_worker_killed_between_create_and_the_database_update_is_carried_on(
@@ -238,6 +250,26 @@ def _in_thread(fn, results: list, index: int) -> threading.Thread:
     return thread
 
 
+@pytest.mark.django_db
+def test_a_batch_lost_with_its_worker_is_synced_once_its_claim_lapses_and_never_twice(
+        fake_sagemaker, queued_tasks, submit, settings):
+    settings.HPO_SYNC_BATCH_SIZE = 2
+    jobs = [_launch(fake_sagemaker, queued_tasks, submit, f"tune-{i}") for i in range(3)]
+    HpoJob.objects.update(last_synced_at=None)
+    assert tasks.sync_active_jobs.apply().get()["queued"] == 1
+    lost = list(queued_tasks.sent)
+    queued_tasks.sent.clear()  # the worker that took the batch was killed
+    assert jobs[2].pk not in services.due_job_ids()  # its job is held by the claim, not lost
+    _hold_passes(jobs[2])  # the claim lapses
+    settings.HPO_SYNC_BATCH_SIZE = 5
+    fake_sagemaker.reset_counts()
+    assert tasks.sync_active_jobs.apply().get() == {"jobs": 3, "queued": 0, "synced": 3, "skipped": 0, "errors": 0}
+    # The lost batch delivered again late (its claim taken since by another sync): it syncs nothing.
+    queued_tasks.sent.extend(lost)
+    queued_tasks.run()
+    assert fake_sagemaker.calls == {"DescribeHyperParameterTuningJob": 3}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_syncs_at_once_sync_the_job_once(fake_sagemaker, queued_tasks, submit):
     job = _launch(fake_sagemaker, queued_tasks, submit)
@@ -268,7 +300,8 @@ def test_two_syncs_listing_at_once_never_duplicate_a_child(fake_sagemaker, queue
     fake_sagemaker.job("tune-a").add_children(750)
     fake_sagemaker.reset_counts()
     # As if the claim had lapsed under a slow sync: both syncs run in full, at the same time.
-    monkeypatch.setattr(services, "_claim", lambda job_id: timezone.now() + services.SYNC_LEASE)
+    monkeypatch.setattr(services, "_claim", lambda job_ids: (timezone.now() + services.SYNC_LEASE, job_ids))
+    monkeypatch.setattr(services, "_claimed_jobs", lambda job_ids, until: list(HpoJob.objects.filter(pk__in=job_ids)))
     both_listing = threading.Barrier(2, timeout=10)
     for _ in range(2):
         fake_sagemaker.after("ListTrainingJobsForHyperParameterTuningJob", lambda params: both_listing.wait())

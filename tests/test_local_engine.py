@@ -691,3 +691,60 @@ def test_a_trial_asked_before_a_crash_but_never_recorded_is_run_not_lost(engine,
     reloaded = optuna.load_study(study_name="definition-0", storage=JournalStorage(
         JournalFileBackend(str(engine.folder("orphan") / store.JOURNAL))))
     assert reloaded.trials[orphan.number].state == optuna.trial.TrialState.FAIL
+
+
+def test_a_workers_first_create_loads_no_service_model_of_its_own(engine, monkeypatch):
+    # botocore's SageMaker model (0.7 s to load) is loaded by the worker before its pool forks; the
+    # engine's validation of a request uses that one copy instead of loading another on the first create.
+    import botocore.loaders
+
+    from hpo_jobs.backends import local
+    from hpo_jobs.sagemaker import spec
+    from hpo_portal import celery
+
+    for cached in (spec.service_model, spec.input_shape):
+        cached.cache_clear()
+    celery.load_service_model()  # worker_init
+    loads: list[str] = []
+    real = botocore.loaders.Loader.load_service_model
+
+    def counting(self, service_name, *args, **kwargs):
+        loads.append(service_name)
+        return real(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.loaders.Loader, "load_service_model", counting)
+    engine.backend.create_tuning_job(tuning_request("first-create", custom(engine, "noop"), objective=("Maximize", "score"),
+                                                    jobs=1))
+    assert loads == []
+    engine.wait("first-create")
+
+
+def test_an_xgboost_training_job_imports_neither_scipy_nor_scikit_learn(tmp_path):
+    # xgboost pulls both in (about two seconds of a demo training job); the runner needs neither for
+    # its dense CSV channels, and trains all the same.
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from hpo_jobs.local_engine.demo_data import write_demo_datasets
+
+    data = write_demo_datasets(tmp_path / "data")["breast-cancer"]
+    root = tmp_path / "ml"
+    (root / "input" / "config").mkdir(parents=True)
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(
+        {"num_round": "3", "objective": "binary:logistic", "eval_metric": "auc", "nthread": "1"}))
+    for name in ("train", "validation"):
+        shutil.copytree(data[name], root / "input" / "data" / name)
+    for folder in ("model", "output"):  # the engine makes them, as SageMaker does
+        (root / folder).mkdir()
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hpo_jobs.local_engine.algorithms.xgboost_train", "train"],
+        env={**os.environ, "SAGEMAKER_BASE_DIR": str(root)}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "validation-auc:" in result.stdout
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "xgboost" in imported and "numpy" in imported
+    # (A refused import is listed under its bare name, importing nothing: "sklearn" may be there.)
+    assert not {name for name in imported if name.startswith(("scipy", "sklearn."))}

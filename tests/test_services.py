@@ -9,7 +9,8 @@ from unittest import mock
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from hpo_jobs import services, tasks
@@ -232,20 +233,18 @@ def test_a_claimed_job_is_left_alone_by_an_overlapping_sync(launched, fake_sagem
     assert services.sync_active_jobs()["synced"] == 1
 
 
-# Jobs of one cycle are synced in threads, each with its own database connection: these tests
-# commit for real so that the threads see the jobs.
-@pytest.mark.django_db(transaction=True)
+# The describes of a cycle run in threads that make no database call: no test here needs to commit.
 def test_one_failing_job_never_stops_the_others(launched, fake_sagemaker, monkeypatch, caplog):
     jobs = [launched(f"tune-{i}") for i in range(3)]
     real = services._sync_claimed
 
-    def broken_for_the_first(job, until):
+    def broken_for_the_first(job, until, answer):
         if job.name == "tune-0":
             raise RuntimeError("a bug")
-        return real(job, until)
+        return real(job, until, answer)
 
     monkeypatch.setattr(services, "_sync_claimed", broken_for_the_first)
-    fake_sagemaker.fail("DescribeHyperParameterTuningJob", "ValidationException", message="odd", times=1)
+    del fake_sagemaker.jobs["tune-2"]  # not visible yet: an engine error, held for a backoff delay
     result = services.sync_active_jobs()
     assert result == {"jobs": 3, "synced": 1, "skipped": 1, "errors": 1}
     assert "a bug" in caplog.text
@@ -255,7 +254,6 @@ def test_one_failing_job_never_stops_the_others(launched, fake_sagemaker, monkey
     assert HpoJob.objects.get(name="tune-0").sync_claimed_until is None
 
 
-@pytest.mark.django_db(transaction=True)
 def test_the_jobs_of_a_cycle_are_synced_side_by_side(launched, fake_sagemaker, settings):
     # Each describe waits until three are in flight at once: a cycle that synced one job after the
     # other would never get there, and the barrier's deadline would fail every sync.
@@ -273,6 +271,52 @@ def test_the_jobs_of_a_cycle_are_synced_side_by_side(launched, fake_sagemaker, s
     assert services.sync_active_jobs() == {"jobs": 3, "synced": 3, "skipped": 0, "errors": 0}
     assert len(threads) == 3
     assert HpoJob.objects.filter(last_synced_at__isnull=False).count() == 3
+
+
+def test_an_unchanged_poll_is_a_few_queries_for_every_job_and_writes_no_child(launched, fake_sagemaker):
+    jobs = [launched(f"tune-{i}") for i in range(12)]
+    for job in jobs:
+        fake_sagemaker.job(job.name).add_children(3)
+    services.sync_active_jobs()  # the first mirror
+    before = {row["pk"]: row for row in HpoJob.objects.values("pk", "updated_at", "last_synced_at")}
+    fake_sagemaker.reset_counts()
+    with CaptureQueriesContext(connection) as queries:
+        assert services.sync_active_jobs() == {"jobs": 12, "synced": 12, "skipped": 0, "errors": 0}
+    statements = [query["sql"] for query in queries.captured_queries]
+    # The due jobs; the claim (a savepoint, SELECT ... FOR UPDATE SKIP LOCKED, UPDATE, release); the
+    # claimed jobs; one UPDATE noting the sync of all twelve. Not five queries a job.
+    assert len(statements) <= 7, statements
+    assert not [sql for sql in statements if TrainingJob._meta.db_table in sql]
+    assert fake_sagemaker.calls == {"DescribeHyperParameterTuningJob": 12}
+    for row in HpoJob.objects.values("pk", "updated_at", "last_synced_at", "sync_claimed_until"):
+        assert row["updated_at"] == before[row["pk"]]["updated_at"]  # the row's state is not rewritten
+        assert row["last_synced_at"] > before[row["pk"]]["last_synced_at"]
+        assert row["sync_claimed_until"] is None
+
+    # One job changes among them: it alone is written, with its two new children.
+    fake_sagemaker.job("tune-7").add_children(2)
+    services.sync_active_jobs()
+    rewritten = HpoJob.objects.exclude(updated_at__in=[row["updated_at"] for row in before.values()])
+    assert list(rewritten.values_list("name", flat=True)) == ["tune-7"]
+    assert TrainingJob.objects.count() == 12 * 3 + 2
+
+
+def test_the_beat_claims_a_cycle_in_batches_and_queues_all_but_the_first(
+        launched, fake_sagemaker, queued_tasks, settings):
+    settings.HPO_SYNC_BATCH_SIZE = 2
+    jobs = [launched(f"tune-{i}") for i in range(5)]
+    ids = [job.pk for job in jobs]
+    fake_sagemaker.reset_counts()
+    assert tasks.sync_active_jobs.apply().get() == {"jobs": 5, "queued": 3, "synced": 2, "skipped": 0, "errors": 0}
+    assert [(name, args[0]) for name, args in queued_tasks.sent] == [("sync_jobs", ids[2:4]), ("sync_jobs", ids[4:])]
+    # The queued jobs are claimed already: an overlapping beat neither syncs nor queues them again
+    # (it syncs the two synced since, which are free).
+    assert tasks.sync_active_jobs.apply().get() == {"jobs": 2, "queued": 0, "synced": 2, "skipped": 0, "errors": 0}
+    assert len(queued_tasks.sent) == 2
+    queued_tasks.run()  # the workers take the batches
+    assert fake_sagemaker.calls == {"DescribeHyperParameterTuningJob": 5 + 2,
+                                    "ListTrainingJobsForHyperParameterTuningJob": 5}
+    assert HpoJob.objects.filter(last_synced_at__isnull=False, sync_claimed_until__isnull=True).count() == 5
 
 
 def test_a_changed_poll_writes_only_the_children_that_changed(launched, fake_sagemaker, monkeypatch):

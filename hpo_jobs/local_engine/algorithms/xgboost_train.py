@@ -16,14 +16,42 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
 import numpy as np
 
-if __name__ == "__main__":
-    # xgboost imports scikit-learn (over a second) only for its scikit-learn wrappers, which a training
-    # job does not use; with the import refused, xgboost falls back to its own stand-ins and the job
-    # starts in a fraction of the time. Only as a training job's own process: an importer keeps sklearn.
+
+
+class _SciPyNotLoaded:
+    """A SciPy sparse matrix class in a training job's process, where SciPy is not imported."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise ImportError("SciPy is not loaded in a local XGBoost training job (its data are dense CSV)")
+
+
+def _without_scipy_and_sklearn() -> None:
+    """Start xgboost without what a training job does not use: scikit-learn, and SciPy.
+
+    xgboost imports scikit-learn (over a second) only for its scikit-learn wrappers: with the import
+    refused, it falls back to its own stand-ins. It imports SciPy (half a second more) for sparse
+    input, which a CSV channel never is, and for the wrappers' softmax: ``scipy.sparse`` becomes a
+    module whose matrix classes nothing is an instance of (so xgboost's checks say "not sparse", as
+    they would), and ``scipy.special.softmax`` one that refuses to run. A real use of either raises
+    ImportError rather than misbehave.
+    """
+    scipy, sparse, special = (types.ModuleType(name) for name in ("scipy", "scipy.sparse", "scipy.special"))
+    for name in ("csr_matrix", "csr_array", "csc_matrix", "csc_array", "coo_matrix", "coo_array"):
+        setattr(sparse, name, type(name, (_SciPyNotLoaded,), {}))
+    special.softmax = _SciPyNotLoaded  # type: ignore[attr-defined]
+    scipy.sparse, scipy.special = sparse, special  # type: ignore[attr-defined]
+    for module in (scipy, sparse, special):
+        sys.modules.setdefault(module.__name__, module)
     sys.modules.setdefault("sklearn", None)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    # Only as a training job's own process: an importer of this module keeps SciPy and scikit-learn.
+    _without_scipy_and_sklearn()
 import xgboost as xgb  # noqa: E402
 
 from .common import HOST, ClientError, Hyperparameters, ml_root, read_csv_channel, read_hyperparameters, run
