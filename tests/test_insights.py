@@ -341,7 +341,7 @@ def test_the_job_list_shows_time_left_and_usage_from_the_stored_summary(alice_cl
     html = alice_client.get("/projects/demo/hpo-jobs/").content.decode()
     row = re.search(r'<tr data-job="running-est".*?</tr>', html, flags=re.S).group(0)
     assert "about 4m 10s left" in row
-    assert re.search(r'usage-cell">0\.\d h', row)
+    assert re.search(r'usage-cell" title="[^"]*">0\.\d instance-h', row)
 
 
 def test_cost_appears_only_where_staff_set_a_price(alice_client, admin_client_, make_job, api_client_for):

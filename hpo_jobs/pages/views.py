@@ -495,7 +495,11 @@ def _mixed_objective_order(objective: Objective, *, descending: bool) -> keyset.
     signed = Case(When(objective_metric_name__in=minimized, then=-F("objective_value")),
                   default=F("objective_value"), output_field=FloatField())
     value = Coalesce(signed, Value(-FLOAT_MAX if descending else FLOAT_MAX), output_field=FloatField())
-    return keyset.Order((F("objective_metric_name"), value, F("id")), descending)
+    # The metrics in the definitions' order whichever way the values run (keyset reverses every key).
+    sign = -1 if descending else 1
+    metric_rank = Case(*[When(objective_metric_name=m, then=Value(sign * i)) for i, m in enumerate(objective.metrics)],
+                       default=Value(sign * len(objective.metrics)), output_field=IntegerField())
+    return keyset.Order((metric_rank, value, F("id")), descending)
 
 
 def _hyperparameter_order(name: str, *, descending: bool) -> keyset.Order:
