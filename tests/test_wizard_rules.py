@@ -166,6 +166,12 @@ def test_the_local_engine_warm_starts_from_a_job_of_the_project(bob_client, proj
         "WarmStartType": warm_start_type,
     }
     assert "TrainingJobDefinition" in request  # warm start is for a single definition
+    # parent-a is only a row in the portal's database here, not a job the engine ran: the engine's check
+    # says so on the review, next to the parents, and nothing is created (test_e2e_local runs a real one).
+    assert page.errors() == ["Job settings · Parent tuning jobs : Warm start parent parent-a is not a tuning job "
+                             "of the local engine\n         Fix it"]
+    page.submit()
+    assert not HpoJob.objects.filter(name="warm-local").exists()
 
 
 @pytest.mark.parametrize("tags,message", [
