@@ -145,10 +145,10 @@ def test_every_broken_rule_is_listed(bob_client, project):
 def test_members_the_wizard_cannot_carry_are_listed_not_dropped(bob_client, project):
     root = data_dir()
     request = local_request(root)
-    request["TrainingJobDefinition"]["CheckpointConfig"] = {"S3Uri": "s3://bucket/checkpoints/"}
+    request["TrainingJobDefinition"]["InputDataConfig"][0]["ShuffleConfig"] = {"Seed": 7}
     response = import_(bob_client, request)
     assert response.status_code == 400
-    assert "does not support CheckpointConfig" in response.content.decode()
+    assert "does not support ShuffleConfig" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -421,3 +421,24 @@ def test_every_problem_in_a_built_request_has_a_place_in_the_wizard(values):
         assert location is not None or issue.path == "", issue
         if location is not None:
             assert location[0] in ("job", "definitions", "resources", "policy"), (issue, location)
+
+
+# ---- settings beyond the basics, kept through import and clone -----------------------------------------
+@pytest.mark.django_db
+def test_an_uncompressed_output_is_kept_through_import_and_clone(bob_client, project):
+    root = data_dir()
+    request = local_request(root, name="no-gzip")
+    request["TrainingJobDefinition"]["OutputDataConfig"]["CompressionType"] = "NONE"
+    page = WizardPage(bob_client, bob_client.get(import_(bob_client, request)["Location"]))
+    assert page.step == "review", page.errors()
+    assert page.request_json()["TrainingJobDefinition"]["OutputDataConfig"] == {
+        "S3OutputPath": "s3://bucket/output/", "CompressionType": "NONE"}
+    assert "Output compression" in page.html and "NONE" in page.html  # the review says so
+    page.submit()
+    job = HpoJob.objects.get(name="no-gzip")
+    assert job.request["TrainingJobDefinition"]["OutputDataConfig"]["CompressionType"] == "NONE"
+
+    cloned = WizardPage(bob_client, bob_client.get("/projects/demo/hpo-jobs/no-gzip/clone/"))
+    cloned = cloned.next().next().next()
+    assert cloned.step == "review", cloned.errors()
+    assert cloned.request_json()["TrainingJobDefinition"]["OutputDataConfig"]["CompressionType"] == "NONE"

@@ -125,9 +125,11 @@ def _definition(read: facts.Definition, index: int) -> dict[str, Any]:
         "channels": [_channel(_dict(c)) for c in _list(definition.get("InputDataConfig"))],
         "output_path": str(output.get("S3OutputPath", "")),
         "output_kms": str(output.get("KmsKeyId", "")),
+        "output_compression": str(output.get("CompressionType") or "GZIP"),  # SageMaker's default when absent
         "instance_type": str(resources.get("InstanceType", "")),
         "instance_count": resources.get("InstanceCount"),
         "volume_gb": resources.get("VolumeSizeInGB"),
+        "volume_kms": str(resources.get("VolumeKmsKeyId", "")),
         "instance_configs": [
             {"type": str(_dict(c).get("InstanceType", "")), "count": _dict(c).get("InstanceCount"),
              "volume_gb": _dict(c).get("VolumeSizeInGB")}
@@ -143,6 +145,7 @@ def _definition(read: facts.Definition, index: int) -> dict[str, Any]:
         "encryption": bool(definition.get("EnableInterContainerTrafficEncryption", False)),
         "spot": bool(definition.get("EnableManagedSpotTraining", False)),
         "checkpoint": str(_dict(definition.get("CheckpointConfig")).get("S3Uri", "")),
+        "checkpoint_local_path": str(_dict(definition.get("CheckpointConfig")).get("LocalPath", "")),
         "retries": _dict(definition.get("RetryStrategy")).get("MaximumRetryAttempts"),
         "environment": _pairs(definition.get("Environment")),
     }
