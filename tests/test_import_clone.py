@@ -336,6 +336,17 @@ def definition(draw, name: str) -> dict:
         "network_isolation": draw(st.booleans()), "inter_container_encryption": draw(st.booleans()),
     }
     values["max_wait"] = draw(st.integers(1, 200_000)) if values["use_spot"] else None
+    # The optional settings (SageMaker honours them all).
+    kms = st.just("") | st.from_regex(r"[a-zA-Z0-9:/_-]{1,20}", fullmatch=True)
+    checkpoint = draw(st.sampled_from(["", "s3://bucket/checkpoints/"]))
+    values.update(
+        environment=[{"name": name, "value": draw(TEXT | st.just(""))} for name in draw(
+            st.lists(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), unique=True, max_size=3))],
+        output_compression=draw(st.sampled_from(["GZIP", "NONE"])), output_kms=draw(kms), volume_kms=draw(kms),
+        max_pending=draw(st.none() | st.integers(1800, 2_419_200)), max_retries=draw(st.none() | st.integers(1, 30)),
+        checkpoint_uri=checkpoint,
+        checkpoint_local_path=draw(st.sampled_from(["", "/opt/ml/checkpoints"])) if checkpoint else "",
+    )
     if builtin:
         algorithm = draw(st.sampled_from([a for a in catalogue.ALGORITHMS.values() if REGION in a.regions]))
         metric = draw(st.sampled_from(algorithm.objective_metrics))
