@@ -145,10 +145,11 @@ def test_every_broken_rule_is_listed(bob_client, project):
 def test_members_the_wizard_cannot_carry_are_listed_not_dropped(bob_client, project):
     root = data_dir()
     request = local_request(root)
-    request["TrainingJobDefinition"]["InputDataConfig"][0]["ShuffleConfig"] = {"Seed": 7}
+    definition = request["TrainingJobDefinition"]
+    definition["HyperParameterTuningResourceConfig"] = definition.pop("ResourceConfig")  # instance pools' form
     response = import_(bob_client, request)
     assert response.status_code == 400
-    assert "does not support ShuffleConfig" in response.content.decode()
+    assert "does not support HyperParameterTuningResourceConfig" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -325,7 +326,10 @@ def definition(draw, name: str) -> dict:
     values = {
         "name": name, "input_mode": draw(st.sampled_from(["File", "Pipe", "FastFile"])),
         "channels": [{
-            "name": channel, "uri": f"/data/{channel}", "s3_data_type": draw(st.sampled_from(["S3Prefix", "ManifestFile"])),
+            "name": channel, "uri": f"/data/{channel}",
+            "s3_data_type": draw(st.sampled_from(["S3Prefix", "ManifestFile", "AugmentedManifestFile"])),
+            "shuffle_seed": draw(st.none() | st.integers(0, 2**40)),
+            "attribute_names": draw(st.lists(NAME, unique=True, max_size=3)),
             "content_type": draw(st.sampled_from(["", "text/csv"])), "compression": draw(st.sampled_from(["None", "Gzip"])),
             "distribution": draw(st.sampled_from(["", "FullyReplicated", "ShardedByS3Key"])),
             "record_wrapper": draw(st.sampled_from(["None", "RecordIO"])), "input_mode": draw(st.sampled_from(["", "File", "Pipe"])),

@@ -1,5 +1,6 @@
 """The optional settings of a training job definition in the wizard: environment variables, output
-compression and KMS keys, checkpoints, retries and the pending time limit.
+compression and KMS keys, checkpoints, retries, the pending time limit, and a channel's shuffle seed
+and augmented manifest attributes.
 
 Each is offered only where the engine honours it, refused next to its field when it breaks one of
 SageMaker's limits or the engine's rules, and carried unchanged from the wizard to the request and
@@ -136,7 +137,7 @@ def test_an_uncompressed_output_chosen_in_the_wizard_is_sent_and_gzip_is_left_to
 def test_the_local_engine_does_not_offer_what_it_does_not_honour(defs):
     caps = get_backend("local").capabilities
     assert not (caps.checkpoints or caps.retry_strategy or caps.max_pending_time or caps.kms_keys)
-    for name in OPTIONAL_FIELDS:
+    for name in (*OPTIONAL_FIELDS, "def-ch-0-shuffle_seed", "def-ch-0-attribute_names"):
         assert f'name="{name}"' not in defs.html, name
     assert 'name="def-output_compression"' in defs.html and 'value="add-row:environment"' in defs.html
 
@@ -148,6 +149,8 @@ def test_the_local_engine_does_not_offer_what_it_does_not_honour(defs):
      "StoppingCondition.MaxPendingTimeInSeconds", "no pending time limit"),
     (lambda d: d["OutputDataConfig"].update(KmsKeyId="alias/models"), "OutputDataConfig.KmsKeyId", "KMS"),
     (lambda d: d["ResourceConfig"].update(VolumeKmsKeyId="alias/disks"), "ResourceConfig.VolumeKmsKeyId", "KMS"),
+    (lambda d: d["InputDataConfig"][0].update(ShuffleConfig={"Seed": 7}), "InputDataConfig[0].ShuffleConfig",
+     "does not shuffle"),
 ])
 def test_the_local_engine_refuses_them_at_their_path_and_the_import_says_so(bob_client, project, root, change, path,
                                                                           message):
@@ -161,7 +164,7 @@ def test_the_local_engine_refuses_them_at_their_path_and_the_import_says_so(bob_
 
 # ---- on SageMaker ----------------------------------------------------------------------------------------
 def test_sagemaker_offers_every_setting(sagemaker_defs):
-    for name in OPTIONAL_FIELDS:
+    for name in (*OPTIONAL_FIELDS, "def-ch-0-shuffle_seed", "def-ch-0-attribute_names"):
         assert f'name="{name}"' in sagemaker_defs.html, name
 
 
@@ -204,3 +207,36 @@ def test_a_checkpoint_local_path_needs_its_s3_uri(sagemaker_defs):
     assert page.step == "definitions"
     assert page.error_near("def-checkpoint_uri") == [
         "A checkpoint local path needs the S3 URI the checkpoints are copied to; give one, or clear the local path."]
+
+
+# ---- a channel's shuffle seed and augmented manifest (SageMaker) -------------------------------------------
+def test_a_shuffled_channel_and_an_augmented_manifest_go_to_the_request(sagemaker_defs):
+    page = sagemaker_defs.next({
+        "def-ch-0-shuffle_seed": "42", "def-ch-1-s3_data_type": "AugmentedManifestFile",
+        "def-ch-1-attribute_names": "source-ref, class", "def-ch-1-input_mode": "Pipe",
+    })
+    assert page.step == "resources", page.errors()
+    page = page.next()
+    assert page.step == "review", page.errors()
+    train, validation = page.request_json()["TrainingJobDefinition"]["InputDataConfig"]
+    assert train["ShuffleConfig"] == {"Seed": 42}
+    assert validation["InputMode"] == "Pipe"
+    assert validation["DataSource"]["S3DataSource"] == {
+        "S3DataType": "AugmentedManifestFile", "S3Uri": "s3://bucket/validation/",
+        "AttributeNames": ["source-ref", "class"]}
+    assert "shuffled, seed 42" in page.html and "attributes source-ref, class" in page.html
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    # SageMaker reads an augmented manifest in Pipe mode only: next to the channel's input mode.
+    ({"def-ch-1-s3_data_type": "AugmentedManifestFile", "def-ch-1-attribute_names": "source-ref"},
+     "def-ch-1-input_mode", "Pipe input mode only (got File)"),
+    ({"def-ch-1-s3_data_type": "AugmentedManifestFile", "def-ch-1-input_mode": "Pipe"},
+     "def-ch-1-attribute_names", "needs the names of the attributes"),
+    ({"def-ch-1-attribute_names": "source-ref"}, "def-ch-1-attribute_names", "augmented manifest only"),
+    ({"def-ch-1-attribute_names": '"source-ref'}, "def-ch-1-attribute_names", "A quote is not closed"),
+])
+def test_the_augmented_manifests_rules_are_refused_next_to_the_field(sagemaker_defs, changes, field, words):
+    page = sagemaker_defs.next(changes)
+    assert page.step == "definitions"
+    assert any(words in e for e in page.error_near(field)), (page.error_near(field), page.errors())

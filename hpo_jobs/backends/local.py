@@ -4,7 +4,7 @@ What the engine accepts is declared once: ``capabilities`` (what the wizard offe
 ``check_request`` (every rule of this engine, each problem at its path in the request: built-ins it
 runs, the custom images its settings map to a command, Pipe input, compression and record wrappers,
 Environment variables, the optional settings it does not honour (checkpoints, retries, a pending time
-limit, KMS keys), warm start parents, and the project's data folders). ``create_tuning_job``
+limit, KMS keys, shuffled channels), warm start parents, and the project's data folders). ``create_tuning_job``
 runs the portal's validation with that check (so it refuses nothing validation accepted), resolves
 the request with the settings into a plan (the command of each algorithm, the real path of each
 channel, the limits), writes the job's folder under settings.HPO_LOCAL_ENGINE_DIR and starts a
@@ -488,6 +488,7 @@ class LocalBackend:
             retry_strategy=False,
             max_pending_time=False,
             kms_keys=False,
+            channel_shuffle=False,
             denied_environment_names=container.DENIED_ENVIRONMENT_NAMES,
             denied_environment_prefixes=container.DENIED_ENVIRONMENT_PREFIXES,
             channels_are_local_paths=True,
@@ -820,6 +821,9 @@ class _LocalCheck:
         if isinstance(mode, str) and mode not in modes:
             self.add(f"{path}.InputMode", f"{label}: the local engine reads {mode} input only for built-in "
                      f"algorithms; use {' or '.join(modes)}")
+        if not caps.channel_shuffle and channel.get("ShuffleConfig") is not None:
+            self.add(f"{path}.ShuffleConfig", f"{label}: the local engine does not shuffle a channel's files "
+                     "(ShuffleConfig); remove the shuffle seed, or run the job on SageMaker")
         source = _d(channel.get("DataSource"))
         for other in source:
             if other not in caps.data_sources and source[other] is not None:

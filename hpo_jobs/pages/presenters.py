@@ -64,7 +64,7 @@ def _ranges(ranges: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _channel(channel: dict[str, Any]) -> dict[str, str]:
+def _channel(channel: dict[str, Any]) -> dict[str, Any]:
     source = _dict(channel.get("DataSource"))
     s3 = _dict(source.get("S3DataSource"))
     fs = _dict(source.get("FileSystemDataSource"))
@@ -86,6 +86,8 @@ def _channel(channel: dict[str, Any]) -> dict[str, str]:
         "compression": str(channel.get("CompressionType", "")),
         "input_mode": str(channel.get("InputMode", "")),
         "record_wrapper": str(channel.get("RecordWrapperType", "")),
+        "shuffle_seed": _dict(channel.get("ShuffleConfig")).get("Seed"),
+        "attribute_names": [str(name) for name in _list(s3.get("AttributeNames"))],
     }
 
 

@@ -82,7 +82,8 @@ def build_request(
       - ``definitions``: a list of dicts: name, algorithm_source ("builtin" | "custom"), algorithm,
         image, objective_metric, objective_type, input_mode, metric_definitions [{name, regex}],
         hyperparameters [{name, kind, value, min, max, scaling, values}], channels [{name, uri,
-        s3_data_type, content_type, compression, distribution, record_wrapper, input_mode}],
+        s3_data_type, content_type, compression, distribution, record_wrapper, input_mode, shuffle_seed,
+        attribute_names (list)}],
         environment [{name, value}], output_path, output_compression ("GZIP" | "NONE"), output_kms,
         instance_type, instance_count, volume_size, volume_kms, max_runtime, max_pending, use_spot,
         max_wait, checkpoint_uri, checkpoint_local_path, max_retries, network_isolation,
@@ -264,6 +265,8 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
         s3: dict[str, Any] = {"S3DataType": row.get("s3_data_type") or "S3Prefix", "S3Uri": row.get("uri") or ""}
         if row.get("distribution"):
             s3["S3DataDistributionType"] = row["distribution"]
+        if row.get("attribute_names"):
+            s3["AttributeNames"] = list(row["attribute_names"])
         channel: dict[str, Any] = {"ChannelName": row.get("name") or "", "DataSource": {"S3DataSource": s3}}
         if row.get("content_type"):
             channel["ContentType"] = row["content_type"]
@@ -273,6 +276,8 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
             channel["RecordWrapperType"] = row["record_wrapper"]
         if row.get("input_mode"):
             channel["InputMode"] = row["input_mode"]
+        if row.get("shuffle_seed") is not None:
+            channel["ShuffleConfig"] = {"Seed": row["shuffle_seed"]}
         channels.append(channel)
         src[I] = CH + (row_index, None)
         src[I + ("ChannelName",)] = CH + (row_index, "name")
@@ -282,6 +287,9 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
         src[S + ("S3Uri",)] = CH + (row_index, "uri")
         src[S + ("S3DataType",)] = CH + (row_index, "s3_data_type")
         src[S + ("S3DataDistributionType",)] = CH + (row_index, "distribution")
+        src[S + ("AttributeNames",)] = CH + (row_index, "attribute_names")
+        src[I + ("ShuffleConfig",)] = CH + (row_index, "shuffle_seed")
+        src[I + ("ShuffleConfig", "Seed")] = CH + (row_index, "shuffle_seed")
         src[I + ("ContentType",)] = CH + (row_index, "content_type")
         src[I + ("CompressionType",)] = CH + (row_index, "compression")
         src[I + ("RecordWrapperType",)] = CH + (row_index, "record_wrapper")
@@ -585,10 +593,11 @@ def _definition_values(
             if key != "S3DataSource":
                 problems.append((f"{where}.InputDataConfig[{c_index}].DataSource.{key}", _unsupported(key)))
         for key in s3:
-            if key not in ("S3DataType", "S3Uri", "S3DataDistributionType") and s3[key]:
+            if key not in ("S3DataType", "S3Uri", "S3DataDistributionType", "AttributeNames") and s3[key]:
                 problems.append((f"{where}.InputDataConfig[{c_index}].DataSource.S3DataSource.{key}", _unsupported(key)))
         for key in channel:
-            if key not in ("ChannelName", "DataSource", "ContentType", "CompressionType", "RecordWrapperType", "InputMode"):
+            if key not in ("ChannelName", "DataSource", "ContentType", "CompressionType", "RecordWrapperType", "InputMode",
+                           "ShuffleConfig"):
                 problems.append((f"{where}.InputDataConfig[{c_index}].{key}", _unsupported(key)))
         channels.append({
             "name": channel.get("ChannelName") or "",
@@ -599,6 +608,8 @@ def _definition_values(
             "compression": channel.get("CompressionType") or "None",
             "record_wrapper": channel.get("RecordWrapperType") or "None",
             "input_mode": channel.get("InputMode") or "",
+            "shuffle_seed": _dict(channel.get("ShuffleConfig")).get("Seed"),
+            "attribute_names": list(s3.get("AttributeNames") or []),
         })
 
     return {

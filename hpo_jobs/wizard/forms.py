@@ -390,7 +390,7 @@ TABLES = {
     # table name in drafts and values: (formset prefix under "def", row fields)
     "hyperparameters": ("hp", ("name", "kind", "value", "min", "max", "scaling", "values", "builtin")),
     "channels": ("ch", ("name", "uri", "s3_data_type", "content_type", "compression", "distribution",
-                        "record_wrapper", "input_mode")),
+                        "record_wrapper", "input_mode", "shuffle_seed", "attribute_names")),
     "metric_definitions": ("md", ("name", "regex")),
     "environment": ("env", ("name", "value")),
 }
@@ -673,7 +673,8 @@ def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[st
             {"name": c.get("name") or "", "uri": c.get("uri") or "", "s3_data_type": c.get("s3_data_type") or "S3Prefix",
              "content_type": c.get("content_type") or "", "compression": c.get("compression") or "None",
              "distribution": c.get("distribution") or "", "record_wrapper": c.get("record_wrapper") or "None",
-             "input_mode": c.get("input_mode") or ""}
+             "input_mode": c.get("input_mode") or "", "shuffle_seed": _integer(c.get("shuffle_seed")),
+             "attribute_names": format_values(list(c.get("attribute_names") or []))}
             for c in values.get("channels") or []
         ],
         "metric_definitions": [
@@ -973,6 +974,10 @@ class ChannelForm(forms.Form):
         ("", "Default"), ("FullyReplicated", "FullyReplicated"), ("ShardedByS3Key", "ShardedByS3Key")])
     record_wrapper = forms.ChoiceField(label="Record wrapper", choices=[("None", "None"), ("RecordIO", "RecordIO")])
     input_mode = forms.ChoiceField(label="Input mode", required=False, choices=[("", "Definition's")] + INPUT_MODE_CHOICES)
+    shuffle_seed = forms.IntegerField(label="Shuffle seed", required=False,
+                                      widget=forms.NumberInput(attrs={"placeholder": "shuffle seed"}))
+    attribute_names = forms.CharField(label="Attribute names", required=False, max_length=5000,
+                                      widget=forms.TextInput(attrs={"placeholder": "attributes (augmented manifest)"}))
 
     def __init__(self, *args, capabilities: Capabilities | None = None, custom: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -985,6 +990,19 @@ class ChannelForm(forms.Form):
             _offer(self, "s3_data_type", capabilities.s3_data_types, engine)
             modes = capabilities.custom_image_input_modes if custom else capabilities.input_modes
             _offer(self, "input_mode", ("", *modes), engine)
+            source = self.data if self.is_bound else self.initial
+            if not capabilities.channel_shuffle and not source.get(
+                    self.add_prefix("shuffle_seed") if self.is_bound else "shuffle_seed"):
+                del self.fields["shuffle_seed"]
+
+    def clean_attribute_names(self) -> list[str]:
+        text = self.cleaned_data.get("attribute_names") or ""
+        names = parse_values(text)
+        if names is None:
+            raise ValidationError('A quote is not closed: write a name holding a comma as "a,b".')
+        if any(not name for name in names):
+            raise ValidationError("A name between commas is empty; remove the extra comma.")
+        return names
 
 
 def _offer(form: forms.Form, name: str, offered: tuple[str, ...], engine: str) -> None:
