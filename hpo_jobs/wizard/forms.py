@@ -7,8 +7,9 @@ problems located in this step, which the form puts next to the field they concer
 
 The definitions step is one composite form (``DefinitionsStepForm``) over a list of *drafts*: the
 raw text of each definition as typed, valid or not, so that nothing typed is lost on a round trip.
-One definition at a time is open in the editor (``DefinitionEditor``: a form and three formsets
-under the prefix ``def``); the others travel as JSON in one hidden field. Named submit buttons
+One definition at a time is open in the editor (``DefinitionEditor``: a form and four formsets, for
+hyperparameters, channels, metric definitions and environment variables, under the prefix ``def``);
+the others travel as JSON in one hidden field. Named submit buttons
 (``def-action``) add, copy, edit and remove definitions and rows without JavaScript.
 """
 
@@ -729,8 +730,8 @@ class DefinitionForm(forms.Form):
                                      help_text="Optional: how long a training job may wait for capacity before it "
                                                "is stopped, 1800 to 2419200 seconds (28 days).")
     checkpoint_uri = forms.CharField(label="Checkpoint S3 URI", max_length=1024, required=False,
-                                     help_text="Where training saves checkpoints, so that an interrupted spot "
-                                               "training job resumes from them: s3://bucket/prefix/.")
+                                     help_text="Optional: where training saves checkpoints, so that an interrupted "
+                                               "spot training job resumes from them: s3://bucket/prefix/.")
     checkpoint_local_path = forms.CharField(label="Checkpoint local path", max_length=4096, required=False,
                                             help_text="Optional: the folder in the container the checkpoints are "
                                                       "written to (SageMaker's default /opt/ml/checkpoints/).")
