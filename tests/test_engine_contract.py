@@ -88,6 +88,13 @@ mutation = st.one_of(
     st.tuples(st.just("HyperParameterTuningJobConfig.Strategy"), st.sampled_from(["Bayesian", "Random", "Grid",
                                                                                   "Hyperband"])),
     st.tuples(st.just("Autotune"), st.just({"Mode": "Enabled"})),
+    # Optional settings of a definition: honoured (output compression) or refused (the others).
+    st.tuples(st.just(f"{D}.OutputDataConfig.CompressionType"), st.sampled_from(["GZIP", "NONE"])),
+    st.tuples(st.just(f"{D}.OutputDataConfig.KmsKeyId"), st.just("alias/models")),
+    st.tuples(st.just(f"{D}.ResourceConfig.VolumeKmsKeyId"), st.just("alias/volumes")),
+    st.tuples(st.just(f"{D}.StoppingCondition.MaxPendingTimeInSeconds"), st.just(7200)),
+    st.tuples(st.just(f"{D}.CheckpointConfig"), st.just({"S3Uri": "s3://bucket/checkpoints/"})),
+    st.tuples(st.just(f"{D}.RetryStrategy"), st.just({"MaximumRetryAttempts": 2})),
 )
 
 

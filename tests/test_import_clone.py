@@ -145,10 +145,11 @@ def test_every_broken_rule_is_listed(bob_client, project):
 def test_members_the_wizard_cannot_carry_are_listed_not_dropped(bob_client, project):
     root = data_dir()
     request = local_request(root)
-    request["TrainingJobDefinition"]["CheckpointConfig"] = {"S3Uri": "s3://bucket/checkpoints/"}
+    definition = request["TrainingJobDefinition"]
+    definition["HyperParameterTuningResourceConfig"] = definition.pop("ResourceConfig")  # instance pools' form
     response = import_(bob_client, request)
     assert response.status_code == 400
-    assert "does not support CheckpointConfig" in response.content.decode()
+    assert "does not support HyperParameterTuningResourceConfig" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -325,7 +326,10 @@ def definition(draw, name: str) -> dict:
     values = {
         "name": name, "input_mode": draw(st.sampled_from(["File", "Pipe", "FastFile"])),
         "channels": [{
-            "name": channel, "uri": f"/data/{channel}", "s3_data_type": draw(st.sampled_from(["S3Prefix", "ManifestFile"])),
+            "name": channel, "uri": f"/data/{channel}",
+            "s3_data_type": draw(st.sampled_from(["S3Prefix", "ManifestFile", "AugmentedManifestFile"])),
+            "shuffle_seed": draw(st.none() | st.integers(0, 2**40)),
+            "attribute_names": draw(st.lists(NAME, unique=True, max_size=3)),
             "content_type": draw(st.sampled_from(["", "text/csv"])), "compression": draw(st.sampled_from(["None", "Gzip"])),
             "distribution": draw(st.sampled_from(["", "FullyReplicated", "ShardedByS3Key"])),
             "record_wrapper": draw(st.sampled_from(["None", "RecordIO"])), "input_mode": draw(st.sampled_from(["", "File", "Pipe"])),
@@ -336,6 +340,17 @@ def definition(draw, name: str) -> dict:
         "network_isolation": draw(st.booleans()), "inter_container_encryption": draw(st.booleans()),
     }
     values["max_wait"] = draw(st.integers(1, 200_000)) if values["use_spot"] else None
+    # The optional settings (SageMaker honours them all).
+    kms = st.just("") | st.from_regex(r"[a-zA-Z0-9:/_-]{1,20}", fullmatch=True)
+    checkpoint = draw(st.sampled_from(["", "s3://bucket/checkpoints/"]))
+    values.update(
+        environment=[{"name": name, "value": draw(TEXT | st.just(""))} for name in draw(
+            st.lists(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), unique=True, max_size=3))],
+        output_compression=draw(st.sampled_from(["GZIP", "NONE"])), output_kms=draw(kms), volume_kms=draw(kms),
+        max_pending=draw(st.none() | st.integers(1800, 2_419_200)), max_retries=draw(st.none() | st.integers(1, 30)),
+        checkpoint_uri=checkpoint,
+        checkpoint_local_path=draw(st.sampled_from(["", "/opt/ml/checkpoints"])) if checkpoint else "",
+    )
     if builtin:
         algorithm = draw(st.sampled_from([a for a in catalogue.ALGORITHMS.values() if REGION in a.regions]))
         metric = draw(st.sampled_from(algorithm.objective_metrics))
@@ -421,3 +436,24 @@ def test_every_problem_in_a_built_request_has_a_place_in_the_wizard(values):
         assert location is not None or issue.path == "", issue
         if location is not None:
             assert location[0] in ("job", "definitions", "resources", "policy"), (issue, location)
+
+
+# ---- settings beyond the basics, kept through import and clone -----------------------------------------
+@pytest.mark.django_db
+def test_an_uncompressed_output_is_kept_through_import_and_clone(bob_client, project):
+    root = data_dir()
+    request = local_request(root, name="no-gzip")
+    request["TrainingJobDefinition"]["OutputDataConfig"]["CompressionType"] = "NONE"
+    page = WizardPage(bob_client, bob_client.get(import_(bob_client, request)["Location"]))
+    assert page.step == "review", page.errors()
+    assert page.request_json()["TrainingJobDefinition"]["OutputDataConfig"] == {
+        "S3OutputPath": "s3://bucket/output/", "CompressionType": "NONE"}
+    assert "Output compression" in page.html and "NONE" in page.html  # the review says so
+    page.submit()
+    job = HpoJob.objects.get(name="no-gzip")
+    assert job.request["TrainingJobDefinition"]["OutputDataConfig"]["CompressionType"] == "NONE"
+
+    cloned = WizardPage(bob_client, bob_client.get("/projects/demo/hpo-jobs/no-gzip/clone/"))
+    cloned = cloned.next().next().next()
+    assert cloned.step == "review", cloned.errors()
+    assert cloned.request_json()["TrainingJobDefinition"]["OutputDataConfig"]["CompressionType"] == "NONE"

@@ -122,3 +122,23 @@ def test_settings_a_request_leaves_out_read_as_not_set_on_the_review_and_the_tab
     configuration = _text(bob_client.get("/projects/demo/hpo-jobs/imported-job/", {"tab": "configuration"}).content.decode())
     for fact in ("Target objective value — ", "Stop when not improving — ", "Stop on convergence — ", "Warm start Off"):
         assert fact in configuration, fact
+
+
+def test_a_definitions_optional_settings_are_presented():
+    request = single_request()
+    definition = request["TrainingJobDefinition"]
+    definition.update(Environment={"LOG_LEVEL": "debug"}, RetryStrategy={"MaximumRetryAttempts": 3},
+                      CheckpointConfig={"S3Uri": "s3://bucket/ck/", "LocalPath": "/opt/ml/ck"})
+    definition["OutputDataConfig"].update(CompressionType="NONE", KmsKeyId="alias/models")
+    definition["ResourceConfig"]["VolumeKmsKeyId"] = "alias/volumes"
+    definition["StoppingCondition"]["MaxPendingTimeInSeconds"] = 7200
+    presented = present_request(request)["definitions"][0]
+    _assert_plain(presented)
+    assert {key: presented[key] for key in (
+        "environment", "retries", "checkpoint", "checkpoint_local_path", "output_compression", "output_kms",
+        "volume_kms", "max_pending_s")} == {
+        "environment": [{"name": "LOG_LEVEL", "value": "debug"}], "retries": 3, "checkpoint": "s3://bucket/ck/",
+        "checkpoint_local_path": "/opt/ml/ck", "output_compression": "NONE", "output_kms": "alias/models",
+        "volume_kms": "alias/volumes", "max_pending_s": 7200}
+    # Left out, the output is compressed with SageMaker's default.
+    assert present_request(single_request())["definitions"][0]["output_compression"] == "GZIP"

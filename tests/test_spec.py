@@ -77,6 +77,7 @@ def test_without_a_context_nothing_site_specific_is_checked():
 
 
 # ---- every rule: a failing case ----------------------------------------------------------------------
+S3 = f"{D}.InputDataConfig[0].DataSource.S3DataSource"
 FAILING = [
     # (a) the service model, walked generically
     case("model-not-an-object", lambda: ["a", "list"], "", "must be a JSON object"),
@@ -404,6 +405,20 @@ FAILING = [
         "DirectoryPath": "/data"})),
          f"{D}.InputDataConfig[0].DataSource", "exactly one of S3DataSource, FileSystemDataSource and DatasetSource (got 2)"),
 
+    # a channel's augmented manifest: Pipe mode, with the attributes to read; attributes for nothing else
+    case("augmented-manifest-pipe-only", with_(single_request, (f"{S3}.S3DataType", "AugmentedManifestFile"),
+                                               (f"{S3}.AttributeNames", ["source-ref"])),
+         f"{D}.InputDataConfig[0].InputMode", "Pipe input mode only (got File)"),
+    case("augmented-manifest-own-mode", with_(single_request, (f"{S3}.S3DataType", "AugmentedManifestFile"),
+                                              (f"{S3}.AttributeNames", ["source-ref"]),
+                                              (f"{D}.AlgorithmSpecification.TrainingInputMode", "Pipe"),
+                                              (f"{D}.InputDataConfig[0].InputMode", "FastFile")),
+         f"{D}.InputDataConfig[0].InputMode", "Pipe input mode only (got FastFile)"),
+    case("augmented-manifest-attributes", with_(single_request, (f"{S3}.S3DataType", "AugmentedManifestFile"),
+                                                (f"{D}.InputDataConfig[0].InputMode", "Pipe")),
+         f"{S3}.AttributeNames", "needs the names of the attributes"),
+    case("attributes-only-augmented", with_(single_request, (f"{S3}.AttributeNames", ["source-ref"])),
+         f"{S3}.AttributeNames", "read from an augmented manifest only"),
     # (c) the local engine
     case("local-runnable", kmeans_request, f"{D}.AlgorithmSpecification.TrainingImage",
          "K-Means is not runnable on the local engine (it runs XGBoost, Linear Learner and k-NN); run it on SageMaker",
@@ -513,6 +528,13 @@ PASSING = [
             {"InstanceType": "ml.c5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}]})), CTX, id="instance-configs"),
     pytest.param(lambda: edit(edit(multi_request(), f"{D0}.Environment", {f"A{i}": "1" for i in range(24)}),
                               f"{D1}.Environment", {f"B{i}": "1" for i in range(24)}), CTX, id="48-environment-variables"),
+    pytest.param(with_(single_request, (f"{S3}.S3DataType", "AugmentedManifestFile"),
+                       (f"{S3}.AttributeNames", ["source-ref", "class"]),
+                       (f"{D}.InputDataConfig[0].InputMode", "Pipe")), CTX, id="augmented-manifest-in-pipe-mode"),
+    pytest.param(with_(single_request, (f"{S3}.S3DataType", "AugmentedManifestFile"),
+                       (f"{S3}.AttributeNames", ["source-ref"]),
+                       (f"{D}.AlgorithmSpecification.TrainingInputMode", "Pipe")), CTX,
+                 id="augmented-manifest-in-the-definitions-pipe-mode"),
     pytest.param(lambda: local_request(str(DATA_DIR)), LOCAL_CTX, id="local-absolute-path"),
     pytest.param(lambda: local_request(f"file://{DATA_DIR}/churn"), LOCAL_CTX, id="local-file-uri"),
     pytest.param(lambda: local_request(f"file://localhost{DATA_DIR}/a/../b"), LOCAL_CTX, id="local-file-uri-localhost-dotdot-inside"),

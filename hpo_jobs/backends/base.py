@@ -99,6 +99,12 @@ class Capabilities:
     custom_images: str
     configured_images: tuple[str, ...] = ()
     algorithm_resources: bool = True  # AlgorithmName (SageMaker algorithm resources)
+    # Optional settings of a training job definition the engine honours (the wizard offers only these).
+    checkpoints: bool = True  # CheckpointConfig
+    retry_strategy: bool = True  # RetryStrategy
+    max_pending_time: bool = True  # StoppingCondition.MaxPendingTimeInSeconds
+    kms_keys: bool = True  # OutputDataConfig.KmsKeyId, ResourceConfig.VolumeKmsKeyId
+    channel_shuffle: bool = True  # a channel's ShuffleConfig
     denied_environment_names: frozenset[str] = frozenset()
     denied_environment_prefixes: tuple[str, ...] = ()
     # Channels name local folders (a path or file:// URI in S3Uri) rather than s3:// URIs.

@@ -3,7 +3,8 @@
 What the engine accepts is declared once: ``capabilities`` (what the wizard offers) and
 ``check_request`` (every rule of this engine, each problem at its path in the request: built-ins it
 runs, the custom images its settings map to a command, Pipe input, compression and record wrappers,
-Environment variables, warm start parents, and the project's data folders). ``create_tuning_job``
+Environment variables, the optional settings it does not honour (checkpoints, retries, a pending time
+limit, KMS keys, shuffled channels), warm start parents, and the project's data folders). ``create_tuning_job``
 runs the portal's validation with that check (so it refuses nothing validation accepted), resolves
 the request with the settings into a plan (the command of each algorithm, the real path of each
 channel, the limits), writes the job's folder under settings.HPO_LOCAL_ENGINE_DIR and starts a
@@ -483,6 +484,11 @@ class LocalBackend:
             custom_images="configured",
             configured_images=tuple(sorted(settings.HPO_LOCAL_CUSTOM_IMAGES)),
             algorithm_resources=False,
+            checkpoints=False,
+            retry_strategy=False,
+            max_pending_time=False,
+            kms_keys=False,
+            channel_shuffle=False,
             denied_environment_names=container.DENIED_ENVIRONMENT_NAMES,
             denied_environment_prefixes=container.DENIED_ENVIRONMENT_PREFIXES,
             channels_are_local_paths=True,
@@ -765,10 +771,36 @@ class _LocalCheck:
                 self.add(ranges_path, f"The local engine cannot tune these ranges: {exc}")
         for index, channel in enumerate(_l(definition.get("InputDataConfig"))):
             self.channel(f"{path}.InputDataConfig[{index}]", _d(channel), modes)
+        self.optional_settings(path, definition)
         for name in _d(definition.get("Environment")):
             if isinstance(name, str) and self.capabilities.environment_denied(name):
                 self.add(f'{path}.Environment["{name}"]', f"Environment variable {name} cannot be set on the local "
                          "engine: it controls how programs are loaded or is set by the engine itself")
+
+    def optional_settings(self, path: str, definition: dict) -> None:
+        """The optional settings of a definition this engine does not honour, refused rather than ignored."""
+        caps = self.capabilities
+        output = _d(definition.get("OutputDataConfig"))
+        resource = _d(definition.get("ResourceConfig"))
+        stopping = _d(definition.get("StoppingCondition"))
+        refused = [
+            (not caps.checkpoints and definition.get("CheckpointConfig") is not None, f"{path}.CheckpointConfig",
+             "The local engine keeps no checkpoints (CheckpointConfig); remove it, or run the job on SageMaker"),
+            (not caps.retry_strategy and definition.get("RetryStrategy") is not None, f"{path}.RetryStrategy",
+             "The local engine does not retry training jobs (RetryStrategy); remove it, or run the job on SageMaker"),
+            (not caps.max_pending_time and stopping.get("MaxPendingTimeInSeconds") is not None,
+             f"{path}.StoppingCondition.MaxPendingTimeInSeconds",
+             "The local engine has no pending time limit (MaxPendingTimeInSeconds); remove it, or run the job on "
+             "SageMaker"),
+            (not caps.kms_keys and output.get("KmsKeyId") is not None, f"{path}.OutputDataConfig.KmsKeyId",
+             "The local engine does not encrypt with KMS keys; remove the output KMS key, or run the job on SageMaker"),
+            (not caps.kms_keys and resource.get("VolumeKmsKeyId") is not None,
+             f"{path}.ResourceConfig.VolumeKmsKeyId",
+             "The local engine does not encrypt with KMS keys; remove the volume KMS key, or run the job on SageMaker"),
+        ]
+        for refuse, where, message in refused:
+            if refuse:
+                self.add(where, message)
 
     def channel(self, path: str, channel: dict, modes: tuple[str, ...]) -> None:
         caps = self.capabilities
@@ -789,6 +821,9 @@ class _LocalCheck:
         if isinstance(mode, str) and mode not in modes:
             self.add(f"{path}.InputMode", f"{label}: the local engine reads {mode} input only for built-in "
                      f"algorithms; use {' or '.join(modes)}")
+        if not caps.channel_shuffle and channel.get("ShuffleConfig") is not None:
+            self.add(f"{path}.ShuffleConfig", f"{label}: the local engine does not shuffle a channel's files "
+                     "(ShuffleConfig); remove the shuffle seed, or run the job on SageMaker")
         source = _d(channel.get("DataSource"))
         for other in source:
             if other not in caps.data_sources and source[other] is not None:

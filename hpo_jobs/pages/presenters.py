@@ -64,7 +64,7 @@ def _ranges(ranges: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _channel(channel: dict[str, Any]) -> dict[str, str]:
+def _channel(channel: dict[str, Any]) -> dict[str, Any]:
     source = _dict(channel.get("DataSource"))
     s3 = _dict(source.get("S3DataSource"))
     fs = _dict(source.get("FileSystemDataSource"))
@@ -86,6 +86,8 @@ def _channel(channel: dict[str, Any]) -> dict[str, str]:
         "compression": str(channel.get("CompressionType", "")),
         "input_mode": str(channel.get("InputMode", "")),
         "record_wrapper": str(channel.get("RecordWrapperType", "")),
+        "shuffle_seed": _dict(channel.get("ShuffleConfig")).get("Seed"),
+        "attribute_names": [str(name) for name in _list(s3.get("AttributeNames"))],
     }
 
 
@@ -125,9 +127,11 @@ def _definition(read: facts.Definition, index: int) -> dict[str, Any]:
         "channels": [_channel(_dict(c)) for c in _list(definition.get("InputDataConfig"))],
         "output_path": str(output.get("S3OutputPath", "")),
         "output_kms": str(output.get("KmsKeyId", "")),
+        "output_compression": str(output.get("CompressionType") or "GZIP"),  # SageMaker's default when absent
         "instance_type": str(resources.get("InstanceType", "")),
         "instance_count": resources.get("InstanceCount"),
         "volume_gb": resources.get("VolumeSizeInGB"),
+        "volume_kms": str(resources.get("VolumeKmsKeyId", "")),
         "instance_configs": [
             {"type": str(_dict(c).get("InstanceType", "")), "count": _dict(c).get("InstanceCount"),
              "volume_gb": _dict(c).get("VolumeSizeInGB")}
@@ -143,6 +147,7 @@ def _definition(read: facts.Definition, index: int) -> dict[str, Any]:
         "encryption": bool(definition.get("EnableInterContainerTrafficEncryption", False)),
         "spot": bool(definition.get("EnableManagedSpotTraining", False)),
         "checkpoint": str(_dict(definition.get("CheckpointConfig")).get("S3Uri", "")),
+        "checkpoint_local_path": str(_dict(definition.get("CheckpointConfig")).get("LocalPath", "")),
         "retries": _dict(definition.get("RetryStrategy")).get("MaximumRetryAttempts"),
         "environment": _pairs(definition.get("Environment")),
     }

@@ -5,7 +5,7 @@ Two layers:
    lengths, numeric bounds, patterns, enums). botocore's client checks only required members, types and
    minimums; the server rejects the rest, and moto accepts anything, so the portal checks them here.
 2. ``validate_request`` adds the documented cross-field rules (strategies, ranges, limits, warm start,
-   built-in algorithms from the catalogue) and this portal's own policy (allowed images, instance types),
+   built-in algorithms from the catalogue, augmented manifests) and this portal's own policy (allowed images, instance types),
    then asks the engine that will run the job (``ValidationContext.engine``) for its own problems
    (``Backend.check_request``): what it cannot run, and the data folders the project may read.
 
@@ -1104,6 +1104,27 @@ class _Rules:
                 if len(given) != 1:
                     self.add(f"{path}.DataSource", "A channel's data source must be exactly one of S3DataSource, "
                              f"FileSystemDataSource and DatasetSource (got {len(given)})")
+                self._augmented_manifest(definition, path, channel, _dict(source.get("S3DataSource")))
+
+    def _augmented_manifest(self, definition: _Definition, path: str, channel: dict, s3: dict) -> None:
+        """SageMaker reads an augmented manifest in Pipe mode only, and only the attributes it is told to;
+        attribute names mean nothing for other data types."""
+        s3_path = f"{path}.DataSource.S3DataSource"
+        augmented = s3.get("S3DataType") == "AugmentedManifestFile"
+        names = s3.get("AttributeNames")
+        if not augmented:
+            if names:
+                self.add(f"{s3_path}.AttributeNames", "Attribute names are read from an augmented manifest only; "
+                         "set the data type to AugmentedManifestFile or remove them")
+            return
+        if not names:
+            self.add(f"{s3_path}.AttributeNames", "An augmented manifest needs the names of the attributes to "
+                     "read from each of its lines (for example source-ref, class)")
+        own = _str(channel.get("InputMode"))
+        mode = own or _str(_dict(definition.data.get("AlgorithmSpecification")).get("TrainingInputMode"))
+        if mode is not None and mode != "Pipe":
+            self.add(f"{path}.InputMode", f"SageMaker reads an augmented manifest in Pipe input mode only (got {mode}); set "
+                     "the channel's input mode to Pipe")
 
     # -- instances, time, environment --
     def resources(self) -> None:

@@ -48,7 +48,8 @@ _DEFINITION_MEMBERS = {
     "DefinitionName", "TuningObjective", "HyperParameterRanges", "StaticHyperParameters",
     "AlgorithmSpecification", "RoleArn", "InputDataConfig", "VpcConfig", "OutputDataConfig",
     "ResourceConfig", "StoppingCondition", "EnableNetworkIsolation",
-    "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining",
+    "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining", "Environment", "CheckpointConfig",
+    "RetryStrategy",
 }
 _CONFIG_MEMBERS = {
     "Strategy", "StrategyConfig", "HyperParameterTuningJobObjective", "ResourceLimits",
@@ -81,9 +82,12 @@ def build_request(
       - ``definitions``: a list of dicts: name, algorithm_source ("builtin" | "custom"), algorithm,
         image, objective_metric, objective_type, input_mode, metric_definitions [{name, regex}],
         hyperparameters [{name, kind, value, min, max, scaling, values}], channels [{name, uri,
-        s3_data_type, content_type, compression, distribution, record_wrapper, input_mode}],
-        output_path, instance_type, instance_count, volume_size, max_runtime, use_spot, max_wait,
-        network_isolation, inter_container_encryption.
+        s3_data_type, content_type, compression, distribution, record_wrapper, input_mode, shuffle_seed,
+        attribute_names (list)}],
+        environment [{name, value}], output_path, output_compression ("GZIP" | "NONE"), output_kms,
+        instance_type, instance_count, volume_size, volume_kms, max_runtime, max_pending, use_spot,
+        max_wait, checkpoint_uri, checkpoint_local_path, max_retries, network_isolation,
+        inter_container_encryption.
       - ``resources``: max_parallel, max_jobs, max_runtime.
 
     When ``sources`` is given it is filled with request path (a tuple) -> wizard location, so that
@@ -261,6 +265,8 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
         s3: dict[str, Any] = {"S3DataType": row.get("s3_data_type") or "S3Prefix", "S3Uri": row.get("uri") or ""}
         if row.get("distribution"):
             s3["S3DataDistributionType"] = row["distribution"]
+        if row.get("attribute_names"):
+            s3["AttributeNames"] = list(row["attribute_names"])
         channel: dict[str, Any] = {"ChannelName": row.get("name") or "", "DataSource": {"S3DataSource": s3}}
         if row.get("content_type"):
             channel["ContentType"] = row["content_type"]
@@ -270,6 +276,8 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
             channel["RecordWrapperType"] = row["record_wrapper"]
         if row.get("input_mode"):
             channel["InputMode"] = row["input_mode"]
+        if row.get("shuffle_seed") is not None:
+            channel["ShuffleConfig"] = {"Seed": row["shuffle_seed"]}
         channels.append(channel)
         src[I] = CH + (row_index, None)
         src[I + ("ChannelName",)] = CH + (row_index, "name")
@@ -279,33 +287,71 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
         src[S + ("S3Uri",)] = CH + (row_index, "uri")
         src[S + ("S3DataType",)] = CH + (row_index, "s3_data_type")
         src[S + ("S3DataDistributionType",)] = CH + (row_index, "distribution")
+        src[S + ("AttributeNames",)] = CH + (row_index, "attribute_names")
+        src[I + ("ShuffleConfig",)] = CH + (row_index, "shuffle_seed")
+        src[I + ("ShuffleConfig", "Seed")] = CH + (row_index, "shuffle_seed")
         src[I + ("ContentType",)] = CH + (row_index, "content_type")
         src[I + ("CompressionType",)] = CH + (row_index, "compression")
         src[I + ("RecordWrapperType",)] = CH + (row_index, "record_wrapper")
         src[I + ("InputMode",)] = CH + (row_index, "input_mode")
     definition["InputDataConfig"] = channels
 
-    definition["OutputDataConfig"] = {"S3OutputPath": values.get("output_path") or ""}
+    output: dict[str, Any] = {"S3OutputPath": values.get("output_path") or ""}
+    if values.get("output_kms"):
+        output["KmsKeyId"] = values["output_kms"]
+    if values.get("output_compression") == "NONE":  # GZIP is SageMaker's default: sent only when not wanted
+        output["CompressionType"] = "NONE"
+    definition["OutputDataConfig"] = output
     src[D + ("OutputDataConfig",)] = here + ("output_path",)
     src[D + ("OutputDataConfig", "S3OutputPath")] = here + ("output_path",)
+    src[D + ("OutputDataConfig", "KmsKeyId")] = here + ("output_kms",)
+    src[D + ("OutputDataConfig", "CompressionType")] = here + ("output_compression",)
 
     definition["ResourceConfig"] = {
         "InstanceType": values.get("instance_type") or "",
         "InstanceCount": values.get("instance_count"),
         "VolumeSizeInGB": values.get("volume_size"),
     }
+    if values.get("volume_kms"):
+        definition["ResourceConfig"]["VolumeKmsKeyId"] = values["volume_kms"]
     src[D + ("ResourceConfig",)] = here + ("instance_type",)
     src[D + ("ResourceConfig", "InstanceType")] = here + ("instance_type",)
     src[D + ("ResourceConfig", "InstanceCount")] = here + ("instance_count",)
     src[D + ("ResourceConfig", "VolumeSizeInGB")] = here + ("volume_size",)
+    src[D + ("ResourceConfig", "VolumeKmsKeyId")] = here + ("volume_kms",)
 
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": values.get("max_runtime")}
     if values.get("use_spot") and values.get("max_wait") is not None:
         stopping["MaxWaitTimeInSeconds"] = values["max_wait"]
+    if values.get("max_pending") is not None:
+        stopping["MaxPendingTimeInSeconds"] = values["max_pending"]
     definition["StoppingCondition"] = stopping
     src[D + ("StoppingCondition",)] = here + ("max_runtime",)
     src[D + ("StoppingCondition", "MaxRuntimeInSeconds")] = here + ("max_runtime",)
     src[D + ("StoppingCondition", "MaxWaitTimeInSeconds")] = here + ("max_wait",)
+    src[D + ("StoppingCondition", "MaxPendingTimeInSeconds")] = here + ("max_pending",)
+
+    if values.get("checkpoint_uri"):  # offered with spot training, which resumes from it; valid without
+        checkpoint = {"S3Uri": values["checkpoint_uri"]}
+        if values.get("checkpoint_local_path"):
+            checkpoint["LocalPath"] = values["checkpoint_local_path"]
+        definition["CheckpointConfig"] = checkpoint
+    src[D + ("CheckpointConfig",)] = here + ("checkpoint_uri",)
+    src[D + ("CheckpointConfig", "S3Uri")] = here + ("checkpoint_uri",)
+    src[D + ("CheckpointConfig", "LocalPath")] = here + ("checkpoint_local_path",)
+
+    if values.get("max_retries") is not None:
+        definition["RetryStrategy"] = {"MaximumRetryAttempts": values["max_retries"]}
+    src[D + ("RetryStrategy",)] = here + ("max_retries",)
+    src[D + ("RetryStrategy", "MaximumRetryAttempts")] = here + ("max_retries",)
+
+    environment = values.get("environment") or []
+    if environment:
+        definition["Environment"] = {row.get("name") or "": row.get("value") or "" for row in environment}
+    EN = here + ("environment",)
+    src[D + ("Environment",)] = EN + (None, None)
+    for row_index, row in enumerate(environment):
+        src[D + ("Environment", row.get("name") or "")] = EN + (row_index, "name")
 
     definition["EnableNetworkIsolation"] = bool(values.get("network_isolation"))
     definition["EnableInterContainerTrafficEncryption"] = bool(values.get("inter_container_encryption"))
@@ -488,8 +534,7 @@ def _definition_values(
 ) -> dict[str, Any]:
     for key in raw:
         if key not in _DEFINITION_MEMBERS:
-            if key in ("CheckpointConfig", "RetryStrategy", "Environment", "HyperParameterTuningResourceConfig") \
-                    and not raw[key]:
+            if key == "HyperParameterTuningResourceConfig" and not raw[key]:
                 continue  # empty: the same as absent
             problems.append((f"{where}.{key}", _unsupported(key)))
     algorithm_spec = _dict(raw.get("AlgorithmSpecification"))
@@ -506,16 +551,19 @@ def _definition_values(
     objective = _dict(raw.get("TuningObjective"))
     output = _dict(raw.get("OutputDataConfig"))
     for key in output:
-        if key != "S3OutputPath" and output[key] not in (None, "", "NONE"):
+        if key not in ("S3OutputPath", "KmsKeyId", "CompressionType"):
             problems.append((f"{where}.OutputDataConfig.{key}", _unsupported(key)))
     resource = _dict(raw.get("ResourceConfig"))
     for key in resource:
-        if key not in ("InstanceType", "InstanceCount", "VolumeSizeInGB") and resource[key]:
+        if key not in ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId") and resource[key]:
             problems.append((f"{where}.ResourceConfig.{key}", _unsupported(key)))
     stopping = _dict(raw.get("StoppingCondition"))
     for key in stopping:
-        if key not in ("MaxRuntimeInSeconds", "MaxWaitTimeInSeconds"):
+        if key not in ("MaxRuntimeInSeconds", "MaxWaitTimeInSeconds", "MaxPendingTimeInSeconds"):
             problems.append((f"{where}.StoppingCondition.{key}", _unsupported(key)))
+    checkpoint = _dict(raw.get("CheckpointConfig"))
+    retry = _dict(raw.get("RetryStrategy"))
+    environment = _dict(raw.get("Environment"))
 
     hyperparameters = []
     ranges = _dict(raw.get("HyperParameterRanges"))
@@ -545,10 +593,11 @@ def _definition_values(
             if key != "S3DataSource":
                 problems.append((f"{where}.InputDataConfig[{c_index}].DataSource.{key}", _unsupported(key)))
         for key in s3:
-            if key not in ("S3DataType", "S3Uri", "S3DataDistributionType") and s3[key]:
+            if key not in ("S3DataType", "S3Uri", "S3DataDistributionType", "AttributeNames") and s3[key]:
                 problems.append((f"{where}.InputDataConfig[{c_index}].DataSource.S3DataSource.{key}", _unsupported(key)))
         for key in channel:
-            if key not in ("ChannelName", "DataSource", "ContentType", "CompressionType", "RecordWrapperType", "InputMode"):
+            if key not in ("ChannelName", "DataSource", "ContentType", "CompressionType", "RecordWrapperType", "InputMode",
+                           "ShuffleConfig"):
                 problems.append((f"{where}.InputDataConfig[{c_index}].{key}", _unsupported(key)))
         channels.append({
             "name": channel.get("ChannelName") or "",
@@ -559,6 +608,8 @@ def _definition_values(
             "compression": channel.get("CompressionType") or "None",
             "record_wrapper": channel.get("RecordWrapperType") or "None",
             "input_mode": channel.get("InputMode") or "",
+            "shuffle_seed": _dict(channel.get("ShuffleConfig")).get("Seed"),
+            "attribute_names": list(s3.get("AttributeNames") or []),
         })
 
     return {
@@ -575,13 +626,22 @@ def _definition_values(
         ],
         "hyperparameters": hyperparameters,
         "channels": channels,
+        "environment": [{"name": name, "value": value} for name, value in environment.items()],
         "output_path": output.get("S3OutputPath") or "",
+        # An explicit GZIP is SageMaker's default, which the wizard sends by leaving the member out.
+        "output_compression": "NONE" if output.get("CompressionType") == "NONE" else "GZIP",
+        "output_kms": output.get("KmsKeyId") or "",
         "instance_type": resource.get("InstanceType") or "",
         "instance_count": resource.get("InstanceCount"),
         "volume_size": resource.get("VolumeSizeInGB"),
+        "volume_kms": resource.get("VolumeKmsKeyId") or "",
         "max_runtime": stopping.get("MaxRuntimeInSeconds"),
+        "max_pending": stopping.get("MaxPendingTimeInSeconds"),
         "use_spot": bool(raw.get("EnableManagedSpotTraining")),
         "max_wait": stopping.get("MaxWaitTimeInSeconds"),
+        "checkpoint_uri": checkpoint.get("S3Uri") or "",
+        "checkpoint_local_path": checkpoint.get("LocalPath") or "",
+        "max_retries": retry.get("MaximumRetryAttempts"),
         "network_isolation": bool(raw.get("EnableNetworkIsolation")),
         "inter_container_encryption": bool(raw.get("EnableInterContainerTrafficEncryption")),
     }

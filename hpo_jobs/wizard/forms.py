@@ -7,8 +7,9 @@ problems located in this step, which the form puts next to the field they concer
 
 The definitions step is one composite form (``DefinitionsStepForm``) over a list of *drafts*: the
 raw text of each definition as typed, valid or not, so that nothing typed is lost on a round trip.
-One definition at a time is open in the editor (``DefinitionEditor``: a form and three formsets
-under the prefix ``def``); the others travel as JSON in one hidden field. Named submit buttons
+One definition at a time is open in the editor (``DefinitionEditor``: a form and four formsets, for
+hyperparameters, channels, metric definitions and environment variables, under the prefix ``def``);
+the others travel as JSON in one hidden field. Named submit buttons
 (``def-action``) add, copy, edit and remove definitions and rows without JavaScript.
 """
 
@@ -41,6 +42,7 @@ MAX_DEFINITIONS = facts.MAX_DEFINITIONS
 MAX_HYPERPARAMETER_ROWS = 100  # SageMaker: 100 hyperparameters per definition, static and tuned together
 MAX_CHANNELS = 20
 MAX_METRIC_DEFINITIONS = 40
+MAX_ENVIRONMENT_ROWS = facts.MAX_ENVIRONMENT_VARIABLES  # SageMaker's limit is across all definitions
 MAX_WARM_START_PARENTS = facts.MAX_WARM_START_PARENTS
 # Rows read from a posted formset at most, whatever its management form claims (a tampered count
 # must not make the server build thousands of forms); beyond the limits above the formset says so.
@@ -382,13 +384,16 @@ DEFINITION_FIELDS = (
     "name", "algorithm_source", "algorithm", "image", "loaded_algorithm", "objective_metric", "objective_type",
     "input_mode", "output_path", "instance_type", "instance_count", "volume_size", "max_runtime", "use_spot",
     "max_wait", "network_isolation", "inter_container_encryption", "algorithm_version",
+    "output_compression", "output_kms", "volume_kms", "max_pending", "checkpoint_uri", "checkpoint_local_path",
+    "max_retries",
 )
 TABLES = {
     # table name in drafts and values: (formset prefix under "def", row fields)
     "hyperparameters": ("hp", ("name", "kind", "value", "min", "max", "scaling", "values", "builtin")),
     "channels": ("ch", ("name", "uri", "s3_data_type", "content_type", "compression", "distribution",
-                        "record_wrapper", "input_mode")),
+                        "record_wrapper", "input_mode", "shuffle_seed", "attribute_names")),
     "metric_definitions": ("md", ("name", "regex")),
+    "environment": ("env", ("name", "value")),
 }
 EDITOR_PREFIX = "def"
 BOOLEAN_FIELDS = ("use_spot", "network_isolation", "inter_container_encryption")
@@ -533,10 +538,13 @@ def new_draft(options: WizardOptions, name: str) -> dict[str, Any]:
             "instance_type": options.instance_types[0] if options.instance_types else "",
             "instance_count": "1", "volume_size": "30", "max_runtime": "3600", "use_spot": "", "max_wait": "",
             "network_isolation": "", "inter_container_encryption": "", "algorithm_version": "",
+            "output_compression": "GZIP", "output_kms": "", "volume_kms": "", "max_pending": "",
+            "checkpoint_uri": "", "checkpoint_local_path": "", "max_retries": "",
         },
         "hyperparameters": [],
         "channels": default_channels(options),
         "metric_definitions": [],
+        "environment": [],
     }
     load_algorithm_defaults(draft, options)
     return draft
@@ -626,6 +634,13 @@ def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[st
         "network_isolation": "on" if values.get("network_isolation") else "",
         "inter_container_encryption": "on" if values.get("inter_container_encryption") else "",
         "algorithm_version": "",
+        "output_compression": values.get("output_compression") or "GZIP",
+        "output_kms": values.get("output_kms") or "",
+        "volume_kms": values.get("volume_kms") or "",
+        "max_pending": _integer(values.get("max_pending")),
+        "checkpoint_uri": values.get("checkpoint_uri") or "",
+        "checkpoint_local_path": values.get("checkpoint_local_path") or "",
+        "max_retries": _integer(values.get("max_retries")),
     }
     if source == "builtin" and fields["algorithm"] in catalogue.ALGORITHMS:
         algorithm = catalogue.get(fields["algorithm"])
@@ -659,11 +674,15 @@ def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[st
             {"name": c.get("name") or "", "uri": c.get("uri") or "", "s3_data_type": c.get("s3_data_type") or "S3Prefix",
              "content_type": c.get("content_type") or "", "compression": c.get("compression") or "None",
              "distribution": c.get("distribution") or "", "record_wrapper": c.get("record_wrapper") or "None",
-             "input_mode": c.get("input_mode") or ""}
+             "input_mode": c.get("input_mode") or "", "shuffle_seed": _integer(c.get("shuffle_seed")),
+             "attribute_names": format_values(list(c.get("attribute_names") or []))}
             for c in values.get("channels") or []
         ],
         "metric_definitions": [
             {"name": m.get("name") or "", "regex": m.get("regex") or ""} for m in values.get("metric_definitions") or []
+        ],
+        "environment": [
+            {"name": _text(e.get("name")), "value": _text(e.get("value"))} for e in values.get("environment") or []
         ],
     }
 
@@ -700,6 +719,25 @@ class DefinitionForm(forms.Form):
     network_isolation = forms.BooleanField(label="Network isolation", required=False,
                                            help_text="The training container gets no network access.")
     inter_container_encryption = forms.BooleanField(label="Encrypt traffic between instances", required=False)
+    output_compression = forms.ChoiceField(label="Output compression", required=False, choices=[
+        ("GZIP", "Gzip (SageMaker's default)"), ("NONE", "None")],
+        help_text="How the model artifacts are written to the output path.")
+    output_kms = forms.CharField(label="Output KMS key", max_length=2048, required=False,
+                                 help_text="Optional: the KMS key (ID, ARN or alias) that encrypts the model artifacts.")
+    volume_kms = forms.CharField(label="Volume KMS key", max_length=2048, required=False,
+                                 help_text="Optional: the KMS key that encrypts the training instances' storage volumes.")
+    max_pending = forms.IntegerField(label="Max pending time (seconds)", required=False,
+                                     help_text="Optional: how long a training job may wait for capacity before it "
+                                               "is stopped, 1800 to 2419200 seconds (28 days).")
+    checkpoint_uri = forms.CharField(label="Checkpoint S3 URI", max_length=1024, required=False,
+                                     help_text="Optional: where training saves checkpoints, so that an interrupted "
+                                               "spot training job resumes from them: s3://bucket/prefix/.")
+    checkpoint_local_path = forms.CharField(label="Checkpoint local path", max_length=4096, required=False,
+                                            help_text="Optional: the folder in the container the checkpoints are "
+                                                      "written to (SageMaker's default /opt/ml/checkpoints/).")
+    max_retries = forms.IntegerField(label="Retries on internal errors", required=False,
+                                     help_text="Optional: how many times SageMaker retries a training job that "
+                                               "fails with an internal server error, 1 to 30.")
     # Choosing a version sets the image (which is what the request keeps).
     # Not a ChoiceField: a version left over from another algorithm is ignored, never an error.
     algorithm_version = forms.CharField(label="Version", required=False, max_length=64, widget=forms.Select(),
@@ -724,6 +762,17 @@ class DefinitionForm(forms.Form):
                else caps.input_modes, caps.display_name)
         self.fields["image"].widget.attrs.update({"list": "custom-images", "spellcheck": "false"})
         self.fields["output_path"].widget.attrs["spellcheck"] = "false"
+        for name in ("output_kms", "volume_kms", "checkpoint_uri", "checkpoint_local_path"):
+            self.fields[name].widget.attrs["spellcheck"] = "false"
+        # Settings the engine does not run are not offered; a value from an import or a clone still
+        # shows, and the engine's check refuses it next to its field.
+        for names, offered in ((("output_kms", "volume_kms"), caps.kms_keys),
+                               (("checkpoint_uri", "checkpoint_local_path"), caps.checkpoints),
+                               (("max_retries",), caps.retry_strategy),
+                               (("max_pending",), caps.max_pending_time)):
+            if not offered and not any(self._raw(name) for name in names):
+                for name in names:
+                    del self.fields[name]
         if not options.capabilities.writes_output_path:
             self.fields["output_path"].help_text = (
                 f"{options.capabilities.display_name.capitalize()} keeps each training job's model in its own "
@@ -800,6 +849,10 @@ class DefinitionForm(forms.Form):
             data["algorithm"] = ""
             if not data.get("image"):
                 self.add_error("image", "Enter the image URI of the custom algorithm (registry/repository:tag).")
+        data["output_compression"] = data.get("output_compression") or "GZIP"  # a draft from before the field
+        if data.get("checkpoint_local_path") and not data.get("checkpoint_uri") and "checkpoint_uri" not in self.errors:
+            self.add_error("checkpoint_uri", "A checkpoint local path needs the S3 URI the checkpoints are copied "
+                           "to; give one, or clear the local path.")
         if data.get("use_spot"):
             if data.get("max_wait") is None and "max_wait" not in self.errors:
                 self.add_error("max_wait", "Spot training needs the longest time to wait for capacity, at least the max runtime.")
@@ -922,6 +975,10 @@ class ChannelForm(forms.Form):
         ("", "Default"), ("FullyReplicated", "FullyReplicated"), ("ShardedByS3Key", "ShardedByS3Key")])
     record_wrapper = forms.ChoiceField(label="Record wrapper", choices=[("None", "None"), ("RecordIO", "RecordIO")])
     input_mode = forms.ChoiceField(label="Input mode", required=False, choices=[("", "Definition's")] + INPUT_MODE_CHOICES)
+    shuffle_seed = forms.IntegerField(label="Shuffle seed", required=False,
+                                      widget=forms.NumberInput(attrs={"placeholder": "shuffle seed"}))
+    attribute_names = forms.CharField(label="Attribute names", required=False, max_length=5000,
+                                      widget=forms.TextInput(attrs={"placeholder": "attributes (augmented manifest)"}))
 
     def __init__(self, *args, capabilities: Capabilities | None = None, custom: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -934,6 +991,19 @@ class ChannelForm(forms.Form):
             _offer(self, "s3_data_type", capabilities.s3_data_types, engine)
             modes = capabilities.custom_image_input_modes if custom else capabilities.input_modes
             _offer(self, "input_mode", ("", *modes), engine)
+            source = self.data if self.is_bound else self.initial
+            if not capabilities.channel_shuffle and not source.get(
+                    self.add_prefix("shuffle_seed") if self.is_bound else "shuffle_seed"):
+                del self.fields["shuffle_seed"]
+
+    def clean_attribute_names(self) -> list[str]:
+        text = self.cleaned_data.get("attribute_names") or ""
+        names = parse_values(text)
+        if names is None:
+            raise ValidationError('A quote is not closed: write a name holding a comma as "a,b".')
+        if any(not name for name in names):
+            raise ValidationError("A name between commas is empty; remove the extra comma.")
+        return names
 
 
 def _offer(form: forms.Form, name: str, offered: tuple[str, ...], engine: str) -> None:
@@ -963,9 +1033,28 @@ class MetricDefinitionForm(forms.Form):
         return regex
 
 
+class EnvironmentForm(forms.Form):
+    """One environment variable a definition's training jobs get."""
+
+    name = forms.CharField(label="Variable", max_length=512, error_messages={"required": "Name the variable, or "
+                                                                                          "remove the row."})
+    value = forms.CharField(label="Value", max_length=512, required=False)
+
+
 class _RowsFormSet(forms.BaseFormSet):
     def get_form_kwargs(self, index):
         return dict(self.form_kwargs)
+
+
+class _EnvironmentFormSet(_RowsFormSet):
+    def clean(self) -> None:
+        super().clean()
+        seen: set[str] = set()
+        for form in self.forms:
+            name = (form.cleaned_data or {}).get("name") if form.is_valid() else None
+            if name and name in seen:
+                form.add_error("name", f"Variable {name} is set twice in this definition; keep one row.")
+            seen.add(name or "")
 
 
 HyperparameterFormSet = formset_factory(
@@ -980,8 +1069,12 @@ MetricDefinitionFormSet = formset_factory(
     MetricDefinitionForm, formset=_RowsFormSet, extra=0, max_num=MAX_METRIC_DEFINITIONS, validate_max=True,
     absolute_max=ABSOLUTE_MAX_ROWS,
 )
+EnvironmentFormSet = formset_factory(
+    EnvironmentForm, formset=_EnvironmentFormSet, extra=0, max_num=MAX_ENVIRONMENT_ROWS, validate_max=True,
+    absolute_max=ABSOLUTE_MAX_ROWS,
+)
 for _formset, _noun in ((HyperparameterFormSet, "hyperparameters"), (ChannelFormSet, "channels"),
-                        (MetricDefinitionFormSet, "metric definitions")):
+                        (MetricDefinitionFormSet, "metric definitions"), (EnvironmentFormSet, "environment variables")):
     _formset.default_error_messages = {
         **forms.BaseFormSet.default_error_messages,
         "too_many_forms": f"At most %(num)d {_noun} per definition.",
@@ -1009,7 +1102,8 @@ class DefinitionEditor:
         algorithm = self.form.chosen_algorithm if not self.form.is_custom else None
         self.tables: dict[str, forms.BaseFormSet] = {}
         for table, formset_class in (("hyperparameters", HyperparameterFormSet), ("channels", ChannelFormSet),
-                                     ("metric_definitions", MetricDefinitionFormSet)):
+                                     ("metric_definitions", MetricDefinitionFormSet),
+                                     ("environment", EnvironmentFormSet)):
             short = TABLES[table][0]
             form_kwargs: dict[str, Any] = {}
             if table == "hyperparameters":
@@ -1035,6 +1129,10 @@ class DefinitionEditor:
     def metric_definitions(self) -> forms.BaseFormSet:
         return self.tables["metric_definitions"]
 
+    @property
+    def environment(self) -> forms.BaseFormSet:
+        return self.tables["environment"]
+
     def is_valid(self) -> bool:
         """Whether every field and row of the definition is valid on its own."""
         if self._valid is None:
@@ -1055,6 +1153,7 @@ class DefinitionEditor:
         ]
         values["channels"] = list(self.channels.cleaned_data)
         values["metric_definitions"] = list(self.metric_definitions.cleaned_data) if self.form.is_custom else []
+        values["environment"] = list(self.environment.cleaned_data)
         return values
 
     def add_problem(self, location: tuple, message: str) -> None:
@@ -1223,7 +1322,7 @@ class DefinitionsStepForm:
             rows = draft[table]
             if verb == "add-row":
                 limit = {"hyperparameters": MAX_HYPERPARAMETER_ROWS, "channels": MAX_CHANNELS,
-                         "metric_definitions": MAX_METRIC_DEFINITIONS}[table]
+                         "metric_definitions": MAX_METRIC_DEFINITIONS, "environment": MAX_ENVIRONMENT_ROWS}[table]
                 if len(rows) >= limit:
                     self.notices.append(f"At most {limit} rows here.")
                     return
@@ -1260,6 +1359,8 @@ class DefinitionsStepForm:
         if table == "channels":
             return {"name": "", "uri": "", "s3_data_type": "S3Prefix", "content_type": "", "compression": "None",
                     "distribution": "", "record_wrapper": "None", "input_mode": ""}
+        if table == "environment":
+            return {"name": "", "value": ""}
         return {"name": "", "regex": ""}
 
     def _free_name(self, base: str, first_number: int | None = None) -> str:

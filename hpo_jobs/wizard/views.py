@@ -69,7 +69,8 @@ RUNS_KEY = "hpo_wizard_runs"  # the session's open runs, oldest first
 DONE_KEY = "hpo_wizard_done"  # finished runs -> the URL of the job each created
 MAX_RUNS = 10  # open wizards kept per session; the oldest is dropped beyond this
 MAX_DONE = 20
-TABLE_LABELS = {"hyperparameters": "hyperparameter", "channels": "channel", "metric_definitions": "metric definition"}
+TABLE_LABELS = {"hyperparameters": "hyperparameter", "channels": "channel", "metric_definitions": "metric definition",
+                "environment": "environment variable"}
 
 
 def _prefix(project, token: str) -> str:
