@@ -110,11 +110,8 @@ def test_two_jobs_never_run_more_training_processes_than_the_machine_cap(engine,
         level += step
         peak = max(peak, level)
     assert peak == 2  # the cap, reached, and never passed (each job alone would run 2: 4 in all)
-
-    # Queued fairly: the second job got slots before the first had started all of its training jobs.
-    first_starts = sorted(r["start_time"] for r in engine.state("first")["training_jobs"])
-    second_starts = sorted(r["start_time"] for r in engine.state("second")["training_jobs"])
-    assert second_starts[0] < first_starts[-1]
+    # Which job's training jobs started first depends on how fast each supervisor started, so the
+    # order slots are granted in is checked on the slots themselves (the next test), not on times.
 
 
 def test_slots_are_granted_in_queue_order_and_a_dead_waiters_ticket_is_dropped(tmp_path):
