@@ -14,8 +14,6 @@ forest over them): its ratio is shown, not judged. The exit status is 1 when one
 
 from __future__ import annotations
 
-import os
-import shutil
 import statistics
 import sys
 import time
@@ -24,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from database import bench_database_url  # noqa: E402
+import database  # noqa: E402
 from database import label as database_label  # noqa: E402
 
 BENCH_DIR = ROOT / "var" / "bench" / "insights"  # this script's own: it is wiped at each run
@@ -35,30 +33,7 @@ MAX_TAB_BYTES = 3_000_000
 
 
 def setup_django() -> None:
-    shutil.rmtree(BENCH_DIR, ignore_errors=True)
-    BENCH_DIR.mkdir(parents=True)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "hpo_portal.settings",
-        "HPO_VAR_DIR": str(BENCH_DIR),
-        "DATABASE_URL": bench_database_url(BENCH_DIR / "bench.sqlite3"),
-        "SECRET_KEY": "bench-only-secret-key",
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "LOG_LEVEL": "WARNING",
-    })
-    sys.path.insert(0, str(ROOT))
-    from django.conf import settings
-
-    settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    database.setup_django(BENCH_DIR, database.bench_database_url(BENCH_DIR / "bench.sqlite3"))
 
 
 def main() -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from database import bench_database_url  # noqa: E402
+import database  # noqa: E402
 from database import label as database_label  # noqa: E402
 
 BENCH_DIR = ROOT / "var" / "bench" / "pages"  # this script's own: it is wiped at each run
@@ -38,31 +37,7 @@ MAX_CHARTS_BYTES = 1_000_000  # the charts tab may not grow past this, whatever 
 
 
 def setup_django() -> None:
-    shutil.rmtree(BENCH_DIR, ignore_errors=True)
-    BENCH_DIR.mkdir(parents=True)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "hpo_portal.settings",
-        "HPO_VAR_DIR": str(BENCH_DIR),
-        "DATABASE_URL": bench_database_url(BENCH_DIR / "bench.sqlite3"),
-        "SECRET_KEY": "bench-only-secret-key",
-        "DEBUG": "0",  # measure what production runs: no debug templates, no query log
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "LOG_LEVEL": "WARNING",
-    })
-    sys.path.insert(0, str(ROOT))
-    from django.conf import settings
-
-    # Static URLs without a collectstatic manifest (the pages are what is measured, not static files).
-    settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    database.setup_django(BENCH_DIR, database.bench_database_url(BENCH_DIR / "bench.sqlite3"))
 
 
 def measure(client, urls: list[str], streaming: bool = False) -> list[tuple[int, float, int]]:

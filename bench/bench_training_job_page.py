@@ -19,15 +19,16 @@ log's time, or when the engine's read of a line takes more than 50 ms.
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import database  # noqa: E402
+
 BENCH_DIR = ROOT / "var" / "bench" / "training-job-page"  # this script's own: it is wiped at each run
 LINES = 10_000
 VALUE_CHARS = 2_500
@@ -37,31 +38,8 @@ MAX_MS_PER_LINE = 50.0
 
 
 def setup_django() -> None:
-    shutil.rmtree(BENCH_DIR, ignore_errors=True)
-    BENCH_DIR.mkdir(parents=True)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "hpo_portal.settings",
-        "HPO_VAR_DIR": str(BENCH_DIR),
-        "HPO_LOCAL_ENGINE_DIR": str(BENCH_DIR / "engine"),
-        "DATABASE_URL": f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}",
-        "SECRET_KEY": "bench-only-secret-key",
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "LOG_LEVEL": "WARNING",
-    })
-    sys.path.insert(0, str(ROOT))
-    from django.conf import settings
-
-    settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    database.setup_django(BENCH_DIR, f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}",
+                          HPO_LOCAL_ENGINE_DIR=str(BENCH_DIR / "engine"))
 
 
 def make_log(long_values: bool) -> str:
