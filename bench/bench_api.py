@@ -5,8 +5,8 @@ under var/bench/api/, as bench_pages.py measures the pages.
     .venv/bin/python bench/bench_api.py
 
 What must hold: the number of queries does not grow with the jobs or the children, and the jobs
-list and a job's details take at most 1.5x the time of their small counterparts (CPU time; wall
-time is shown beside it). The exit status is 1 when one of them does not hold.
+list and a job's details take at most 1.5x the wall time of their small counterparts (the request,
+database included). The exit status is 1 when one of them does not hold.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ sys.path.insert(0, str(HERE))
 import bench_pages  # noqa: E402  (its setup and its measure, with this script's own folder)
 
 bench_pages.BENCH_DIR = bench_pages.ROOT / "var" / "bench" / "api"
-SMALL, LARGE, RUNS, MAX_RATIO = bench_pages.SMALL, bench_pages.LARGE, bench_pages.RUNS, bench_pages.MAX_RATIO
+SMALL, LARGE = 10, 10_000
+RUNS, MAX_RATIO = bench_pages.RUNS, bench_pages.LIMITS[LARGE]
 
 
 def main() -> int:
@@ -74,16 +75,15 @@ def main() -> int:
         ("training-jobs.csv", job("bench-small", "training-jobs.csv"), job("bench-large", "training-jobs.csv"),
          True, False),
     ]
-    header = (f"{'route':32} {'queries':>13} {'cpu ms @10':>11} {'@10k':>8} {'ratio':>6}   "
-              f"{'wall ms @10':>11} {'@10k':>8} {'ratio':>6}  verdict")
+    header = f"{'route':32} {'queries':>13} {'wall ms @10':>11} {'@10k':>8} {'ratio':>6}  verdict"
     print(f"Children per job (or jobs per project): {SMALL} vs {LARGE:,}; medians of {RUNS} runs each.")
     print(header)
     print("-" * len(header))
     failed = []
     for label, small_url, large_url, streaming, ratio_required in cases:
-        (q_small, c_small, w_small), (q_large, c_large, w_large) = bench_pages.measure(
-            client, small_url, large_url, streaming)
-        ratio = c_large / c_small
+        (q_small, w_small, _), (q_large, w_large, _) = bench_pages.measure(
+            client, [small_url, large_url], streaming)
+        ratio = w_large / w_small
         verdicts = []
         if q_small != q_large:
             verdicts.append("QUERIES GROW")
@@ -92,10 +92,10 @@ def main() -> int:
         verdict = ", ".join(verdicts) or ("ok" if ratio_required else "ok (queries)")
         if verdicts:
             failed.append(label)
-        print(f"{label:32} {q_small:>5} → {q_large:<5} {c_small:>11.1f} {c_large:>8.1f} {ratio:>5.2f}x   "
-              f"{w_small:>11.1f} {w_large:>8.1f} {w_large / w_small:>5.2f}x  {verdict}", flush=True)
+        print(f"{label:32} {q_small:>5} → {q_large:<5} {w_small:>11.1f} {w_large:>8.1f} {ratio:>5.2f}x  {verdict}",
+              flush=True)
     print()
-    print(f"Required: constant queries everywhere; CPU time ratio ≤ {MAX_RATIO}x for the jobs list and a job.")
+    print(f"Required: constant queries everywhere; wall time ratio ≤ {MAX_RATIO}x for the jobs list and a job.")
     if failed:
         print(f"FAILED: {', '.join(failed)}")
         return 1

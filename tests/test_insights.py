@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 from hpo_jobs import services, tasks
 from hpo_jobs.models import HpoJob, SiteSettings
+from hpo_jobs.pages import insights
 from hpo_jobs.wizard import convert
 
 from .aws_fakes import T0, child_summary, describe_response, list_pages, tuning_job_arn
@@ -390,3 +391,38 @@ def api_client_for(alice, bob):
 
     return make
 
+
+
+def test_past_two_thousand_training_jobs_the_overview_reads_usage_and_durations_stored_with_the_insights(
+        alice_client, make_job, monkeypatch):
+    # Summing every child's run time on each view grew with the job (0.4 s at 10,000 children).
+    total = insights.LIVE_SUMMARY_MAX + 1
+    job = make_job("big-usage", status="InProgress", request=insight_request("big-usage", max_jobs=5000, parallel=4),
+                   training_job_status_counters={"Completed": total - 2, "InProgress": 2})
+    hps, values = _synthetic(total)
+    add_children(job, hps, values[:-2] + [None, None], durations=[60.0] * (total - 2) + [None, None],
+                 statuses=["Completed"] * (total - 2) + ["InProgress"] * 2)
+    services.refresh_insights(job.pk)
+    job.refresh_from_db()
+    stored_hours = sum(row["seconds"] for row in job.insights["summary"]["usage"]) / 3600
+
+    def not_on_a_page_view(*args, **kwargs):
+        raise AssertionError("the children were summed on a page view")
+
+    monkeypatch.setattr(insights, "usage_rows", not_on_a_page_view)
+    monkeypatch.setattr(insights, "duration_stats", not_on_a_page_view)
+    response = alice_client.get(URL.format("big-usage"))
+    assert response.status_code == 200
+    assert insights.usage(job).total_hours == pytest.approx(stored_hours)
+    assert insights.time_left(job) is not None and stored_hours > 30  # 1,999 jobs of a minute each
+
+
+def test_below_the_threshold_usage_is_summed_live(make_job):
+    job = make_job("small-usage", status="Completed", request=insight_request("small-usage"),
+                   training_job_status_counters={"Completed": 4})
+    hps, values = _synthetic(4)
+    add_children(job, hps, values, durations=[60, 60, 60, 60])
+    services.refresh_insights(job.pk)
+    job.refresh_from_db()
+    add_children(job, *_synthetic(1, seed=9), durations=[3600])  # after the refresh: only a live sum sees it
+    assert insights.usage(job).total_hours == pytest.approx((4 * 60 + 3600) / 3600, rel=1e-3)

@@ -385,10 +385,17 @@ def time_left(job: HpoJob, now: datetime | None = None) -> TimeLeft | None:
     limits = _limits(job)
     max_runtime = _number(limits.get("MaxRuntimeInSeconds"))
     consumed = consumed_runtime_s(job, now)
-    counts = job.training_jobs.aggregate(
-        total=Count("id"), running=Count("id", filter=Q(status__in=("InProgress", "Stopping"))))
+    stored = stored_summary(job)
+    if stored is not None:
+        counters = job.training_job_status_counters or {}
+        counts = {"total": _counted(counters), "running": int(_number(counters.get("InProgress")) or 0)}
+        durations = stored.get("durations")
+    else:
+        counts = job.training_jobs.aggregate(
+            total=Count("id"), running=Count("id", filter=Q(status__in=("InProgress", "Stopping"))))
+        durations = duration_stats(job)
     return estimate_time_left(
-        duration_stats(job), max_jobs=limits.get("MaxNumberOfTrainingJobs") or job.max_training_jobs,
+        durations, max_jobs=limits.get("MaxNumberOfTrainingJobs") or job.max_training_jobs,
         parallel=int(limits.get("MaxParallelTrainingJobs") or 1), started=counts["total"], running=counts["running"],
         runtime_left=max(0.0, max_runtime - consumed) if max_runtime and consumed is not None else None,
     )
@@ -478,7 +485,27 @@ def usage(job: HpoJob, prices: dict[str, Any] | None = None) -> Usage:
     the site settings' prices (USD per instance-hour; no price, no cost)."""
     if prices is None:
         prices = site_prices()
-    return priced(usage_rows(job), prices)
+    stored = stored_summary(job)
+    return priced(stored.get("usage") or [] if stored is not None else usage_rows(job), prices)
+
+
+# Past this many training jobs, the overview and the API read a job's durations and usage from the
+# summary stored with its insights (the task refreshes it when evaluated training jobs change, the
+# sweep when it lags) instead of summing every child on each view; below it they are summed live.
+LIVE_SUMMARY_MAX = 2000
+
+
+def _counted(counters: dict[str, Any]) -> int:
+    return sum(int(v) for v in counters.values() if isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def stored_summary(job: HpoJob) -> dict[str, Any] | None:
+    """The durations and usage stored with the job's insights, when the job is past
+    LIVE_SUMMARY_MAX training jobs (by its mirrored counters) and they have been computed; else None."""
+    stored = (job.insights or {}).get("summary")
+    if not isinstance(stored, dict) or _counted(job.training_job_status_counters or {}) <= LIVE_SUMMARY_MAX:
+        return None
+    return stored
 
 
 def site_prices() -> dict[str, Any]:
