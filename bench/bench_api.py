@@ -4,7 +4,8 @@ under var/bench/api/, as bench_pages.py measures the pages.
 
     .venv/bin/python bench/bench_api.py
 
-What must hold: the number of queries does not grow with the jobs or the children, and the jobs
+What must hold: the number of queries does not grow with the jobs or the children (a large job may
+run fewer, reading figures stored for it), and the jobs
 list and a job's details take at most 1.5x the wall time of their small counterparts (the request,
 database included). The exit status is 1 when one of them does not hold.
 """
@@ -41,7 +42,16 @@ def main() -> int:
     call_command("make_bench_jobs", project="bench", children=LARGE, prefix="bench-large", stdout=quiet)
     call_command("make_bench_jobs", project="few-jobs", jobs=SMALL, children=0, prefix="few", stdout=quiet)
     call_command("make_bench_jobs", project="many-jobs", jobs=LARGE, children=0, prefix="many", stdout=quiet)
-    print(f"Stored the data in {time.perf_counter() - t0:.1f} s.\n", flush=True)
+    print(f"Stored the data in {time.perf_counter() - t0:.1f} s.", flush=True)
+    # As in a running portal, where the task (or its sweep) has stored each job's insights: a job past
+    # 2,000 training jobs is then shown from their summary, not summed child by child.
+    from hpo_jobs import services
+    from hpo_jobs.models import HpoJob
+
+    t0 = time.perf_counter()
+    for job_id in HpoJob.objects.filter(project__slug="bench").values_list("pk", flat=True):
+        services.refresh_insights(job_id)
+    print(f"Computed the jobs' insights in {time.perf_counter() - t0:.1f} s.\n", flush=True)
 
     _, owner = ensure_project("bench")
     for slug in ("few-jobs", "many-jobs"):
@@ -85,7 +95,7 @@ def main() -> int:
             client, [small_url, large_url], streaming)
         ratio = w_large / w_small
         verdicts = []
-        if q_small != q_large:
+        if q_large > q_small:  # fewer is allowed: past 2,000 children a job reads stored figures
             verdicts.append("QUERIES GROW")
         if ratio_required and ratio > MAX_RATIO:
             verdicts.append(f"SLOWER THAN {MAX_RATIO}x")

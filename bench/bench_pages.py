@@ -133,7 +133,8 @@ def main() -> int:
         times = [w for _, w, _ in results]
         ratios = [w / times[0] for w in times[1:]]
         verdicts = []
-        if len(set(queries)) > 1:
+        if any(later > earlier for earlier, later in zip(queries, queries[1:])):
+            # Fewer queries for a larger job is allowed: past 2,000 children it reads stored figures.
             verdicts.append("QUERIES GROW")
         if streaming:
             # The CSV writes every row: its time grows with the rows by nature; its cost per row is shown.
