@@ -136,6 +136,18 @@ class Scale:
         return [t for t in nice_ticks(self.lo, self.hi, count) if self.lo <= t <= self.hi]
 
 
+
+def _history_y_axis(parts: list[str], y: "Scale", xs_lo: float, xs_hi: float, ys_lo: float, ys_hi: float,
+                    metric_name: str | None) -> None:
+    """The objective axis of a history chart: gridlines with their values, and the metric's name."""
+    parts.append('<g class="axis axis-y" aria-hidden="true">')
+    _y_gridlines(parts, y, 5, xs_lo, xs_hi, label_gap=6)
+    parts.append(
+        f'<text x="14" y="{_n((ys_lo + ys_hi) / 2)}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {_n((ys_lo + ys_hi) / 2)})">{_e(metric_name or "objective")}</text>'
+    )
+    parts.append("</g>")
+
 def _y_gridlines(parts: list[str], y: "Scale", count: int, x_lo: float, x_hi: float, label_gap: float) -> None:
     """Horizontal grid lines at ``y``'s ticks, each labelled at the left."""
     for tick in y.ticks(count):
@@ -272,13 +284,7 @@ def objective_history(
     parts = _svg_open(chart_id, width, height, title, desc, "chart-history")
 
     # Grid and y axis.
-    parts.append('<g class="axis axis-y" aria-hidden="true">')
-    _y_gridlines(parts, y, 5, xs_lo, xs_hi, label_gap=6)
-    parts.append(
-        f'<text x="14" y="{_n((ys_lo + ys_hi) / 2)}" text-anchor="middle" '
-        f'transform="rotate(-90 14 {_n((ys_lo + ys_hi) / 2)})">{_e(metric_name or "objective")}</text>'
-    )
-    parts.append("</g>")
+    _history_y_axis(parts, y, xs_lo, xs_hi, ys_lo, ys_hi, metric_name)
 
     # x axis.
     parts.append('<g class="axis axis-x" aria-hidden="true">')
@@ -401,13 +407,7 @@ def objective_density(
         f"The line shows the best value found so far."
     )
     parts = _svg_open(chart_id, width, height, title, desc, "chart-history chart-density")
-    parts.append('<g class="axis axis-y" aria-hidden="true">')
-    _y_gridlines(parts, y, 5, xs_lo, xs_hi, label_gap=6)
-    parts.append(
-        f'<text x="14" y="{_n((ys_lo + ys_hi) / 2)}" text-anchor="middle" '
-        f'transform="rotate(-90 14 {_n((ys_lo + ys_hi) / 2)})">{_e(metric_name or "objective")}</text>'
-    )
-    parts.append("</g>")
+    _history_y_axis(parts, y, xs_lo, xs_hi, ys_lo, ys_hi, metric_name)
     parts.append('<g class="axis axis-x" aria-hidden="true">')
     parts.append(f'<line x1="{xs_lo}" x2="{xs_hi}" y1="{ys_lo}" y2="{ys_lo}" stroke="{AXIS}"/>')
     origin = datetime.fromtimestamp(density.t0, tz=timezone.get_current_timezone())
