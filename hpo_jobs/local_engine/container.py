@@ -17,8 +17,14 @@ training toolkit reads instead of ``/opt/ml``. The toolkit's ``SM_*`` variables 
 SM_CHANNEL_<NAME>, SM_HPS, ...) are set too. The environment is built from scratch: a training job
 never sees the server's variables (secret key, database URL, AWS credentials).
 
-stdout and stderr go straight to one log file (no pipe through the supervisor). Each job is the
-leader of its own process group, so stopping it stops everything it started. The process starts
+stdout and stderr go to one log file, never through the supervisor (a supervisor that restarts
+leaves its jobs running). With a log limit they go through a pipe to ``head -c``, a relay in a
+session of its own that copies at most one byte past the limit into the file and exits, so a job
+writing faster than the supervisor polls meets a closed pipe at the limit instead of filling the
+disk (where coreutils' ``stdbuf`` and ``head`` are missing, and without a limit, the output goes
+straight to the file). Each job is the leader of its own process group, so stopping it stops
+everything it started; the relay is not in the group, so it still writes what the job wrote before
+it ends. The process starts
 under the plan's limits (``limits.apply``) and, when the plan says so, inside bubblewrap
 (``sandbox.bwrap_argv``), whose own process is then the group's leader.
 """
@@ -198,29 +204,60 @@ def child_env(
     return env
 
 
+# ``head -c N`` copies N bytes and exits; ``stdbuf -o0`` makes it write each read at once (head's
+# stdio would hold a file's output until exit, and the supervisor reads metrics from the file as they
+# come). Both are coreutils; where they are missing, the output goes straight to the file and the
+# supervisor's poll is the only check of the log's size.
+_RELAY = ((shutil.which("stdbuf"), "-o0", shutil.which("head"), "-c")
+          if shutil.which("stdbuf") and shutil.which("head") else None)
+
+
 def launch(
     command: list[str], root: Path, log_path: Path, env: dict[str, str], limits: dict[str, Any] | None = None,
     wrap: Callable[[list[str], dict[str, str]], list[str]] | None = None,
-) -> subprocess.Popen[bytes]:
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes] | None]:
     """Start the training job's command (``train`` appended; ``wrap(argv, env)`` puts it in the
     sandbox, which then gets ``env``) in its own process group under ``limits``, its output
-    appended to ``log_path``."""
+    appended to ``log_path``: the job's process, and the relay that caps the log (None without a
+    log limit). The caller waits for the relay after the job's group has gone, then the log is whole."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     argv = [*command, "train"]
     if wrap is not None:
         argv, env = wrap(argv, env), {"PATH": env.get("PATH", os.defpath), "LANG": "C.UTF-8"}
+    log_mb = (limits or {}).get("log_mb")
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            argv,
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            preexec_fn=(lambda: resource_limits.apply(limits)) if limits else None,
-        )
+        relay = None
+        output: Any = log
+        if log_mb and _RELAY:
+            # One byte past the limit, so the supervisor sees the log over it and names the limit.
+            room = max(1, log_mb * resource_limits.MB + 1 - log.tell())
+            relay = subprocess.Popen(
+                [*_RELAY, str(room)],
+                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True, env={"LC_ALL": "C"},
+            )
+            output = relay.stdin
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                preexec_fn=(lambda: resource_limits.apply(limits)) if limits else None,
+            )
+        except BaseException:
+            if relay is not None:
+                relay.stdin.close()
+                relay.wait()
+            raise
+        finally:
+            if relay is not None and not relay.stdin.closed:
+                relay.stdin.close()  # the job holds the pipe's only write end now
+    return process, relay
 
 
 def signal_group(pgid: int, sig: int, spare_leader: bool = False) -> None:

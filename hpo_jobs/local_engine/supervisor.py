@@ -57,6 +57,7 @@ from .space import Range, distribution, internal_value, suggest
 from .strategies import make_pruner, make_sampler, uses_intermediate_values
 
 POLL_S = 0.25  # how often logs, runtimes and the stop request are checked
+RELAY_DRAIN_S = 10.0  # the longest a finished job's log relay may take to write what it holds
 POLL_PRUNING_S = 0.1  # faster while early stopping or Hyperband watch per-epoch metrics
 METRICS_SAVE_S = 2.0  # a running training job's metric series are stored at most this often
 KILL_GRACE_S = 20.0  # SIGTERM, then SIGKILL after this long (SageMaker waits 120 s)
@@ -139,6 +140,7 @@ class Running:
     metrics_saved: float = 0.0  # monotonic time the series were last stored
     metrics_new: bool = False  # values read since then
     slot: Slot | None = None  # the machine slot it holds while its process runs
+    relay: subprocess.Popen[bytes] | None = None  # copies the output into the log, up to its limit
 
 
 class Supervisor:
@@ -416,7 +418,7 @@ class Supervisor:
 
                 def wrap(argv: list[str], env: dict[str, str]) -> list[str]:
                     return sandbox.bwrap_argv(argv, env=env, root=root, engine_code=engine_code, data=data, bwrap=bwrap)
-            process = container.launch(definition.command, root, log, env, self.limits, wrap)
+            process, relay = container.launch(definition.command, root, log, env, self.limits, wrap)
         except (OSError, ValueError) as exc:
             slot.release()
             record.update(
@@ -437,6 +439,7 @@ class Supervisor:
             follower=LogFollower(log, definition.metric_definitions, self.limits.get("metrics_cpu_s") or 0),
             started=time.monotonic(),
             slot=slot,
+            relay=relay,
         )
         try:
             job.pidfd = os.pidfd_open(process.pid)
@@ -535,6 +538,14 @@ class Supervisor:
         # unreaped process, so the group cannot be someone else's.
         container.signal_group(job.process.pid, signal.SIGKILL)
         returncode = job.process.wait()
+        if job.relay is not None:
+            # The relay ends once every writer of its pipe has: the log is then whole. A process the
+            # job started in a session of its own may still hold the pipe; it gets no longer than this.
+            try:
+                job.relay.wait(timeout=RELAY_DRAIN_S)
+            except subprocess.TimeoutExpired:
+                job.relay.kill()
+                job.relay.wait()
         if job.pidfd is not None:
             self.selector.unregister(job.pidfd)
             os.close(job.pidfd)
