@@ -263,6 +263,9 @@ def test_early_stopping_support_follows_the_developer_guide():
     ("linear-learner", "positive_example_weight_mult", "0", "above 0"),
     ("forecasting-deepar", "time_freq", "5min", None),
     ("forecasting-deepar", "time_freq", "0H", "not in the expected form"),
+    ("forecasting-deepar", "cardinality", "[2, 3]", None),  # an array of positive integers
+    ("forecasting-deepar", "cardinality", "ignore", None),
+    ("forecasting-deepar", "cardinality", "[0]", "not in the expected form"),
     ("xgboost", "objective", "reg:absoluteerror", None),
     ("xgboost", "objective", "binary:logistik", "objective must be one of"),  # a choice: a typo fails every job
     ("xgboost", "eval_metric", "error@0.7", None),  # free text: the options are suggestions
