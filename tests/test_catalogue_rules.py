@@ -96,7 +96,7 @@ def test_seq2seqs_weight_init_scale_range_follows_weight_init_type():
     problems = s2s.hyperparameter_problems({"weight_init_type": "uniform"},
                                            {"weight_init_scale": Tuned("Continuous", low=2.0, high=3.0)})
     assert [(p.member, p.message) for p in problems] == [
-        ("MaxValue", "with weight_init_type 'uniform' the guide's range of weight_init_scale is -1 to 1 "
+        ("MaxValue", "With weight_init_type 'uniform' the guide's range of weight_init_scale is -1 to 1 "
                      "(max value is 3)")]
     (problem,) = s2s.hyperparameter_problems({}, {
         "weight_init_type": Tuned("Categorical", values=("xavier", "uniform")),
@@ -195,7 +195,7 @@ def test_a_range_outside_the_guides_range_for_the_type_is_refused_at_its_bound()
     issues = _issues(_request("seq2seq", {"weight_init_type": "uniform"}, {
         "ContinuousParameterRanges": [{"Name": "weight_init_scale", "MinValue": "-2", "MaxValue": "1"}]}))
     assert issues == [(f"{R}.ContinuousParameterRanges[0].MinValue",
-                       "with weight_init_type 'uniform' the guide's range of weight_init_scale is -1 to 1 (min value "
+                       "With weight_init_type 'uniform' the guide's range of weight_init_scale is -1 to 1 (min value "
                        "is -2)")]
 
 
@@ -205,6 +205,35 @@ def test_a_needed_hyperparameter_is_asked_for_next_to_the_one_needing_it():
     assert _issues(_request("knn", {"dimension_reduction_type": "fjlt"})) == [
         (f'{D}.StaticHyperParameters["dimension_reduction_type"]',
          "k-NN needs dimension_reduction_target when dimension_reduction_type is 'fjlt'")]
+
+
+# ---- the validator: a channel's content type is one the built-in reads ------------------------------------
+def test_a_content_type_the_built_in_does_not_read_is_refused_next_to_it():
+    request = _request("factorization-machines", {})
+    request[D]["InputDataConfig"][0]["ContentType"] = "text/csv"
+    assert _issues(request) == [(f"{D}.InputDataConfig[0].ContentType", "Factorization Machines reads its train "
+                                 "channel as application/x-recordio-protobuf (got 'text/csv')")]
+
+
+@pytest.mark.parametrize("key, channel, content_type", [
+    ("randomcutforest", "test", "text/csv;label_size=1"),
+    ("randomcutforest", "test", "text/csv"),  # its parameters are the algorithm's to read
+    ("image-classification", "train", "application/x-recordio; label-format=class-id"),
+    ("xgboost", "train", "TEXT/LIBSVM"),
+])
+def test_a_content_type_the_built_in_reads_passes_with_any_parameters(key, channel, content_type):
+    request = _request(key, {})
+    (index,) = [i for i, c in enumerate(request[D]["InputDataConfig"]) if c["ChannelName"] == channel]
+    request[D]["InputDataConfig"][index]["ContentType"] = content_type
+    assert [path for path, _ in _issues(request) if path.endswith("ContentType")] == []
+
+
+def test_channels_the_built_in_does_not_name_and_unset_content_types_are_left_alone():
+    request = _request("factorization-machines", {})
+    request[D]["InputDataConfig"][0].pop("ContentType")
+    request[D]["InputDataConfig"].append({"ChannelName": "extra", "ContentType": "text/csv", "DataSource": {
+        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/extra/"}}})
+    assert _issues(request) == []
 
 
 # ---- the wizard: the message next to the row ------------------------------------------------------------
@@ -245,3 +274,11 @@ def test_the_wizard_shows_an_init_value_without_effect_next_to_it(fm_definitions
         "for nothing: set factors_init_method to 'normal', or leave factors_init_sigma out"], page.errors()
     page = page.next({f"def-hp-{sigma}-kind": "Static", f"def-hp-{sigma}-value": ""})
     assert page.step == "resources", page.errors()
+
+
+def test_the_wizard_shows_a_content_type_the_algorithm_does_not_read_next_to_it(fm_definitions):
+    assert fm_definitions.value("def-ch-0-content_type") == "application/x-recordio-protobuf"
+    page = fm_definitions.next({"def-ch-0-content_type": "text/csv"})
+    assert page.step == "definitions"
+    assert page.error_near("def-ch-0-content_type") == [
+        "Factorization Machines reads its train channel as application/x-recordio-protobuf (got 'text/csv')"]

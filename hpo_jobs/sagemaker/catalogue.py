@@ -307,7 +307,7 @@ class HyperparameterRule:
                                                 f"fixed to one of them")]
             found = []
             for value, (lo, hi) in ranges.items():
-                text = f"with {on} {show(value)} the guide's range of {name} is {format_number(lo)} to " \
+                text = f"With {on} {show(value)} the guide's range of {name} is {format_number(lo)} to " \
                        f"{format_number(hi)}"
                 if item.low is not None and item.low < lo:
                     found.append(RuleProblem(name, "MinValue", f"{text} (min value is {format_number(item.low)})"))

@@ -947,6 +947,7 @@ class _Rules:
             if metric is not None and known is not None:
                 self._objective_rules(definition, algorithm, metric, base)
             self._hyperparameter_rules(definition, algorithm, base)
+            self._builtin_content_types(definition, algorithm)
             for name, value in static.items():
                 if not isinstance(name, str) or not name or name == TUNING_OBJECTIVE_HYPERPARAMETER:
                     continue
@@ -1011,6 +1012,19 @@ class _Rules:
                 self.add(_key_path(base, name), problem.message)
             else:
                 self.add(base, problem.message)
+
+    def _builtin_content_types(self, definition: _Definition, algorithm: catalogue.Algorithm) -> None:
+        """Each channel the built-in reads, in a content type it reads (parameters such as label_size aside)."""
+        for index, channel in enumerate(_list(definition.data.get("InputDataConfig"))):
+            channel = _dict(channel)
+            name, content_type = _str(channel.get("ChannelName")), _str(channel.get("ContentType"))
+            accepted = algorithm.channel(name) if name else None
+            if accepted is None or not content_type:
+                continue
+            if _media_type(content_type) not in {_media_type(t) for t in accepted.content_types}:
+                self.add(f"{definition.path}.InputDataConfig[{index}].ContentType",
+                         f"{algorithm.display_name} reads its {name} channel as "
+                         f"{' or '.join(accepted.content_types)} (got {show(content_type)})")
 
     def _builtin_range(self, algorithm: catalogue.Algorithm, kind: str, path: str, item: dict) -> None:
         name = _str(item.get("Name"))
@@ -1230,6 +1244,11 @@ class _Rules:
 
 
 # ---- helpers the wizard can use too ------------------------------------------------------------------
+def _media_type(content_type: str) -> str:
+    """A content type without its parameters, in lower case: text/csv for "text/csv;label_size=1"."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def regex_problem(regex: str) -> str | None:
     """What is wrong with a metric regex (it must compile and capture exactly one group), or None."""
     try:
