@@ -282,3 +282,29 @@ def test_the_wizard_shows_a_content_type_the_algorithm_does_not_read_next_to_it(
     assert page.step == "definitions"
     assert page.error_near("def-ch-0-content_type") == [
         "Factorization Machines reads its train channel as application/x-recordio-protobuf (got 'text/csv')"]
+
+
+# ---- the local engine's runners take every hyperparameter the catalogue offers -------------------------
+RUNNER_NAMES = """
+import json
+from hpo_jobs.local_engine.algorithms import knn_train, linear_learner_train, xgboost_train as x
+print(json.dumps({
+    "xgboost": sorted(set(x.NUMERIC) | set(x.CHOICES) | x.TEXT | x.OWN | x.IGNORED),
+    "linear-learner": sorted(linear_learner_train.USED | linear_learner_train.IGNORED),
+    "knn": sorted(knn_train.USED | knn_train.IGNORED),
+}))
+"""
+
+
+def test_each_local_runner_accepts_every_hyperparameter_of_its_catalogue_entry():
+    # In a process of its own: the XGBoost runner puts stand-ins for SciPy's modules in sys.modules.
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", RUNNER_NAMES], capture_output=True, text=True, check=True).stdout
+    accepted = json.loads(out)
+    assert set(accepted) == {a.key for a in catalogue.ALGORITHMS.values() if a.runnable_locally}
+    for key, names in accepted.items():
+        offered = {hp.name for hp in catalogue.get(key).hyperparameters}
+        assert offered <= set(names), (key, sorted(offered - set(names)))
