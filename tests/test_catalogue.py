@@ -263,6 +263,9 @@ def test_early_stopping_support_follows_the_developer_guide():
     ("linear-learner", "positive_example_weight_mult", "0", "above 0"),
     ("forecasting-deepar", "time_freq", "5min", None),
     ("forecasting-deepar", "time_freq", "0H", "not in the expected form"),
+    ("forecasting-deepar", "cardinality", "[2, 3]", None),  # an array of positive integers
+    ("forecasting-deepar", "cardinality", "ignore", None),
+    ("forecasting-deepar", "cardinality", "[0]", "not in the expected form"),
     ("xgboost", "objective", "reg:absoluteerror", None),
     ("xgboost", "objective", "binary:logistik", "objective must be one of"),  # a choice: a typo fails every job
     ("xgboost", "eval_metric", "error@0.7", None),  # free text: the options are suggestions
@@ -451,3 +454,65 @@ def test_the_new_built_ins_require_what_their_hyperparameter_pages_require():
                         "ntm": {"feature_dim", "num_topics"},
                         "randomcutforest": {"feature_dim"},
                         "seq2seq": set()}
+
+
+# ---- channels and content types: each built-in's overview page (SOURCES.md, "Other pages") ---------------
+RECORDIO_PROTOBUF, CSV, JSONLINES = "application/x-recordio-protobuf", "text/csv", "application/jsonlines"
+RECORDIO, X_IMAGE, PNG, JPEG = "application/x-recordio", "application/x-image", "image/png", "image/jpeg"
+TABULAR = (CSV, RECORDIO_PROTOBUF)
+TOPICS = (CSV, RECORDIO_PROTOBUF)
+IMAGES = (RECORDIO, PNG, JPEG, X_IMAGE)
+# key: {channel: (required, the content types it reads with the wizard's default first)}. A channel the
+# guide calls optional is required here when the default objective metric is computed on it.
+GUIDE_CHANNELS = {
+    "xgboost": {"train": (True, (CSV, "text/libsvm", "application/x-parquet", RECORDIO_PROTOBUF)),
+                "validation": (True, (CSV, "text/libsvm", "application/x-parquet", RECORDIO_PROTOBUF))},
+    "linear-learner": {"train": (True, TABULAR), "validation": (True, TABULAR), "test": (False, TABULAR)},
+    "knn": {"train": (True, TABULAR), "test": (True, TABULAR)},
+    "kmeans": {"train": (True, TABULAR), "test": (True, TABULAR)},
+    "factorization-machines": {"train": (True, (RECORDIO_PROTOBUF,)), "test": (True, (RECORDIO_PROTOBUF,))},
+    "object2vec": {"train": (True, (JSONLINES,)), "validation": (True, (JSONLINES,)), "test": (False, (JSONLINES,)),
+                   "auxiliary": (False, ("application/json",))},
+    "image-classification": {"train": (True, IMAGES), "validation": (True, IMAGES),
+                             "train_lst": (False, (X_IMAGE,)), "validation_lst": (False, (X_IMAGE,))},
+    "object-detection": {"train": (True, (RECORDIO, JPEG, PNG, X_IMAGE)),
+                         "validation": (True, (RECORDIO, JPEG, PNG, X_IMAGE)),
+                         "train_annotation": (False, (X_IMAGE, PNG, JPEG)),
+                         "validation_annotation": (False, (X_IMAGE, PNG, JPEG))},
+    "semantic-segmentation": {"train": (True, (JPEG, RECORDIO)), "validation": (True, (JPEG, RECORDIO)),
+                              "train_annotation": (True, (PNG,)), "validation_annotation": (True, (PNG,)),
+                              "label_map": (False, ("application/json",))},
+    "blazingtext": {"train": (True, ("text/plain",)), "validation": (True, ("text/plain",))},
+    "forecasting-deepar": {"train": (True, (JSONLINES, "application/x-parquet")),
+                           "test": (True, (JSONLINES, "application/x-parquet"))},
+    "ipinsights": {"train": (True, (CSV,)), "validation": (True, (CSV,))},
+    "lda": {"train": (True, TOPICS), "test": (True, TOPICS)},
+    "ntm": {"train": (True, TOPICS), "validation": (True, TOPICS), "test": (False, TOPICS),
+            "auxiliary": (False, ("text/plain",))},
+    "randomcutforest": {"train": (True, (CSV, "text/csv;label_size=0", RECORDIO_PROTOBUF)),
+                        "test": (True, ("text/csv;label_size=1", RECORDIO_PROTOBUF))},
+    "seq2seq": {"train": (True, (RECORDIO_PROTOBUF,)), "validation": (True, (RECORDIO_PROTOBUF,)),
+                "vocab": (True, ("application/json",))},
+}
+
+
+def test_the_channel_table_covers_every_built_in():
+    assert set(GUIDE_CHANNELS) == set(ALGORITHMS)
+
+
+@pytest.mark.parametrize("key", GUIDE_CHANNELS)
+def test_channels_their_required_ones_and_content_types_are_the_guides(key):
+    algorithm = catalogue.get(key)
+    expected = GUIDE_CHANNELS[key]
+    assert [c.name for c in algorithm.channels] == list(expected)
+    assert {c.name for c in algorithm.required_channels} == {name for name, (req, _) in expected.items() if req}
+    for name, (_, content_types) in expected.items():
+        channel = algorithm.channel(name)
+        assert channel.content_types == content_types, name
+        assert channel.default_content_type == content_types[0], name
+
+
+def test_ip_insights_reads_its_channels_in_file_mode_only():
+    algorithm = catalogue.get("ipinsights")
+    assert algorithm.input_modes == ("File",) and algorithm.default_input_mode == "File"
+    assert all(a.input_modes == ("File", "Pipe") for a in ALGORITHMS.values() if a.key != "ipinsights")

@@ -103,7 +103,12 @@ def test_the_default_definition_is_one_sagemaker_runs(algorithm, region, project
     for name, channel in channels.items():
         accepted = algorithm.channel(name)
         if accepted is not None:
-            assert channel.get("ContentType") in accepted.content_types, (name, channel.get("ContentType"))
+            # the channel's default content type, one the algorithm reads (test_catalogue.GUIDE_CHANNELS)
+            assert channel.get("ContentType") == accepted.default_content_type, (name, channel.get("ContentType"))
+            assert accepted.default_content_type in accepted.content_types
+    modes = {definition["AlgorithmSpecification"]["TrainingInputMode"]} | {
+        c["InputMode"] for c in channels.values() if c.get("InputMode")}
+    assert modes <= set(algorithm.input_modes), modes
 
 
 def test_factorization_machines_channels_default_to_recordio_protobuf(project, alice):

@@ -1,4 +1,5 @@
-"""SageMaker's built-in algorithms as data: hyperparameter specs, objective metrics, metric regexes, channels, images.
+"""SageMaker's built-in algorithms as data: hyperparameter specs and the rules between them, objective metrics,
+metric regexes, channels, images.
 
 Each algorithm is one JSON file in ``catalogue_data/``, holding the SageMaker developer guide's facts
 (``catalogue_data/SOURCES.md`` lists the pages, per algorithm). Image URIs are not copied: they come from the
@@ -232,6 +233,112 @@ class ObjectiveRule:
 
 
 @dataclass(frozen=True)
+class Tuned:
+    """How a definition tunes one hyperparameter, as the rules below read it: a Categorical range's values,
+    or an Integer or Continuous range's bounds (None where not a number)."""
+
+    kind: str  # "Integer" | "Continuous" | "Categorical"
+    values: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """A hyperparameter rule broken: whose field it belongs next to, which part of a range (None: the value or
+    the range's name), and what is wrong."""
+
+    hyperparameter: str
+    member: str | None
+    message: str
+
+
+RULE_KINDS = ("only_with", "required_with", "range_with")
+
+
+@dataclass(frozen=True)
+class HyperparameterRule:
+    """One hyperparameter's dependency on another's value, as the guide states it.
+
+    ``only_with``: ``hyperparameter`` takes effect only when ``on`` is one of ``values`` (Factorization
+    Machines' ``bias_init_scale`` with ``bias_init_method`` uniform), so setting or tuning it otherwise is refused.
+    ``required_with``: ``hyperparameter`` must be given when ``on`` is one of ``values`` (XGBoost's ``num_class``
+    with a ``multi:`` objective). ``range_with``: a range tuning ``hyperparameter`` must lie within
+    ``ranges[v]`` when ``on`` is ``v`` (Seq2Seq's ``weight_init_scale`` per ``weight_init_type``).
+    """
+
+    kind: str
+    hyperparameter: str
+    on: str
+    values: tuple[str, ...] = ()
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict, hash=False)
+
+    def problems(self, algorithm: Algorithm, static: Mapping[str, str],
+                 tuned: Mapping[str, Tuned]) -> list[RuleProblem]:
+        """What breaks this rule in a definition with these static values and tuned ranges."""
+        possible = _possible_values(algorithm, self.on, static, tuned)
+        if possible is None:
+            return []  # ``on`` is tuned as a number: its values are not known before the job runs
+        name, on = self.hyperparameter, self.on
+        given = name in static or name in tuned
+        if self.kind == "only_with":
+            if not given or possible & set(self.values):
+                return []
+            allowed = " or ".join(show(v) for v in self.values)
+            action = "tuned" if name in tuned else "set"
+            return [RuleProblem(name, None, f"{name} takes effect only with {on} {allowed} "
+                                            f"({_described(on, possible, static, tuned)}); it would be {action} "
+                                            f"for nothing: set {on} to {allowed}, or leave {name} out")]
+        if self.kind == "required_with":
+            needing = sorted(possible & set(self.values))
+            if given or not needing:
+                return []
+            return [RuleProblem(on, "Values" if on in tuned else None,
+                                f"{algorithm.display_name} needs {name} when {on} is {show(needing[0])}")]
+        if self.kind == "range_with":
+            item = tuned.get(name)
+            if item is None or item.kind == "Categorical":
+                return []
+            ranges = {v: self.ranges[v] for v in sorted(v for v in possible if v is not None) if v in self.ranges}
+            if len(set(ranges.values())) > 1:
+                shown = "; ".join(f"{show(v)}: {format_number(lo)} to {format_number(hi)}"
+                                  for v, (lo, hi) in ranges.items())
+                return [RuleProblem(name, None, f"{name}'s range depends on {on} ({shown}); tune {name} with {on} "
+                                                f"fixed to one of them")]
+            found = []
+            for value, (lo, hi) in ranges.items():
+                text = f"With {on} {show(value)} the guide's range of {name} is {format_number(lo)} to " \
+                       f"{format_number(hi)}"
+                if item.low is not None and item.low < lo:
+                    found.append(RuleProblem(name, "MinValue", f"{text} (min value is {format_number(item.low)})"))
+                if item.high is not None and item.high > hi:
+                    found.append(RuleProblem(name, "MaxValue", f"{text} (max value is {format_number(item.high)})"))
+            return found
+        return []
+
+
+def _possible_values(algorithm: Algorithm, name: str, static: Mapping[str, str],
+                     tuned: Mapping[str, Tuned]) -> set[str | None] | None:
+    """The values hyperparameter ``name`` can take in a definition's training jobs (None: not known)."""
+    if name in static:
+        return {static[name]}
+    if name in tuned:
+        item = tuned[name]
+        return set(item.values) if item.kind == "Categorical" else None
+    spec = algorithm.hyperparameter(name)
+    return {spec.default if spec is not None else None}
+
+
+def _described(name: str, possible: set[str | None], static: Mapping[str, str], tuned: Mapping[str, Tuned]) -> str:
+    if name in static:
+        return f"it is {show(static[name])}"
+    if name in tuned:
+        return f"it is tuned over {', '.join(show(v) for v in sorted(v for v in possible if v is not None))}"
+    (value,) = possible
+    return f"it is left at its default, {show(value)}" if value is not None else "it is not set"
+
+
+@dataclass(frozen=True)
 class ImageVersion:
     """One version of a built-in's training image, as sagemaker-core's image configuration lists it."""
 
@@ -259,6 +366,7 @@ class Algorithm:
     early_stopping_metrics: tuple[str, ...]
     channels: tuple[ChannelSpec, ...] = ()
     objective_rules: tuple[ObjectiveRule, ...] = ()
+    hyperparameter_rules: tuple[HyperparameterRule, ...] = ()
     # The objective metric and the static hyperparameter values a new definition starts with.
     default_objective_name: str | None = None
     default_static_values: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -307,6 +415,13 @@ class Algorithm:
             if problem:
                 problems.append((rule.hyperparameter, problem))
         return problems
+
+    def hyperparameter_problems(self, static: Mapping[str, str],
+                                tuned: Mapping[str, Tuned] | None = None) -> list[RuleProblem]:
+        """What breaks the guide's rules between hyperparameters (``hyperparameter_rules``) in a definition with
+        these static values and tuned ranges."""
+        tuned = tuned or {}
+        return [problem for rule in self.hyperparameter_rules for problem in rule.problems(self, static, tuned)]
 
     def early_stopping_works_with(self, metric_name: str) -> bool:
         """Whether early stopping (Auto) is supported when tuning towards ``metric_name``."""
@@ -491,6 +606,14 @@ def _load_rule(raw: dict) -> ObjectiveRule:
                          values=tuple(raw["values"]), default=raw.get("default"))
 
 
+def _load_hyperparameter_rule(raw: dict) -> HyperparameterRule:
+    if raw["kind"] not in RULE_KINDS:
+        raise KeyError(f"rule kind {raw['kind']!r}")
+    ranges = {value: (float(low), float(high)) for value, (low, high) in (raw.get("ranges") or {}).items()}
+    return HyperparameterRule(kind=raw["kind"], hyperparameter=raw["hyperparameter"], on=raw["on"],
+                              values=tuple(raw.get("values") or ()), ranges=ranges)
+
+
 def _load(path: Path) -> tuple[int, Algorithm]:
     raw = json.loads(path.read_text(encoding="utf-8"))
     try:
@@ -508,6 +631,7 @@ def _load(path: Path) -> tuple[int, Algorithm]:
             early_stopping_metrics=tuple(raw.get("early_stopping_metrics") or ()),
             channels=tuple(_load_channel(c) for c in raw.get("channels") or ()),
             objective_rules=tuple(_load_rule(r) for r in raw.get("objective_rules") or ()),
+            hyperparameter_rules=tuple(_load_hyperparameter_rule(r) for r in raw.get("hyperparameter_rules") or ()),
             default_objective_name=raw.get("default_objective"),
             default_static_values=dict(raw.get("default_static_values") or {}),
             input_modes=tuple(raw.get("input_modes") or ("File", "Pipe")),

@@ -5,9 +5,9 @@ Two layers:
    lengths, numeric bounds, patterns, enums). botocore's client checks only required members, types and
    minimums; the server rejects the rest, and moto accepts anything, so the portal checks them here.
 2. ``validate_request`` adds the documented cross-field rules (strategies, ranges, limits, warm start,
-   built-in algorithms from the catalogue, augmented manifests) and this portal's own policy (allowed images, instance types),
-   then asks the engine that will run the job (``ValidationContext.engine``) for its own problems
-   (``Backend.check_request``): what it cannot run, and the data folders the project may read.
+   built-in algorithms from the catalogue with its rules between hyperparameters, augmented manifests) and this
+   portal's own policy (allowed images, instance types), then asks the engine that will run the job
+   (``ValidationContext.engine``) for its own problems (``Backend.check_request``): what it cannot run, and the data folders the project may read.
 
 Neither raises for any input: they return Issues, each with a path into the request and a sentence a
 data scientist can act on.
@@ -946,6 +946,8 @@ class _Rules:
             base = f"{definition.path}.StaticHyperParameters"
             if metric is not None and known is not None:
                 self._objective_rules(definition, algorithm, metric, base)
+            self._hyperparameter_rules(definition, algorithm, base)
+            self._builtin_content_types(definition, algorithm)
             for name, value in static.items():
                 if not isinstance(name, str) or not name or name == TUNING_OBJECTIVE_HYPERPARAMETER:
                     continue
@@ -981,6 +983,48 @@ class _Rules:
                     break
             else:
                 self.add(f"{definition.objective_path}.MetricName", problem)
+
+    def _hyperparameter_rules(self, definition: _Definition, algorithm: catalogue.Algorithm, base: str) -> None:
+        """The catalogue's rules between hyperparameters (one taking effect, or needed, only with another's
+        value), each next to the hyperparameter it is about."""
+        static = {k: v for k, v in definition.static.items() if isinstance(k, str) and isinstance(v, str)}
+        tuned: dict[str, catalogue.Tuned] = {}
+        paths: dict[str, str] = {}
+        for kind in _RANGE_KINDS:
+            for path, item in definition.range_items(kind):
+                name = _str(item.get("Name"))
+                if name is None or name in tuned:
+                    continue
+                spec = algorithm.hyperparameter(name)
+                if kind == "CategoricalParameterRanges":
+                    values = tuple(v for v in _list(item.get("Values")) if isinstance(v, str))
+                    tuned[name] = catalogue.Tuned("Categorical", values=values)
+                else:
+                    read = spec.parse if spec is not None else parse_float
+                    tuned[name] = catalogue.Tuned(_RANGE_TYPE[kind], low=read(item.get("MinValue")),
+                                                  high=read(item.get("MaxValue")))
+                paths[name] = path
+        for problem in algorithm.hyperparameter_problems(static, tuned):
+            name = problem.hyperparameter
+            if name in paths:
+                self.add(f"{paths[name]}.{problem.member or 'Name'}", problem.message)
+            elif name in static:
+                self.add(_key_path(base, name), problem.message)
+            else:
+                self.add(base, problem.message)
+
+    def _builtin_content_types(self, definition: _Definition, algorithm: catalogue.Algorithm) -> None:
+        """Each channel the built-in reads, in a content type it reads (parameters such as label_size aside)."""
+        for index, channel in enumerate(_list(definition.data.get("InputDataConfig"))):
+            channel = _dict(channel)
+            name, content_type = _str(channel.get("ChannelName")), _str(channel.get("ContentType"))
+            accepted = algorithm.channel(name) if name else None
+            if accepted is None or not content_type:
+                continue
+            if _media_type(content_type) not in {_media_type(t) for t in accepted.content_types}:
+                self.add(f"{definition.path}.InputDataConfig[{index}].ContentType",
+                         f"{algorithm.display_name} reads its {name} channel as "
+                         f"{' or '.join(accepted.content_types)} (got {show(content_type)})")
 
     def _builtin_range(self, algorithm: catalogue.Algorithm, kind: str, path: str, item: dict) -> None:
         name = _str(item.get("Name"))
@@ -1200,6 +1244,11 @@ class _Rules:
 
 
 # ---- helpers the wizard can use too ------------------------------------------------------------------
+def _media_type(content_type: str) -> str:
+    """A content type without its parameters, in lower case: text/csv for "text/csv;label_size=1"."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def regex_problem(regex: str) -> str | None:
     """What is wrong with a metric regex (it must compile and capture exactly one group), or None."""
     try:

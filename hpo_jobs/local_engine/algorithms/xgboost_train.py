@@ -95,8 +95,10 @@ CHOICES = {
 }
 TEXT = {"updater", "interaction_constraints", "monotone_constraints"}
 OWN = {"num_round", "objective", "eval_metric", "early_stopping_rounds", "csv_weights"}
-# Accepted for compatibility with SageMaker's image; XGBoost 3 no longer has them.
-IGNORED = {"dsplit", "lambda_bias", "sketch_eps", "prob_buffer_row", "save_model_on_termination", "seed_per_iteration"}
+# Accepted for compatibility with SageMaker's image; XGBoost 3 no longer has them (the two histogram flags are
+# for GPU histograms, which XGBoost 3 builds deterministically and in the precision it chooses).
+IGNORED = {"dsplit", "lambda_bias", "sketch_eps", "prob_buffer_row", "save_model_on_termination", "seed_per_iteration",
+           "deterministic_histogram", "single_precision_histogram"}
 OBJECTIVES = (
     "reg:squarederror", "reg:squaredlogerror", "reg:logistic", "reg:pseudohubererror", "reg:absoluteerror",
     "reg:linear", "binary:logistic", "binary:logitraw", "binary:hinge", "count:poisson", "multi:softmax",
