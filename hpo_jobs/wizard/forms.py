@@ -1233,7 +1233,7 @@ for _formset, _noun in ((HyperparameterFormSet, "hyperparameters"), (ChannelForm
                         (InstanceConfigFormSet, "instance configurations in a pool")):
     _formset.default_error_messages = {
         **forms.BaseFormSet.default_error_messages,
-        "too_many_forms": f"At most %(num)d {_noun} per definition (SageMaker's limit).",
+        "too_many_forms": f"At most %(num)d {_noun} per definition.",
         "too_few_forms": f"Give at least %(num)d of the {_noun}.",
     }
 
