@@ -272,3 +272,23 @@ def test_the_local_engine_refuses_them_at_their_path_and_the_import_says_so(bob_
     assert any(i.path == path and message in i.message for i in issues), issues
     response = import_(bob_client, request)
     assert response.status_code == 400 and message in response.content.decode()
+
+
+def test_a_hyperparameter_left_to_autotune_and_ranged_too_is_refused_next_to_its_name(bob_client, sm_project):
+    page = _definitions(bob_client, "sm-auto", job__autotune="on").act("add-row:hyperparameters")
+    row = int(page.value("def-hp-TOTAL_FORMS")) - 1
+    assert page.value(f"def-hp-{page.hp_index('eta')}-kind") == "Continuous"  # the catalogue's suggested range
+    page = page.next({f"def-hp-{row}-name": "eta", f"def-hp-{row}-kind": "Auto", f"def-hp-{row}-value": "0.3"})
+    assert page.step == "definitions"
+    assert any("has more than one range" in e for e in page.error_near(f"def-hp-{row}-name")), page.errors()
+
+
+def test_an_imported_auto_parameter_the_built_in_does_not_have_is_refused(bob_client, sm_project):
+    page = _definitions(bob_client, "sm-auto", job__autotune="on").next().next()
+    assert page.step == "review", page.errors()
+    request = page.request_json()
+    request["HyperParameterTuningJobConfig"]["ParameterRanges"]["AutoParameters"] = [
+        {"Name": "no_such_knob", "ValueHint": "1"}]
+    response = import_(bob_client, request, name="sm-auto-imp")
+    assert response.status_code == 400
+    assert "XGBoost has no hyperparameter" in response.content.decode()
