@@ -113,3 +113,44 @@ def test_input_channels_table_stays_inside_the_definition_card(page, live_server
     card = page.locator(".card", has=fieldset).last
     card_box, fieldset_box = card.bounding_box(), fieldset.bounding_box()
     assert fieldset_box["x"] + fieldset_box["width"] <= card_box["x"] + card_box["width"] + 0.5
+
+
+def test_on_sagemaker_a_member_sends_an_instance_pool(page, live_server, project, bob, login, fake_sagemaker):
+    """The SageMaker engine (a scripted SageMaker behind the AWS seam, which the live server's thread
+    shares): the wizard offers an instance pool, shows its table instead of the one instance type, and
+    the job is created with it."""
+    project.sagemaker_role_arn = "arn:aws:iam::123456789012:role/ProjectRole"
+    project.save()
+    login(page, "bob")
+    page.goto(f"{live_server.url}/projects/demo/hpo-jobs/create/")
+    expect(page.get_by_label("Autotune")).to_be_visible()  # SageMaker only
+    page.get_by_label("Job name").fill("browser-pool")
+    page.get_by_role("button", name="Next").click()
+
+    expect(page.get_by_role("heading", name="Training job definitions")).to_be_visible()
+    page.get_by_label("Data location of train").fill("s3://bucket/train/")
+    page.get_by_label("Data location of validation").fill("s3://bucket/validation/")
+    page.get_by_label("Output path").fill("s3://bucket/out/")
+    expect(page.locator("#instance-pool")).to_be_hidden()
+    page.get_by_label("Instance pool: several types, tried in order").check()
+    expect(page.get_by_label("Instance type", exact=True)).to_be_hidden()  # the pool's rows replace it
+    page.get_by_role("button", name="Add instance configuration").click()
+    expect(page.get_by_label("Instance type 1")).to_have_value("ml.m5.large")  # from the one instance type
+    page.get_by_role("button", name="Add instance configuration").click()
+    page.get_by_label("Instance type 2").select_option("ml.c5.xlarge")
+    page.get_by_label("Instance count 2").fill("2")
+    page.get_by_role("button", name="Next").click()
+
+    expect(page.get_by_role("heading", name="Tuning resources")).to_be_visible()
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_text("1 × ml.m5.large (30 GB), then 2 × ml.c5.xlarge (30 GB)")).to_be_visible()
+    shown = json.loads(page.locator("#request-json").inner_text())
+    page.get_by_role("button", name="Create job").click()
+    page.wait_for_url(f"{live_server.url}/projects/demo/hpo-jobs/browser-pool/")
+
+    job = HpoJob.objects.get(name="browser-pool")
+    assert job.request == shown
+    assert job.request["TrainingJobDefinition"]["HyperParameterTuningResourceConfig"] == {
+        "InstanceConfigs": [{"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+                            {"InstanceType": "ml.c5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 30}],
+        "AllocationStrategy": "Prioritized"}

@@ -1,7 +1,8 @@
 """Each engine accepts exactly what the portal's validation accepts, and the wizard offers and explains it.
 
 - Properties (hypothesis) over requests from the factories, mutated where engines differ (compression,
-  record wrapper, input mode, Environment, images, channel paths, warm start, strategies, Autotune):
+  record wrapper, input mode, Environment, images, channel paths, warm start, strategies, Autotune,
+  instance pools, file-system channels):
   the local engine's create accepts a request exactly when ``validate_request`` finds no issue in it
   (a real create into a test engine folder, its supervisor not started); SageMaker (moto behind the
   seam) accepts every request validation accepts.
@@ -95,6 +96,12 @@ mutation = st.one_of(
     st.tuples(st.just(f"{D}.StoppingCondition.MaxPendingTimeInSeconds"), st.just(7200)),
     st.tuples(st.just(f"{D}.CheckpointConfig"), st.just({"S3Uri": "s3://bucket/checkpoints/"})),
     st.tuples(st.just(f"{D}.RetryStrategy"), st.just({"MaximumRetryAttempts": 2})),
+    st.tuples(st.just(f"{D}.HyperParameterTuningResourceConfig"), st.just({
+        "InstanceConfigs": [{"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}],
+        "AllocationStrategy": "Prioritized"})),
+    st.tuples(st.just(f"{CHANNEL}.DataSource"), st.just({"FileSystemDataSource": {
+        "FileSystemId": "fs-0123456789abcdef0", "FileSystemType": "EFS", "FileSystemAccessMode": "ro",
+        "DirectoryPath": "/efs/train"}})),
 )
 
 

@@ -146,10 +146,10 @@ def test_members_the_wizard_cannot_carry_are_listed_not_dropped(bob_client, proj
     root = data_dir()
     request = local_request(root)
     definition = request["TrainingJobDefinition"]
-    definition["HyperParameterTuningResourceConfig"] = definition.pop("ResourceConfig")  # instance pools' form
+    definition["ResourceConfig"]["KeepAlivePeriodInSeconds"] = 600  # warm pools of single training jobs
     response = import_(bob_client, request)
     assert response.status_code == 400
-    assert "does not support HyperParameterTuningResourceConfig" in response.content.decode()
+    assert "does not support KeepAlivePeriodInSeconds" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -308,9 +308,13 @@ def _options() -> WizardOptions:
 def hyperparameter(draw, algorithm: catalogue.Algorithm | None, name: str) -> dict:
     spec_ = algorithm.hyperparameter(name) if algorithm else None
     kinds = list(spec_.allowed_types) if spec_ else list(catalogue.PARAMETER_TYPES)
+    if spec_ is None or spec_.tunable_as():
+        kinds.append("Auto")  # Autotune chooses the range, from an example value
     kind = draw(st.sampled_from(kinds))
     row = {"name": name, "kind": kind, "value": None, "min": None, "max": None, "scaling": "Auto", "values": []}
-    if kind == "Static":
+    if kind == "Auto":
+        row["value"] = draw(TEXT)
+    elif kind == "Static":
         row["value"] = draw(TEXT)
     elif kind == "Categorical":
         row["values"] = draw(st.lists(CATEGORY, min_size=1, max_size=4, unique=True))
@@ -320,26 +324,45 @@ def hyperparameter(draw, algorithm: catalogue.Algorithm | None, name: str) -> di
 
 
 @st.composite
+def channel_values(draw, name: str) -> dict:
+    common = {
+        "name": name, "shuffle_seed": draw(st.none() | st.integers(0, 2**40)),
+        "content_type": draw(st.sampled_from(["", "text/csv"])), "compression": draw(st.sampled_from(["None", "Gzip"])),
+        "record_wrapper": draw(st.sampled_from(["None", "RecordIO"])), "input_mode": draw(st.sampled_from(["", "File", "Pipe"])),
+    }
+    if draw(st.booleans()):  # a directory of an EFS or FSx for Lustre file system
+        return {**common, "data_source": "FileSystemDataSource", "uri": f"/fsx/{name}", "s3_data_type": "S3Prefix",
+                "distribution": "", "attribute_names": [],
+                "file_system_id": draw(st.from_regex(r"fs-[0-9a-f]{8,17}", fullmatch=True)),
+                "file_system_type": draw(st.sampled_from(["EFS", "FSxLustre"])),
+                "file_system_access_mode": draw(st.sampled_from(["ro", "rw"]))}
+    return {
+        **common, "data_source": "S3DataSource", "uri": f"/data/{name}",
+        "s3_data_type": draw(st.sampled_from(["S3Prefix", "ManifestFile", "AugmentedManifestFile"])),
+        "attribute_names": draw(st.lists(NAME, unique=True, max_size=3)),
+        "distribution": draw(st.sampled_from(["", "FullyReplicated", "ShardedByS3Key"])),
+    }
+
+
+@st.composite
 def definition(draw, name: str) -> dict:
     builtin = draw(st.booleans())
     channel_names = draw(st.lists(NAME, min_size=1, max_size=3, unique=True))
     values = {
         "name": name, "input_mode": draw(st.sampled_from(["File", "Pipe", "FastFile"])),
-        "channels": [{
-            "name": channel, "uri": f"/data/{channel}",
-            "s3_data_type": draw(st.sampled_from(["S3Prefix", "ManifestFile", "AugmentedManifestFile"])),
-            "shuffle_seed": draw(st.none() | st.integers(0, 2**40)),
-            "attribute_names": draw(st.lists(NAME, unique=True, max_size=3)),
-            "content_type": draw(st.sampled_from(["", "text/csv"])), "compression": draw(st.sampled_from(["None", "Gzip"])),
-            "distribution": draw(st.sampled_from(["", "FullyReplicated", "ShardedByS3Key"])),
-            "record_wrapper": draw(st.sampled_from(["None", "RecordIO"])), "input_mode": draw(st.sampled_from(["", "File", "Pipe"])),
-        } for channel in channel_names],
+        "channels": [draw(channel_values(channel)) for channel in channel_names],
         "output_path": "s3://bucket/out/", "instance_type": draw(st.sampled_from(INSTANCE_TYPES)),
         "instance_count": draw(st.integers(1, 4)), "volume_size": draw(st.integers(1, 100)),
         "max_runtime": draw(st.integers(1, 100_000)), "use_spot": draw(st.booleans()),
         "network_isolation": draw(st.booleans()), "inter_container_encryption": draw(st.booleans()),
     }
     values["max_wait"] = draw(st.integers(1, 200_000)) if values["use_spot"] else None
+    if draw(st.booleans()):  # an instance pool instead of one instance type
+        values.update(resource_kind="pool", instance_type="", instance_count=None, volume_size=None,
+                      instance_configs=[{"instance_type": draw(st.sampled_from(INSTANCE_TYPES)),
+                                         "instance_count": draw(st.integers(1, 4)),
+                                         "volume_size": draw(st.integers(1, 100))}
+                                        for _ in range(draw(st.integers(1, 6)))])
     # The optional settings (SageMaker honours them all).
     kms = st.just("") | st.from_regex(r"[a-zA-Z0-9:/_-]{1,20}", fullmatch=True)
     checkpoint = draw(st.sampled_from(["", "s3://bucket/checkpoints/"]))
@@ -392,6 +415,7 @@ def wizard_values(draw) -> dict:
             "complete_on_convergence": draw(st.booleans()),
             "random_seed": draw(st.none() | st.integers(0, 2**31 - 1)),
             "tags": [(key, draw(TEXT | st.just(""))) for key in tag_keys],
+            "autotune": draw(st.booleans()),
         },
         "definitions": [draw(definition(name)) for name in names],
         "resources": {"max_parallel": draw(st.integers(1, 20)), "max_jobs": draw(st.none() | st.integers(1, 800)),

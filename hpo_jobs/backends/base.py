@@ -105,6 +105,7 @@ class Capabilities:
     max_pending_time: bool = True  # StoppingCondition.MaxPendingTimeInSeconds
     kms_keys: bool = True  # OutputDataConfig.KmsKeyId, ResourceConfig.VolumeKmsKeyId
     channel_shuffle: bool = True  # a channel's ShuffleConfig
+    instance_pools: bool = True  # HyperParameterTuningResourceConfig.InstanceConfigs instead of ResourceConfig
     denied_environment_names: frozenset[str] = frozenset()
     denied_environment_prefixes: tuple[str, ...] = ()
     # Channels name local folders (a path or file:// URI in S3Uri) rather than s3:// URIs.

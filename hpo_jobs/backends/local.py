@@ -489,6 +489,7 @@ class LocalBackend:
             max_pending_time=False,
             kms_keys=False,
             channel_shuffle=False,
+            instance_pools=False,
             denied_environment_names=container.DENIED_ENVIRONMENT_NAMES,
             denied_environment_prefixes=container.DENIED_ENVIRONMENT_PREFIXES,
             channels_are_local_paths=True,
@@ -797,6 +798,10 @@ class _LocalCheck:
             (not caps.kms_keys and resource.get("VolumeKmsKeyId") is not None,
              f"{path}.ResourceConfig.VolumeKmsKeyId",
              "The local engine does not encrypt with KMS keys; remove the volume KMS key, or run the job on SageMaker"),
+            (not caps.instance_pools and definition.get("HyperParameterTuningResourceConfig") is not None,
+             f"{path}.HyperParameterTuningResourceConfig",
+             "The local engine runs one instance type (ResourceConfig), not an instance pool "
+             "(HyperParameterTuningResourceConfig); choose one instance type, or run the job on SageMaker"),
         ]
         for refuse, where, message in refused:
             if refuse:

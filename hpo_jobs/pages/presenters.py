@@ -137,6 +137,7 @@ def _definition(read: facts.Definition, index: int) -> dict[str, Any]:
              "volume_gb": _dict(c).get("VolumeSizeInGB")}
             for c in _list(resources.get("InstanceConfigs"))
         ],
+        "allocation_strategy": str(resources.get("AllocationStrategy", "")),
         "max_runtime_s": stopping.get("MaxRuntimeInSeconds"),
         "max_wait_s": stopping.get("MaxWaitTimeInSeconds"),
         "max_pending_s": stopping.get("MaxPendingTimeInSeconds"),

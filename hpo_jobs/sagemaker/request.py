@@ -40,6 +40,7 @@ MAX_TRAINING_RUNTIME_S = 28 * 24 * 3600  # a training job runs at most 28 days
 # A tuning job's ResourceLimits.MaxRuntimeInSeconds: the service model's range (botocore checks only the min).
 MIN_TUNING_RUNTIME_S, MAX_TUNING_RUNTIME_S = 120, 15_768_000
 MAX_ENVIRONMENT_VARIABLES = 48  # in total across all definitions
+MAX_INSTANCE_CONFIGS = 6  # HyperParameterTuningResourceConfig.InstanceConfigs holds 1 to 6
 
 # ---- name patterns (the service model's, read as Python regexes; use fullmatch) ------------------------
 JOB_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")

@@ -861,6 +861,20 @@ class _Rules:
             if _list(definition.ranges.get("AutoParameters")) and not autotune:
                 self.add(f"{definition.ranges_path}.AutoParameters", "Auto parameters are only used with Autotune "
                          "enabled")
+            for path, item in definition.range_items("AutoParameters"):
+                name = _str(item.get("Name"))
+                if not name:
+                    if name is not None:
+                        self.add(f"{path}.Name", "Hyperparameter name must not be empty")
+                    continue
+                if name in seen:
+                    self.add(f"{path}.Name", f"Hyperparameter {show(name)} has more than one range "
+                             f"({seen[name]}); give it one")
+                else:
+                    seen[name] = "AutoParameters"
+                if name in static:
+                    self.add(f"{path}.Name", f"Hyperparameter {show(name)} is both static and left to Autotune; make "
+                             "it one or the other")
             total = len(static) + tuned
             if total + 1 > MAX_HYPERPARAMETERS:
                 self.add(definition.path, f"A definition can have at most {MAX_HYPERPARAMETERS - 1} static and "
@@ -961,7 +975,16 @@ class _Rules:
             for kind in _RANGE_KINDS:
                 for path, item in definition.range_items(kind):
                     self._builtin_range(algorithm, kind, path, item)
-            present = set(static) | set(definition.tuned_names())
+            for path, item in definition.range_items("AutoParameters"):
+                name = _str(item.get("Name"))
+                spec = algorithm.hyperparameter(name) if name else None
+                if name and spec is None:
+                    self.add(f"{path}.Name", f"{algorithm.display_name} has no hyperparameter {show(name)}")
+                elif spec is not None and not spec.tunable_as():
+                    self.add(f"{path}.Name", f"{name} cannot be tuned (static only), so Autotune cannot choose its "
+                             "range")
+            present = set(static) | set(definition.tuned_names()) | {
+                _str(item.get("Name")) for _, item in definition.range_items("AutoParameters")}
             for spec in algorithm.required_hyperparameters:
                 if spec.default is None and spec.name not in present:
                     self.add(base, f"{algorithm.display_name} needs the hyperparameter {spec.name} "
@@ -1149,6 +1172,11 @@ class _Rules:
                     self.add(f"{path}.DataSource", "A channel's data source must be exactly one of S3DataSource, "
                              f"FileSystemDataSource and DatasetSource (got {len(given)})")
                 self._augmented_manifest(definition, path, channel, _dict(source.get("S3DataSource")))
+                if source.get("FileSystemDataSource") is not None and not definition.data.get("VpcConfig"):
+                    # SageMaker mounts EFS and FSx for Lustre inside the VPC the training job runs in.
+                    self.add(f"{path}.DataSource.FileSystemDataSource", "A file system channel (EFS or FSx for "
+                             "Lustre) is mounted through the definition's VPC, and this definition has none: give "
+                             "it VPC subnets and security groups (the project's settings set them)")
 
     def _augmented_manifest(self, definition: _Definition, path: str, channel: dict, s3: dict) -> None:
         """SageMaker reads an augmented manifest in Pipe mode only, and only the attributes it is told to;

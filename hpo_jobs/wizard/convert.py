@@ -37,6 +37,11 @@ RANGE_LISTS = {
     "Categorical": "CategoricalParameterRanges",
 }
 
+# Autotune's ranges: a row of kind "Auto" holds the hyperparameter's name and SageMaker's ValueHint.
+AUTO_LIST = "AutoParameters"
+# An instance pool is tried in this order (SageMaker's one allocation strategy).
+ALLOCATION_STRATEGY = "Prioritized"
+
 # A location in the wizard: (step, field) for the flat steps; for definitions
 # ("definitions", index, field) or ("definitions", index, table, row, field) where table is
 # "hyperparameters", "channels" or "metric_definitions". A trailing None means "the whole thing".
@@ -49,7 +54,7 @@ _DEFINITION_MEMBERS = {
     "AlgorithmSpecification", "RoleArn", "InputDataConfig", "VpcConfig", "OutputDataConfig",
     "ResourceConfig", "StoppingCondition", "EnableNetworkIsolation",
     "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining", "Environment", "CheckpointConfig",
-    "RetryStrategy",
+    "RetryStrategy", "HyperParameterTuningResourceConfig",
 }
 _CONFIG_MEMBERS = {
     "Strategy", "StrategyConfig", "HyperParameterTuningJobObjective", "ResourceLimits",
@@ -57,7 +62,7 @@ _CONFIG_MEMBERS = {
 }
 _REQUEST_MEMBERS = {
     "HyperParameterTuningJobName", "HyperParameterTuningJobConfig", "TrainingJobDefinition",
-    "TrainingJobDefinitions", "WarmStartConfig", "Tags",
+    "TrainingJobDefinitions", "WarmStartConfig", "Tags", "Autotune",
 }
 
 
@@ -78,14 +83,18 @@ def build_request(
     ``cleaned_data_by_step``:
       - ``job``: name, strategy, early_stopping, hyperband_min_resource, hyperband_max_resource,
         warm_start_type, warm_start_parents (list), target_objective_value, max_jobs_not_improving,
-        complete_on_convergence (bool), random_seed, tags (list of (key, value)).
+        complete_on_convergence (bool), random_seed, tags (list of (key, value)), autotune (bool).
       - ``definitions``: a list of dicts: name, algorithm_source ("builtin" | "custom"), algorithm,
         image, objective_metric, objective_type, input_mode, metric_definitions [{name, regex}],
-        hyperparameters [{name, kind, value, min, max, scaling, values}], channels [{name, uri,
-        s3_data_type, content_type, compression, distribution, record_wrapper, input_mode, shuffle_seed,
-        attribute_names (list)}],
+        hyperparameters [{name, kind, value, min, max, scaling, values}] (kind "Auto": value is
+        Autotune's ValueHint), channels [{name, data_source ("S3DataSource" | "FileSystemDataSource"),
+        uri (the S3 URI, or the file system's DirectoryPath), s3_data_type, content_type, compression,
+        distribution, record_wrapper, input_mode, shuffle_seed, attribute_names (list), file_system_id,
+        file_system_type, file_system_access_mode}],
         environment [{name, value}], output_path, output_compression ("GZIP" | "NONE"), output_kms,
-        instance_type, instance_count, volume_size, volume_kms, max_runtime, max_pending, use_spot,
+        resource_kind ("single" | "pool"), instance_type, instance_count, volume_size (one instance
+        type), instance_configs [{instance_type, instance_count, volume_size}] (a pool, in the order
+        tried), volume_kms, max_runtime, max_pending, use_spot,
         max_wait, checkpoint_uri, checkpoint_local_path, max_retries, network_isolation,
         inter_container_encryption.
       - ``resources``: max_parallel, max_jobs, max_runtime.
@@ -155,6 +164,9 @@ def build_request(
         config["RandomSeed"] = job["random_seed"]
     src[C + ("RandomSeed",)] = ("job", "random_seed")
     request["HyperParameterTuningJobConfig"] = config
+    if job.get("autotune"):
+        request["Autotune"] = {"Mode": "Enabled"}
+    src[("Autotune",)] = ("job", "autotune")
 
     request = facts.with_definitions(request, [
         _build_definition(definition, index, src) for index, definition in enumerate(definitions)
@@ -219,6 +231,14 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
             static[name] = row["value"]
             src[D + ("StaticHyperParameters", name)] = HP + (row_index, "value")
             continue
+        if kind == "Auto":
+            items = ranges.setdefault(AUTO_LIST, [])
+            P = D + ("HyperParameterRanges", AUTO_LIST, len(items))
+            items.append({"Name": name, "ValueHint": row.get("value") or ""})
+            src[P] = HP + (row_index, None)
+            src[P + ("Name",)] = HP + (row_index, "name")
+            src[P + ("ValueHint",)] = HP + (row_index, "value")
+            continue
         list_name = RANGE_LISTS[kind]
         items = ranges.setdefault(list_name, [])
         P = D + ("HyperParameterRanges", list_name, len(items))
@@ -234,7 +254,7 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
             src[P + ("MinValue",)] = HP + (row_index, "min")
             src[P + ("MaxValue",)] = HP + (row_index, "max")
             src[P + ("ScalingType",)] = HP + (row_index, "scaling")
-    for list_name in RANGE_LISTS.values():
+    for list_name in (*RANGE_LISTS.values(), AUTO_LIST):
         src[D + ("HyperParameterRanges", list_name)] = HP + (None, None)
     definition["HyperParameterRanges"] = ranges
     if static:
@@ -262,12 +282,21 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
     src[D + ("InputDataConfig",)] = CH + (None, None)
     for row_index, row in enumerate(values.get("channels") or []):
         I = D + ("InputDataConfig", row_index)
-        s3: dict[str, Any] = {"S3DataType": row.get("s3_data_type") or "S3Prefix", "S3Uri": row.get("uri") or ""}
-        if row.get("distribution"):
-            s3["S3DataDistributionType"] = row["distribution"]
-        if row.get("attribute_names"):
-            s3["AttributeNames"] = list(row["attribute_names"])
-        channel: dict[str, Any] = {"ChannelName": row.get("name") or "", "DataSource": {"S3DataSource": s3}}
+        if row.get("data_source") == "FileSystemDataSource":
+            source: dict[str, Any] = {"FileSystemDataSource": {
+                "FileSystemId": row.get("file_system_id") or "",
+                "FileSystemType": row.get("file_system_type") or "EFS",
+                "FileSystemAccessMode": row.get("file_system_access_mode") or "ro",
+                "DirectoryPath": row.get("uri") or "",
+            }}
+        else:
+            s3: dict[str, Any] = {"S3DataType": row.get("s3_data_type") or "S3Prefix", "S3Uri": row.get("uri") or ""}
+            if row.get("distribution"):
+                s3["S3DataDistributionType"] = row["distribution"]
+            if row.get("attribute_names"):
+                s3["AttributeNames"] = list(row["attribute_names"])
+            source = {"S3DataSource": s3}
+        channel: dict[str, Any] = {"ChannelName": row.get("name") or "", "DataSource": source}
         if row.get("content_type"):
             channel["ContentType"] = row["content_type"]
         if row.get("compression") and row["compression"] != "None":
@@ -288,6 +317,12 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
         src[S + ("S3DataType",)] = CH + (row_index, "s3_data_type")
         src[S + ("S3DataDistributionType",)] = CH + (row_index, "distribution")
         src[S + ("AttributeNames",)] = CH + (row_index, "attribute_names")
+        F = I + ("DataSource", "FileSystemDataSource")
+        src[F] = CH + (row_index, "file_system_id")
+        src[F + ("FileSystemId",)] = CH + (row_index, "file_system_id")
+        src[F + ("FileSystemType",)] = CH + (row_index, "file_system_type")
+        src[F + ("FileSystemAccessMode",)] = CH + (row_index, "file_system_access_mode")
+        src[F + ("DirectoryPath",)] = CH + (row_index, "uri")
         src[I + ("ShuffleConfig",)] = CH + (row_index, "shuffle_seed")
         src[I + ("ShuffleConfig", "Seed")] = CH + (row_index, "shuffle_seed")
         src[I + ("ContentType",)] = CH + (row_index, "content_type")
@@ -307,13 +342,38 @@ def _build_definition(values: dict[str, Any], index: int, src: dict[tuple, Locat
     src[D + ("OutputDataConfig", "KmsKeyId")] = here + ("output_kms",)
     src[D + ("OutputDataConfig", "CompressionType")] = here + ("output_compression",)
 
-    definition["ResourceConfig"] = {
-        "InstanceType": values.get("instance_type") or "",
-        "InstanceCount": values.get("instance_count"),
-        "VolumeSizeInGB": values.get("volume_size"),
-    }
-    if values.get("volume_kms"):
-        definition["ResourceConfig"]["VolumeKmsKeyId"] = values["volume_kms"]
+    if values.get("resource_kind") == "pool":
+        # An instance pool: SageMaker tries the configurations in order (instead of ResourceConfig).
+        pool: dict[str, Any] = {
+            "InstanceConfigs": [
+                {"InstanceType": c.get("instance_type") or "", "InstanceCount": c.get("instance_count"),
+                 "VolumeSizeInGB": c.get("volume_size")}
+                for c in values.get("instance_configs") or []
+            ],
+            "AllocationStrategy": ALLOCATION_STRATEGY,
+        }
+        if values.get("volume_kms"):
+            pool["VolumeKmsKeyId"] = values["volume_kms"]
+        definition["HyperParameterTuningResourceConfig"] = pool
+    else:
+        definition["ResourceConfig"] = {
+            "InstanceType": values.get("instance_type") or "",
+            "InstanceCount": values.get("instance_count"),
+            "VolumeSizeInGB": values.get("volume_size"),
+        }
+        if values.get("volume_kms"):
+            definition["ResourceConfig"]["VolumeKmsKeyId"] = values["volume_kms"]
+    T = D + ("HyperParameterTuningResourceConfig",)
+    IC = here + ("instance_configs",)
+    src[T] = here + ("resource_kind",)
+    src[T + ("AllocationStrategy",)] = here + ("resource_kind",)
+    src[T + ("VolumeKmsKeyId",)] = here + ("volume_kms",)
+    src[T + ("InstanceConfigs",)] = IC + (None, None)
+    for row_index, _ in enumerate(values.get("instance_configs") or []):
+        src[T + ("InstanceConfigs", row_index)] = IC + (row_index, None)
+        for member, field_name in (("InstanceType", "instance_type"), ("InstanceCount", "instance_count"),
+                                   ("VolumeSizeInGB", "volume_size")):
+            src[T + ("InstanceConfigs", row_index, member)] = IC + (row_index, field_name)
     src[D + ("ResourceConfig",)] = here + ("instance_type",)
     src[D + ("ResourceConfig", "InstanceType")] = here + ("instance_type",)
     src[D + ("ResourceConfig", "InstanceCount")] = here + ("instance_count",)
@@ -517,6 +577,7 @@ def _job_values(request: dict[str, Any], config: dict[str, Any], notes: list[str
         "complete_on_convergence": convergence == "Enabled",
         "random_seed": config.get("RandomSeed"),
         "tags": tags,
+        "autotune": _dict(request.get("Autotune")).get("Mode") == "Enabled",
     }
 
 
@@ -534,8 +595,6 @@ def _definition_values(
 ) -> dict[str, Any]:
     for key in raw:
         if key not in _DEFINITION_MEMBERS:
-            if key == "HyperParameterTuningResourceConfig" and not raw[key]:
-                continue  # empty: the same as absent
             problems.append((f"{where}.{key}", _unsupported(key)))
     algorithm_spec = _dict(raw.get("AlgorithmSpecification"))
     for key in algorithm_spec:
@@ -557,6 +616,20 @@ def _definition_values(
     for key in resource:
         if key not in ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId") and resource[key]:
             problems.append((f"{where}.ResourceConfig.{key}", _unsupported(key)))
+    tuning = _dict(raw.get("HyperParameterTuningResourceConfig"))
+    for key in tuning:
+        if key not in ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId", "AllocationStrategy",
+                       "InstanceConfigs"):
+            problems.append((f"{where}.HyperParameterTuningResourceConfig.{key}", _unsupported(key)))
+    pool = [_dict(c) for c in tuning.get("InstanceConfigs") or []]
+    if pool and tuning.get("AllocationStrategy") is None:
+        notes.append(f"The instance pool is sent with its allocation strategy, {ALLOCATION_STRATEGY} (SageMaker's "
+                     "only one): the configurations are tried in their order.")
+    if tuning and not pool and not resource:
+        # One instance type in the tuning form: the wizard sends it as ResourceConfig, which says the same.
+        resource = tuning
+        notes.append("The definition's one instance type (HyperParameterTuningResourceConfig without instance "
+                     "configs) is sent as ResourceConfig, which SageMaker reads the same way.")
     stopping = _dict(raw.get("StoppingCondition"))
     for key in stopping:
         if key not in ("MaxRuntimeInSeconds", "MaxWaitTimeInSeconds", "MaxPendingTimeInSeconds"):
@@ -568,8 +641,12 @@ def _definition_values(
     hyperparameters = []
     ranges = _dict(raw.get("HyperParameterRanges"))
     for key in ranges:
-        if key not in RANGE_LISTS.values() and ranges[key]:
+        if key not in (*RANGE_LISTS.values(), AUTO_LIST) and ranges[key]:
             problems.append((f"{where}.HyperParameterRanges.{key}", _unsupported(key)))
+    for item in ranges.get(AUTO_LIST) or []:
+        item = _dict(item)
+        hyperparameters.append({"name": item.get("Name") or "", "kind": "Auto", "value": item.get("ValueHint") or "",
+                                "min": None, "max": None, "scaling": "Auto", "values": []})
     for kind, list_name in RANGE_LISTS.items():
         for item in ranges.get(list_name) or []:
             item = _dict(item)
@@ -589,8 +666,9 @@ def _definition_values(
         channel = _dict(channel)
         source = _dict(channel.get("DataSource"))
         s3 = _dict(source.get("S3DataSource"))
+        fs = _dict(source.get("FileSystemDataSource"))
         for key in source:
-            if key != "S3DataSource":
+            if key not in ("S3DataSource", "FileSystemDataSource"):
                 problems.append((f"{where}.InputDataConfig[{c_index}].DataSource.{key}", _unsupported(key)))
         for key in s3:
             if key not in ("S3DataType", "S3Uri", "S3DataDistributionType", "AttributeNames") and s3[key]:
@@ -601,7 +679,11 @@ def _definition_values(
                 problems.append((f"{where}.InputDataConfig[{c_index}].{key}", _unsupported(key)))
         channels.append({
             "name": channel.get("ChannelName") or "",
-            "uri": s3.get("S3Uri") or "",
+            "data_source": "FileSystemDataSource" if fs and not s3 else "S3DataSource",
+            "uri": (fs.get("DirectoryPath") if fs and not s3 else s3.get("S3Uri")) or "",
+            "file_system_id": fs.get("FileSystemId") or "",
+            "file_system_type": fs.get("FileSystemType") or "",
+            "file_system_access_mode": fs.get("FileSystemAccessMode") or "",
             "s3_data_type": s3.get("S3DataType") or "S3Prefix",
             "distribution": s3.get("S3DataDistributionType") or "",
             "content_type": channel.get("ContentType") or "",
@@ -631,10 +713,15 @@ def _definition_values(
         # An explicit GZIP is SageMaker's default, which the wizard sends by leaving the member out.
         "output_compression": "NONE" if output.get("CompressionType") == "NONE" else "GZIP",
         "output_kms": output.get("KmsKeyId") or "",
+        "resource_kind": "pool" if pool else "single",
         "instance_type": resource.get("InstanceType") or "",
         "instance_count": resource.get("InstanceCount"),
         "volume_size": resource.get("VolumeSizeInGB"),
-        "volume_kms": resource.get("VolumeKmsKeyId") or "",
+        "instance_configs": [
+            {"instance_type": c.get("InstanceType") or "", "instance_count": c.get("InstanceCount"),
+             "volume_size": c.get("VolumeSizeInGB")} for c in pool
+        ],
+        "volume_kms": (tuning.get("VolumeKmsKeyId") if pool else resource.get("VolumeKmsKeyId")) or "",
         "max_runtime": stopping.get("MaxRuntimeInSeconds"),
         "max_pending": stopping.get("MaxPendingTimeInSeconds"),
         "use_spot": bool(raw.get("EnableManagedSpotTraining")),

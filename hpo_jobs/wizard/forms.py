@@ -7,8 +7,9 @@ problems located in this step, which the form puts next to the field they concer
 
 The definitions step is one composite form (``DefinitionsStepForm``) over a list of *drafts*: the
 raw text of each definition as typed, valid or not, so that nothing typed is lost on a round trip.
-One definition at a time is open in the editor (``DefinitionEditor``: a form and four formsets, for
-hyperparameters, channels, metric definitions and environment variables, under the prefix ``def``);
+One definition at a time is open in the editor (``DefinitionEditor``: a form and five formsets, for
+hyperparameters, channels, metric definitions, environment variables and an instance pool's
+configurations, under the prefix ``def``);
 the others travel as JSON in one hidden field. Named submit buttons
 (``def-action``) add, copy, edit and remove definitions and rows without JavaScript.
 """
@@ -41,6 +42,7 @@ DEFINITION_NAME_RE = facts.DEFINITION_NAME_RE
 MAX_DEFINITIONS = facts.MAX_DEFINITIONS
 MAX_HYPERPARAMETER_ROWS = 100  # SageMaker: 100 hyperparameters per definition, static and tuned together
 MAX_CHANNELS = 20
+MAX_INSTANCE_CONFIGS = facts.MAX_INSTANCE_CONFIGS
 MAX_METRIC_DEFINITIONS = 40
 MAX_ENVIRONMENT_ROWS = facts.MAX_ENVIRONMENT_VARIABLES  # SageMaker's limit is across all definitions
 MAX_WARM_START_PARENTS = facts.MAX_WARM_START_PARENTS
@@ -66,6 +68,11 @@ SCALING_CHOICES = [(s, s) for s in catalogue.SCALING_TYPES]
 DIRECTION_CHOICES = [(d, d) for d in catalogue.DIRECTIONS]
 INPUT_MODE_CHOICES = [("File", "File"), ("Pipe", "Pipe"), ("FastFile", "FastFile")]
 SOURCE_CHOICES = [("builtin", "Built-in"), ("custom", "Custom image")]
+AUTO_KIND = "Auto"  # a hyperparameter whose range Autotune chooses, from an example value (ValueHint)
+RESOURCE_KIND_CHOICES = [("single", "One instance type"), ("pool", "Instance pool: several types, tried in order")]
+DATA_SOURCE_CHOICES = [("S3DataSource", "S3"), ("FileSystemDataSource", "File system")]
+FILE_SYSTEM_TYPE_CHOICES = [("EFS", "EFS"), ("FSxLustre", "FSx for Lustre")]
+FILE_SYSTEM_ACCESS_CHOICES = [("ro", "Read-only"), ("rw", "Read-write")]
 
 Problem = tuple[tuple, str]  # (wizard location, message), see convert.Location
 Rules = Callable[[Any], list[Problem]]
@@ -219,6 +226,11 @@ class JobSettingsForm(forms.Form):
         label="Complete on convergence", required=False,
         help_text="Stop when SageMaker detects that the objective has converged.",
     )
+    autotune = forms.BooleanField(
+        label="Autotune", required=False,
+        help_text="SageMaker chooses the ranges of the hyperparameters you mark Auto (from the example value you "
+        "give each), and the tuning settings you leave to it. A definition's other ranges stay as you set them.",
+    )
     random_seed = forms.IntegerField(
         label="Random seed", required=False, min_value=0, max_value=2**31 - 1,
         help_text="Makes Random, Grid and Hyperband searches reproducible.",
@@ -234,6 +246,11 @@ class JobSettingsForm(forms.Form):
         self.rules = rules
         self.check_name = check_name
         self.fields["warm_start_parents"].choices = options.warm_start_parents
+        source = self.data if self.is_bound else self.initial
+        chosen = source.get(self.add_prefix("autotune") if self.is_bound else "autotune")
+        if not options.capabilities.autotune and not chosen:
+            # Not offered on an engine that does not run it; an imported Autotune still shows, and is refused.
+            del self.fields["autotune"]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -292,6 +309,9 @@ class JobSettingsForm(forms.Form):
             elif parents and not self.options.capabilities.warm_start:
                 self.add_error("warm_start_parents", f"{self.options.capabilities.display_name} cannot warm start "
                                "from earlier jobs; leave this empty.")
+        if data.get("autotune") and not self.options.capabilities.autotune:
+            self.add_error("autotune", f"{self.options.capabilities.display_name.capitalize()} does not run Autotune; "
+                           "turn it off and choose the ranges yourself.")
         if self.rules is not None and not self.errors:
             _attach(self, self.rules(data))
         return data
@@ -314,6 +334,8 @@ class JobSettingsForm(forms.Form):
         }
         if values.get("complete_on_convergence"):
             data["complete_on_convergence"] = ["on"]
+        if values.get("autotune"):
+            data["autotune"] = ["on"]
         return {f"{prefix}-{key}": value for key, value in data.items()}
 
 
@@ -385,15 +407,17 @@ DEFINITION_FIELDS = (
     "input_mode", "output_path", "instance_type", "instance_count", "volume_size", "max_runtime", "use_spot",
     "max_wait", "network_isolation", "inter_container_encryption", "algorithm_version",
     "output_compression", "output_kms", "volume_kms", "max_pending", "checkpoint_uri", "checkpoint_local_path",
-    "max_retries",
+    "max_retries", "resource_kind",
 )
 TABLES = {
     # table name in drafts and values: (formset prefix under "def", row fields)
     "hyperparameters": ("hp", ("name", "kind", "value", "min", "max", "scaling", "values", "builtin")),
     "channels": ("ch", ("name", "uri", "s3_data_type", "content_type", "compression", "distribution",
-                        "record_wrapper", "input_mode", "shuffle_seed", "attribute_names")),
+                        "record_wrapper", "input_mode", "shuffle_seed", "attribute_names", "data_source",
+                        "file_system_id", "file_system_type", "file_system_access_mode")),
     "metric_definitions": ("md", ("name", "regex")),
     "environment": ("env", ("name", "value")),
+    "instance_configs": ("ic", ("instance_type", "instance_count", "volume_size")),
 }
 EDITOR_PREFIX = "def"
 BOOLEAN_FIELDS = ("use_spot", "network_isolation", "inter_container_encryption")
@@ -539,12 +563,13 @@ def new_draft(options: WizardOptions, name: str) -> dict[str, Any]:
             "instance_count": "1", "volume_size": "30", "max_runtime": "3600", "use_spot": "", "max_wait": "",
             "network_isolation": "", "inter_container_encryption": "", "algorithm_version": "",
             "output_compression": "GZIP", "output_kms": "", "volume_kms": "", "max_pending": "",
-            "checkpoint_uri": "", "checkpoint_local_path": "", "max_retries": "",
+            "checkpoint_uri": "", "checkpoint_local_path": "", "max_retries": "", "resource_kind": "single",
         },
         "hyperparameters": [],
         "channels": default_channels(options),
         "metric_definitions": [],
         "environment": [],
+        "instance_configs": [],
     }
     load_algorithm_defaults(draft, options)
     return draft
@@ -641,6 +666,7 @@ def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[st
         "checkpoint_uri": values.get("checkpoint_uri") or "",
         "checkpoint_local_path": values.get("checkpoint_local_path") or "",
         "max_retries": _integer(values.get("max_retries")),
+        "resource_kind": values.get("resource_kind") or "single",
     }
     if source == "builtin" and fields["algorithm"] in catalogue.ALGORITHMS:
         algorithm = catalogue.get(fields["algorithm"])
@@ -675,8 +701,16 @@ def draft_from_values(values: dict[str, Any], options: WizardOptions) -> dict[st
              "content_type": c.get("content_type") or "", "compression": c.get("compression") or "None",
              "distribution": c.get("distribution") or "", "record_wrapper": c.get("record_wrapper") or "None",
              "input_mode": c.get("input_mode") or "", "shuffle_seed": _integer(c.get("shuffle_seed")),
-             "attribute_names": format_values(list(c.get("attribute_names") or []))}
+             "attribute_names": format_values(list(c.get("attribute_names") or [])),
+             "data_source": c.get("data_source") or "S3DataSource", "file_system_id": c.get("file_system_id") or "",
+             "file_system_type": c.get("file_system_type") or "", "file_system_access_mode":
+                 c.get("file_system_access_mode") or ""}
             for c in values.get("channels") or []
+        ],
+        "instance_configs": [
+            {"instance_type": c.get("instance_type") or "", "instance_count": _integer(c.get("instance_count")),
+             "volume_size": _integer(c.get("volume_size"))}
+            for c in values.get("instance_configs") or []
         ],
         "metric_definitions": [
             {"name": m.get("name") or "", "regex": m.get("regex") or ""} for m in values.get("metric_definitions") or []
@@ -704,12 +738,18 @@ class DefinitionForm(forms.Form):
     output_path = forms.CharField(label="Output path", max_length=1024,
                                   help_text="Where models are written: s3://bucket/prefix/.",
                                   error_messages={"required": "Enter where the models go, e.g. s3://bucket/prefix/."})
+    resource_kind = forms.ChoiceField(
+        label="Instances", choices=RESOURCE_KIND_CHOICES, required=False, widget=forms.RadioSelect,
+        help_text="An instance pool lists up to 6 instance types with their count and volume; SageMaker uses "
+        "the first it has capacity for, then the next (HyperParameterTuningResourceConfig).",
+    )
+    # Required for one instance type (see clean); a pool sets them per configuration.
     instance_type = forms.ChoiceField(
-        label="Instance type",
+        label="Instance type", required=False,
         error_messages={"invalid_choice": "Instance type %(value)s is not offered on this portal; choose one of the list."},
     )
-    instance_count = forms.IntegerField(label="Instance count", min_value=1, max_value=100)
-    volume_size = forms.IntegerField(label="Volume size (GB)", min_value=1, max_value=16384)
+    instance_count = forms.IntegerField(label="Instance count", min_value=1, max_value=100, required=False)
+    volume_size = forms.IntegerField(label="Volume size (GB)", min_value=1, max_value=16384, required=False)
     max_runtime = forms.IntegerField(label="Max runtime per training job (seconds)", min_value=1,
                                      help_text="At most 28 days (2419200 seconds).")
     use_spot = forms.BooleanField(label="Managed spot training", required=False,
@@ -766,6 +806,8 @@ class DefinitionForm(forms.Form):
             self.fields[name].widget.attrs["spellcheck"] = "false"
         # Settings the engine does not run are not offered; a value from an import or a clone still
         # shows, and the engine's check refuses it next to its field.
+        if not caps.instance_pools and self._raw("resource_kind") != "pool":
+            del self.fields["resource_kind"]
         for names, offered in ((("output_kms", "volume_kms"), caps.kms_keys),
                                (("checkpoint_uri", "checkpoint_local_path"), caps.checkpoints),
                                (("max_retries",), caps.retry_strategy),
@@ -808,6 +850,10 @@ class DefinitionForm(forms.Form):
     def is_custom(self) -> bool:
         return self._raw("algorithm_source") == "custom"
 
+    @property
+    def is_pool(self) -> bool:
+        return self._raw("resource_kind") == "pool"
+
     def clean_name(self) -> str:
         # Checked here, not only in the request: a lone definition goes out without its name
         # (TrainingJobDefinition), and the name is sent as soon as a second definition is added.
@@ -819,6 +865,21 @@ class DefinitionForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        data["resource_kind"] = data.get("resource_kind") or "single"
+        if data["resource_kind"] == "pool":
+            # The pool's rows hold the instances; the one-type fields are kept in the draft, not sent.
+            for name in ("instance_type", "instance_count", "volume_size"):
+                self.errors.pop(name, None)
+            self.not_offered_instance_type = None
+            if not self.options.capabilities.instance_pools:
+                self.add_error("resource_kind", f"{self.options.capabilities.display_name.capitalize()} runs one "
+                               "instance type, not an instance pool; choose one instance type.")
+        else:
+            for name, message in (("instance_type", "Choose an instance type."),
+                                  ("instance_count", "Enter how many instances each training job runs on."),
+                                  ("volume_size", "Enter the size of each instance's storage volume.")):
+                if data.get(name) in (None, "") and name not in self.errors:
+                    self.add_error(name, message)
         if getattr(self, "not_offered_instance_type", None) and "instance_type" not in self.errors:
             self.add_error("instance_type", f"Instance type {self.not_offered_instance_type} is not offered on this "
                            "portal; choose one of the list.")
@@ -874,8 +935,13 @@ class HyperparameterForm(forms.Form):
                              help_text='Categorical: the values to try, separated by commas ("a,b" for a value with a comma).')
     builtin = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, algorithm: catalogue.Algorithm | None = None, **kwargs):
+    def __init__(self, *args, algorithm: catalogue.Algorithm | None = None, autotune: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        kind_now = self.data.get(self.add_prefix("kind")) if self.is_bound else self.initial.get("kind")
+        # Auto (Autotune chooses the range) where the engine runs Autotune; an imported Auto row still shows.
+        self.auto_offered = autotune or kind_now == AUTO_KIND
+        if self.auto_offered:
+            self.fields["kind"].choices = [*KIND_CHOICES, (AUTO_KIND, AUTO_KIND)]
         raw = self.data.get(self.add_prefix("name")) if self.is_bound else self.initial.get("name")
         builtin = (self.data.get(self.add_prefix("builtin")) if self.is_bound else self.initial.get("builtin")) == "1"
         self.spec = algorithm.hyperparameter(raw) if (algorithm is not None and builtin and isinstance(raw, str)) else None
@@ -885,8 +951,11 @@ class HyperparameterForm(forms.Form):
             allowed = list(dict.fromkeys([*self.spec.allowed_types, *self.spec.tunable_as()]))
             if "Static" not in allowed:
                 allowed.append("Static")  # "not set": left at the algorithm's default
-            self.fields["kind"].choices = [(k, k) for k in catalogue.PARAMETER_TYPES if k in allowed]
-            offered = [k for k in catalogue.PARAMETER_TYPES if k in allowed]
+            kinds = (*catalogue.PARAMETER_TYPES, AUTO_KIND) if self.auto_offered else catalogue.PARAMETER_TYPES
+            if self.auto_offered and self.spec.tunable_as():
+                allowed.append(AUTO_KIND)  # Autotune chooses the range of a tunable hyperparameter
+            self.fields["kind"].choices = [(k, k) for k in kinds if k in allowed]
+            offered = [k for k in kinds if k in allowed]
             self.fields["kind"].error_messages["invalid_choice"] = (
                 f"{self.spec.name} can be {', '.join(offered[:-1])} or {offered[-1]}." if len(offered) > 1
                 else f"{self.spec.name} can only be {offered[0]}."
@@ -921,6 +990,10 @@ class HyperparameterForm(forms.Form):
                 elif self.spec.required and self.spec.default is None:
                     self.add_error("value", f"{name} is required: give it a value, or tune it as a range.")
             data["value"] = value or None  # None: a built-in's hyperparameter left at its default
+        elif kind == AUTO_KIND:
+            if not data.get("value"):
+                self.add_error("value", "Give an example value (SageMaker's ValueHint): Autotune chooses the range "
+                               "around it.")
         elif kind in ("Integer", "Continuous"):
             # A blank end is an error next to it, never a range silently dropped.
             if not data.get("min"):
@@ -979,6 +1052,13 @@ class ChannelForm(forms.Form):
                                       widget=forms.NumberInput(attrs={"placeholder": "shuffle seed"}))
     attribute_names = forms.CharField(label="Attribute names", required=False, max_length=5000,
                                       widget=forms.TextInput(attrs={"placeholder": "attributes (augmented manifest)"}))
+    data_source = forms.ChoiceField(label="Data source", required=False, choices=DATA_SOURCE_CHOICES)
+    file_system_id = forms.CharField(label="File system ID", required=False, max_length=64,
+                                     widget=forms.TextInput(attrs={"placeholder": "fs-… (file system)",
+                                                                   "spellcheck": "false"}))
+    file_system_type = forms.ChoiceField(label="File system type", required=False, choices=FILE_SYSTEM_TYPE_CHOICES)
+    file_system_access_mode = forms.ChoiceField(label="File system access", required=False,
+                                                choices=FILE_SYSTEM_ACCESS_CHOICES)
 
     def __init__(self, *args, capabilities: Capabilities | None = None, custom: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -995,6 +1075,36 @@ class ChannelForm(forms.Form):
             if not capabilities.channel_shuffle and not source.get(
                     self.add_prefix("shuffle_seed") if self.is_bound else "shuffle_seed"):
                 del self.fields["shuffle_seed"]
+            _offer(self, "data_source", capabilities.data_sources, engine)
+        # The file system's fields are shown where file systems are offered, or a channel reads one.
+        self.file_systems = len(self.fields["data_source"].choices) > 1 or self.is_file_system
+
+    @property
+    def is_file_system(self) -> bool:
+        source = self.data if self.is_bound else self.initial
+        return source.get(self.add_prefix("data_source") if self.is_bound else "data_source") == "FileSystemDataSource"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("data_source") != "FileSystemDataSource":
+            data["data_source"] = "S3DataSource"
+            data["file_system_id"] = data["file_system_type"] = data["file_system_access_mode"] = ""
+            return data
+        if not data.get("file_system_id") and "file_system_id" not in self.errors:
+            self.add_error("file_system_id", "Give the ID of the EFS or FSx for Lustre file system (fs-…).")
+        data["file_system_type"] = data.get("file_system_type") or "EFS"
+        data["file_system_access_mode"] = data.get("file_system_access_mode") or "ro"
+        # What only an S3 channel has cannot be sent with a file system: said, never dropped.
+        if data.get("s3_data_type") not in (None, "", "S3Prefix") and "s3_data_type" not in self.errors:
+            self.add_error("s3_data_type", "A file system channel reads a directory: the data type is for S3 "
+                           "channels; set it to S3Prefix.")
+        if data.get("distribution") and "distribution" not in self.errors:
+            self.add_error("distribution", "The distribution is for S3 channels; set it to Default.")
+        if data.get("attribute_names") and "attribute_names" not in self.errors:
+            self.add_error("attribute_names", "Attribute names are read from an augmented manifest on S3; remove "
+                           "them.")
+        data["s3_data_type"], data["distribution"], data["attribute_names"] = "S3Prefix", "", []
+        return data
 
     def clean_attribute_names(self) -> list[str]:
         text = self.cleaned_data.get("attribute_names") or ""
@@ -1016,6 +1126,39 @@ def _offer(form: forms.Form, name: str, offered: tuple[str, ...], engine: str) -
     if isinstance(current, str) and current and current not in offered:
         choices.append((current, f"{labels.get(current, current)} (not offered by {engine})"))
     field.choices = choices  # assigned whole: the setter hands the widget its own copy
+
+
+class InstanceConfigForm(forms.Form):
+    """One configuration of an instance pool: an instance type, how many, and their volume."""
+
+    instance_type = forms.ChoiceField(
+        label="Instance type",
+        error_messages={"required": "Choose an instance type.",
+                        "invalid_choice": "Instance type %(value)s is not offered on this portal; choose one of the "
+                                          "list."},
+    )
+    instance_count = forms.IntegerField(label="Instance count", min_value=1, max_value=100,
+                                        error_messages={"required": "Enter how many instances of this type."})
+    volume_size = forms.IntegerField(label="Volume size (GB)", min_value=1, max_value=16384,
+                                     error_messages={"required": "Enter the size of each instance's volume."})
+
+    def __init__(self, *args, instance_types: list[str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        types = list(instance_types or [])
+        source = self.data if self.is_bound else self.initial
+        current = source.get(self.add_prefix("instance_type") if self.is_bound else "instance_type")
+        choices = [("", "Choose…"), *((t, t) for t in types)]
+        if isinstance(current, str) and current and current not in types:
+            choices.append((current, f"{current} (not offered)"))
+        self.fields["instance_type"].choices = choices
+        self.not_offered = current if isinstance(current, str) and current and current not in types else None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.not_offered and "instance_type" not in self.errors:
+            self.add_error("instance_type", f"Instance type {self.not_offered} is not offered on this portal; choose "
+                           "one of the list.")
+        return data
 
 
 class MetricDefinitionForm(forms.Form):
@@ -1073,8 +1216,21 @@ EnvironmentFormSet = formset_factory(
     EnvironmentForm, formset=_EnvironmentFormSet, extra=0, max_num=MAX_ENVIRONMENT_ROWS, validate_max=True,
     absolute_max=ABSOLUTE_MAX_ROWS,
 )
+class _InstanceConfigFormSet(_RowsFormSet):
+    # No min_num: an unbound formset would show a blank row for it, even for one instance type.
+    def clean(self) -> None:
+        super().clean()
+        if not any(form.has_changed() or form.is_bound for form in self.forms):
+            raise ValidationError("An instance pool needs at least one instance configuration; add one.")
+
+
+InstanceConfigFormSet = formset_factory(
+    InstanceConfigForm, formset=_InstanceConfigFormSet, extra=0, max_num=MAX_INSTANCE_CONFIGS, validate_max=True,
+    absolute_max=ABSOLUTE_MAX_ROWS,
+)
 for _formset, _noun in ((HyperparameterFormSet, "hyperparameters"), (ChannelFormSet, "channels"),
-                        (MetricDefinitionFormSet, "metric definitions"), (EnvironmentFormSet, "environment variables")):
+                        (MetricDefinitionFormSet, "metric definitions"), (EnvironmentFormSet, "environment variables"),
+                        (InstanceConfigFormSet, "instance configurations in a pool")):
     _formset.default_error_messages = {
         **forms.BaseFormSet.default_error_messages,
         "too_many_forms": f"At most %(num)d {_noun} per definition.",
@@ -1103,11 +1259,14 @@ class DefinitionEditor:
         self.tables: dict[str, forms.BaseFormSet] = {}
         for table, formset_class in (("hyperparameters", HyperparameterFormSet), ("channels", ChannelFormSet),
                                      ("metric_definitions", MetricDefinitionFormSet),
-                                     ("environment", EnvironmentFormSet)):
+                                     ("environment", EnvironmentFormSet),
+                                     ("instance_configs", InstanceConfigFormSet)):
             short = TABLES[table][0]
             form_kwargs: dict[str, Any] = {}
             if table == "hyperparameters":
-                form_kwargs = {"algorithm": algorithm}
+                form_kwargs = {"algorithm": algorithm, "autotune": options.capabilities.autotune}
+            elif table == "instance_configs":
+                form_kwargs = {"instance_types": options.instance_types}
             elif table == "channels":
                 form_kwargs = {"capabilities": options.capabilities, "custom": self.form.is_custom}
             kwargs = {"prefix": f"{prefix}-{short}", "form_kwargs": form_kwargs}
@@ -1133,13 +1292,25 @@ class DefinitionEditor:
     def environment(self) -> forms.BaseFormSet:
         return self.tables["environment"]
 
+    @property
+    def instance_configs(self) -> forms.BaseFormSet:
+        return self.tables["instance_configs"]
+
+    def _shown(self, table: str) -> bool:
+        """Whether a table is part of the definition as chosen (metric definitions: custom images; a pool's rows)."""
+        if table == "metric_definitions":
+            return self.form.is_custom  # built-ins report their metrics themselves; the table is not shown
+        if table == "instance_configs":
+            return self.form.is_pool
+        return True
+
     def is_valid(self) -> bool:
         """Whether every field and row of the definition is valid on its own."""
         if self._valid is None:
             valid = self.form.is_valid()
             for table, formset in self.tables.items():
-                if table == "metric_definitions" and not self.form.is_custom:
-                    continue  # built-ins report their metrics themselves; the table is not shown
+                if not self._shown(table):
+                    continue
                 valid = formset.is_valid() and valid
             self._valid = valid
         return self._valid
@@ -1154,6 +1325,7 @@ class DefinitionEditor:
         values["channels"] = list(self.channels.cleaned_data)
         values["metric_definitions"] = list(self.metric_definitions.cleaned_data) if self.form.is_custom else []
         values["environment"] = list(self.environment.cleaned_data)
+        values["instance_configs"] = list(self.instance_configs.cleaned_data) if self.form.is_pool else []
         return values
 
     def add_problem(self, location: tuple, message: str) -> None:
@@ -1182,7 +1354,7 @@ class DefinitionEditor:
             return 0
         count = sum(len(errors) for errors in self.form.errors.values())
         for table, formset in self.tables.items():
-            if table == "metric_definitions" and not self.form.is_custom:
+            if not self._shown(table):
                 continue
             count += len(formset.non_form_errors())
             count += sum(len(errors) for form in formset.forms for errors in form.errors.values())
@@ -1206,7 +1378,9 @@ class DefinitionEditor:
             "objective": f"{fields['objective_metric']} ({fields['objective_type']})" if fields["objective_metric"] else "—",
             "tuned": sum(1 for row in rows if row.get("kind") in ("Integer", "Continuous", "Categorical")),
             "static": sum(1 for row in rows if row.get("kind") == "Static" and row.get("value")),
-            "instance": f"{fields['instance_count'] or '?'} × {fields['instance_type'] or '?'}",
+            "instance": (" then ".join(f"{c.get('instance_count') or '?'} × {c.get('instance_type') or '?'}"
+                                       for c in self.draft["instance_configs"]) or "pool (empty)")
+            if fields["resource_kind"] == "pool" else f"{fields['instance_count'] or '?'} × {fields['instance_type'] or '?'}",
             "errors": self.error_count,
         }
 
@@ -1322,11 +1496,12 @@ class DefinitionsStepForm:
             rows = draft[table]
             if verb == "add-row":
                 limit = {"hyperparameters": MAX_HYPERPARAMETER_ROWS, "channels": MAX_CHANNELS,
-                         "metric_definitions": MAX_METRIC_DEFINITIONS, "environment": MAX_ENVIRONMENT_ROWS}[table]
+                         "metric_definitions": MAX_METRIC_DEFINITIONS, "environment": MAX_ENVIRONMENT_ROWS,
+                         "instance_configs": MAX_INSTANCE_CONFIGS}[table]
                 if len(rows) >= limit:
                     self.notices.append(f"At most {limit} rows here.")
                     return
-                rows.append(self._blank_row(table))
+                rows.append(self._blank_row(table, draft))
             else:
                 try:
                     del rows[int(row)]
@@ -1351,8 +1526,7 @@ class DefinitionsStepForm:
             return True
         return False
 
-    @staticmethod
-    def _blank_row(table: str) -> dict[str, str]:
+    def _blank_row(self, table: str, draft: dict[str, Any]) -> dict[str, str]:
         if table == "hyperparameters":
             return {"name": "", "kind": "Continuous", "value": "", "min": "", "max": "", "scaling": "Auto",
                     "values": "", "builtin": ""}
@@ -1361,6 +1535,15 @@ class DefinitionsStepForm:
                     "distribution": "", "record_wrapper": "None", "input_mode": ""}
         if table == "environment":
             return {"name": "", "value": ""}
+        if table == "instance_configs":
+            # A pool starts from the definition's one instance type.
+            fields = draft["fields"]
+            if not draft["instance_configs"]:
+                return {"instance_type": fields["instance_type"], "instance_count": fields["instance_count"] or "1",
+                        "volume_size": fields["volume_size"] or "30"}
+            last = draft["instance_configs"][-1]
+            return {"instance_type": "", "instance_count": last.get("instance_count") or "1",
+                    "volume_size": last.get("volume_size") or "30"}
         return {"name": "", "regex": ""}
 
     def _free_name(self, base: str, first_number: int | None = None) -> str:
