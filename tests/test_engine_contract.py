@@ -246,7 +246,7 @@ def test_the_wizard_offers_only_what_the_local_engine_runs(definitions_page):
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("def-ch-0-record_wrapper", "RecordIO", "the local engine reads plain files, not RecordIO records"),
+    ("def-ch-0-record_wrapper", "RecordIO", "the local engine reads plain files, not 'RecordIO' records"),
     ("def-ch-0-s3_data_type", "ManifestFile", "the local engine reads a folder (S3Prefix), not a manifest"),
     ("def-ch-0-uri", "/etc", "is not in this project's data folders"),
     ("def-ch-0-uri", "s3://bucket/train/", "the local engine reads local folders, not s3:// URIs"),
@@ -297,3 +297,27 @@ def test_the_local_engine_refuses_another_projects_folder_at_create(quiet_engine
     quiet_engine.backend.create_tuning_job(request)
     assert quiet_engine.backend.data_folders("team-b") == [(quiet_engine.root / "data" / "team-b").resolve()]
     assert quiet_engine.backend.data_folders(None) == []
+
+
+@pytest.mark.parametrize("path", [
+    f"{D}.AlgorithmSpecification.TrainingInputMode",
+    f"{CHANNEL}.InputMode",
+    f"{CHANNEL}.RecordWrapperType",
+    f"{CHANNEL}.CompressionType",
+])
+def test_the_local_engines_messages_show_a_long_value_cut_short(quiet_engine, path):
+    long = "x" * 5000
+    request = edit(_local_base(quiet_engine, "custom"), path, long)
+    issues = quiet_engine.backend.check_request(request, project="demo")
+    assert issues, "the long value was accepted"
+    for issue in issues:
+        assert long not in issue.message and len(issue.message) < 500, issue.message
+
+
+def test_the_local_engine_shows_a_long_environment_name_cut_short(quiet_engine):
+    name = "LD_" + "X" * 5000
+    request = edit(_local_base(quiet_engine, "custom"), f"{D}.Environment", {name: "1"})
+    issues = quiet_engine.backend.check_request(request, project="demo")
+    assert issues, "LD_ was accepted"
+    for issue in issues:
+        assert name not in issue.message and len(issue.message) < 500 and len(issue.path) < 500, issue

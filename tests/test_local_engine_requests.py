@@ -150,7 +150,7 @@ def test_unsupported_features_are_refused_clearly(engine):
     assert "Warm start" in refused(engine, warm)
     piped = copy.deepcopy(noop)
     piped["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
-    assert "reads Pipe input only for built-in algorithms" in refused(engine, tuning_request("p", piped, objective=("Maximize", "score")))
+    assert "reads 'Pipe' input only for built-in algorithms" in refused(engine, tuning_request("p", piped, objective=("Maximize", "score")))
     both = tuning_request("b", noop, objective=("Maximize", "score"))
     both["TrainingJobDefinitions"] = [noop]
     assert "not both" in refused(engine, both)

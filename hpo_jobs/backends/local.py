@@ -761,7 +761,7 @@ class _LocalCheck:
         modes = self.capabilities.custom_image_input_modes if custom else self.capabilities.input_modes
         mode = algorithm_spec.get("TrainingInputMode")
         if isinstance(mode, str) and mode not in modes:
-            self.add(f"{spec_path}.TrainingInputMode", f"The local engine reads {mode} input only for built-in "
+            self.add(f"{spec_path}.TrainingInputMode", f"The local engine reads {show(mode)} input only for built-in "
                      f"algorithms; use {' or '.join(modes)}")
         if isinstance(ranges, dict) and not _malformed_ranges(ranges):
             try:
@@ -775,7 +775,7 @@ class _LocalCheck:
         self.optional_settings(path, definition)
         for name in _d(definition.get("Environment")):
             if isinstance(name, str) and self.capabilities.environment_denied(name):
-                self.add(f'{path}.Environment["{name}"]', f"Environment variable {name} cannot be set on the local "
+                self.add(facts.key_path(f"{path}.Environment", name), f"Environment variable {show(name)} cannot be set on the local "
                          "engine: it controls how programs are loaded or is set by the engine itself")
 
     def optional_settings(self, path: str, definition: dict) -> None:
@@ -820,11 +820,11 @@ class _LocalCheck:
                      f"{' or '.join(caps.compression_types)} (got {show(compression)})")
         wrapper = channel.get("RecordWrapperType")
         if isinstance(wrapper, str) and wrapper not in caps.record_wrappers:
-            self.add(f"{path}.RecordWrapperType", f"{label}: the local engine reads plain files, not {wrapper} "
+            self.add(f"{path}.RecordWrapperType", f"{label}: the local engine reads plain files, not {show(wrapper)} "
                      "records; set the record wrapper to None")
         mode = channel.get("InputMode")
         if isinstance(mode, str) and mode not in modes:
-            self.add(f"{path}.InputMode", f"{label}: the local engine reads {mode} input only for built-in "
+            self.add(f"{path}.InputMode", f"{label}: the local engine reads {show(mode)} input only for built-in "
                      f"algorithms; use {' or '.join(modes)}")
         if not caps.channel_shuffle and channel.get("ShuffleConfig") is not None:
             self.add(f"{path}.ShuffleConfig", f"{label}: the local engine does not shuffle a channel's files "

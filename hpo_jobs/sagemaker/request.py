@@ -106,6 +106,13 @@ def error_kind(code: str, http_status: int = 0) -> str:
     return "permanent"
 
 
+# ---- paths into a request ------------------------------------------------------------------------------
+def key_path(path: str, key: str) -> str:
+    """The path of a map's member (``Environment["NAME"]``), its key cut short past 80 characters."""
+    shown = key if len(key) <= 80 else key[:80] + "…"
+    return f'{path}["{shown}"]'
+
+
 # ---- definitions -----------------------------------------------------------------------------------------
 SINGULAR = "TrainingJobDefinition"
 PLURAL = "TrainingJobDefinitions"

@@ -286,11 +286,6 @@ def _member_path(path: str, name: str) -> str:
     return f"{path}.{shown}" if path else shown
 
 
-def _key_path(path: str, key: str) -> str:
-    shown = key if len(key) <= 80 else key[:80] + "…"
-    return f'{path}["{shown}"]'
-
-
 # ---- the generic walker -----------------------------------------------------------------------------
 @cache
 def _enum_set(values: tuple[str, ...]) -> frozenset[str]:
@@ -364,7 +359,7 @@ def _walk(value: Any, shape: Any, path: str, label: str, issues: list[Issue],
             return
         _check_size(len(value), meta, path, label, "entry", issues)
         for key, item in value.items():
-            item_path = _key_path(path, _text(key))
+            item_path = facts.key_path(path, _text(key))
             _walk(key, shape.key, item_path, f"{label}: name {show(key)}", issues, skip_pattern, depth + 1)
             _walk(item, shape.value, item_path, f"{label}: {show(_text(key))}", issues, skip_pattern, depth + 1)
         return
@@ -764,7 +759,7 @@ class _Rules:
                     continue
                 name, value = epochs[0]
                 number = parse_int(value)
-                where = _key_path(f"{definition.path}.StaticHyperParameters", name)
+                where = facts.key_path(f"{definition.path}.StaticHyperParameters", name)
                 if number is None or number < 1:
                     self.add(where, f"Hyperband reads its max resource from {name}, which must then be a whole "
                              f"number of at least 1 (got {show(value)})")
@@ -933,9 +928,9 @@ class _Rules:
                 if not isinstance(name, str):
                     continue
                 if not name:
-                    self.add(_key_path(base, name), "Hyperparameter name must not be empty")
+                    self.add(facts.key_path(base, name), "Hyperparameter name must not be empty")
                 elif name == TUNING_OBJECTIVE_HYPERPARAMETER:
-                    self.add(_key_path(base, name), f"{TUNING_OBJECTIVE_HYPERPARAMETER} is set by SageMaker; "
+                    self.add(facts.key_path(base, name), f"{TUNING_OBJECTIVE_HYPERPARAMETER} is set by SageMaker; "
                              "remove it")
 
     # -- built-in algorithms --
@@ -967,11 +962,11 @@ class _Rules:
                     continue
                 spec = algorithm.hyperparameter(name)
                 if spec is None:
-                    self.add(_key_path(base, name), f"{algorithm.display_name} has no hyperparameter {show(name)}")
+                    self.add(facts.key_path(base, name), f"{algorithm.display_name} has no hyperparameter {show(name)}")
                 elif "Static" not in spec.allowed_types:
-                    self.add(_key_path(base, name), f"{name} must be tuned, not static")
+                    self.add(facts.key_path(base, name), f"{name} must be tuned, not static")
                 elif isinstance(value, str) and (problem := spec.check_value(value)):
-                    self.add(_key_path(base, name), problem)
+                    self.add(facts.key_path(base, name), problem)
             for kind in _RANGE_KINDS:
                 for path, item in definition.range_items(kind):
                     self._builtin_range(algorithm, kind, path, item)
@@ -995,7 +990,7 @@ class _Rules:
         static = {k: v for k, v in definition.static.items() if isinstance(k, str) and isinstance(v, str)}
         for name, problem in algorithm.objective_problems(metric, static):
             if name in static:
-                self.add(_key_path(base, name), problem)
+                self.add(facts.key_path(base, name), problem)
                 continue
             for path, item in definition.range_items("CategoricalParameterRanges"):
                 if _str(item.get("Name")) == name:
@@ -1032,7 +1027,7 @@ class _Rules:
             if name in paths:
                 self.add(f"{paths[name]}.{problem.member or 'Name'}", problem.message)
             elif name in static:
-                self.add(_key_path(base, name), problem.message)
+                self.add(facts.key_path(base, name), problem.message)
             else:
                 self.add(base, problem.message)
 
