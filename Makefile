@@ -12,7 +12,7 @@ LOCK      := requirements.lock
 TEST_LOCK := requirements-test.lock
 LOCK_ARGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet
 
-.PHONY: install run test bench chromium bubblewrap migrate clean lock
+.PHONY: install run test fuzz bench chromium bubblewrap migrate clean lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "HPO Portal needs Python 3.11 or newer")'
@@ -62,6 +62,10 @@ run: install bubblewrap
 
 test: install chromium bubblewrap
 	HPO_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The property tests with new examples on each run, ten times as many (the suite's are fixed).
+fuzz: install
+	HPO_FUZZ=1 $(BIN)/pytest -q tests/test_spec_properties.py
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -29,8 +29,14 @@ from .workers import purge_broker, start_worker, stop_process_group
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 # No property test races the clock: a loaded machine runs an example slower, never differently.
-hypothesis_settings.register_profile("hpo-portal", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-hypothesis_settings.load_profile("hpo-portal")
+# The suite draws the same examples on every run (derandomize), so it passes or fails the same way
+# every time; `make fuzz` (HPO_FUZZ=1) draws new ones on each run, many more, to look for what the
+# fixed ones miss (a failure it finds becomes a test of its own).
+hypothesis_settings.register_profile("hpo-portal", deadline=None, derandomize=True,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile("fuzz", deadline=None, derandomize=False, max_examples=1000,
+                                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+hypothesis_settings.load_profile("fuzz" if os.environ.get("HPO_FUZZ") else "hpo-portal")
 
 PASSWORD = "persona-pass-123"
 CHROMIUM = os.environ.get("HPO_CHROMIUM", "/usr/bin/chromium")

@@ -148,7 +148,7 @@ def assert_well_formed(issues: object) -> None:
         assert len(issue.message) < 2000 and len(issue.path) < 2000
 
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+SETTINGS = settings(max_examples=3 * settings.default.max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                              HealthCheck.data_too_large])
 
 
