@@ -19,12 +19,13 @@ never sees the server's variables (secret key, database URL, AWS credentials).
 
 stdout and stderr go straight to one log file (no pipe through the supervisor). Each job is the
 leader of its own process group, so stopping it stops everything it started. The process starts
-under the plan's limits (``limits.apply``) and, when the plan says so, inside bubblewrap
-(``sandbox.bwrap_argv``), whose own process is then the group's leader.
+under the plan's limits (set by ``prlimit``, see ``limits``) and, when the plan says so, inside
+bubblewrap (``sandbox.bwrap_argv``), whose own process is then the group's leader.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
@@ -202,13 +203,10 @@ def launch(
     command: list[str], root: Path, log_path: Path, env: dict[str, str], limits: dict[str, Any] | None = None,
     wrap: Callable[[list[str], dict[str, str]], list[str]] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start the training job's command (``train`` appended; ``wrap(argv, env)`` puts it in the
-    sandbox, which then gets ``env``) in its own process group under ``limits``, its output
+    """Start the training job's command (see ``command_line``) in its own process group, its output
     appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    argv = [*command, "train"]
-    if wrap is not None:
-        argv, env = wrap(argv, env), {"PATH": env.get("PATH", os.defpath), "LANG": "C.UTF-8"}
+    argv, env, preexec = command_line(command, env, limits or {}, wrap)
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             argv,
@@ -219,8 +217,28 @@ def launch(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
-            preexec_fn=(lambda: resource_limits.apply(limits)) if limits else None,
+            preexec_fn=preexec,
         )
+
+
+def command_line(
+    command: list[str], env: dict[str, str], limits: dict[str, Any],
+    wrap: Callable[[list[str], dict[str, str]], list[str]] | None = None,
+) -> tuple[list[str], dict[str, str], Callable[[], None] | None]:
+    """The argv, environment and ``preexec_fn`` a training job's process starts with: its command
+    with ``train`` appended; ``wrap(argv, env)`` puts it in the sandbox, which then gets ``env``;
+    the limits come first, as a prlimit prefix (the same process, started with vfork) or, without
+    prlimit, as the ``preexec_fn`` that sets them between fork and exec."""
+    argv = [*command, "train"]
+    if ("/" not in argv[0] or os.path.isabs(argv[0])) and shutil.which(argv[0], path=env.get("PATH", os.defpath)) is None:
+        # Said here, as Popen says it, rather than as the exit code of prlimit's or bwrap's exec.
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", argv[0])
+    if wrap is not None:
+        argv, env = wrap(argv, env), {"PATH": env.get("PATH", os.defpath), "LANG": "C.UTF-8"}
+    prefix = resource_limits.prlimit_argv(limits)
+    if prefix is None:
+        return argv, env, lambda: resource_limits.apply(limits)
+    return [*prefix, *argv], env, None
 
 
 def signal_group(pgid: int, sig: int, spare_leader: bool = False) -> None:

@@ -408,14 +408,7 @@ class Supervisor:
                 pythonpath=self.plan["pythonpath"],
                 extra=definition.environment,
             )
-            wrap = None
-            if self.sandboxed:
-                data = sandbox.channel_sources(root)
-                engine_code = Path(__file__).resolve().parent
-                bwrap = self.limits.get("bwrap") or "bwrap"
-
-                def wrap(argv: list[str], env: dict[str, str]) -> list[str]:
-                    return sandbox.bwrap_argv(argv, env=env, root=root, engine_code=engine_code, data=data, bwrap=bwrap)
+            wrap = sandbox.wrapper(root, self.limits.get("bwrap") or "bwrap") if self.sandboxed else None
             process = container.launch(definition.command, root, log, env, self.limits, wrap)
         except (OSError, ValueError) as exc:
             slot.release()
