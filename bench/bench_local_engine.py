@@ -2,12 +2,14 @@
 
 1. Overhead: 20 training jobs of a custom algorithm that does almost nothing (reads its
    hyperparameters, prints one metric) run through the engine (from the create_tuning_job call to
-   the end time the engine records, MaxParallelTrainingJobs=1), against the same 20 processes (same command,
-   directories and environment) started one after the other by a bare loop. Goal: within 1.3x.
-   The engine's time is also split into its fixed start-up (supervisor process, Optuna import)
-   and the time from the first training job's start to the last one's end.
+   the end time the engine records, MaxParallelTrainingJobs=1), against the same 20 processes (the
+   command line the engine starts, sandbox and limits included when the settings ask for them, same
+   directories and environment: ``container.command_line``) started one after the other by a bare
+   loop. Goal: within 1.3x. The engine's time is also split into its fixed start-up (supervisor
+   process, Optuna import) and the time from the first training job's start to the last one's end.
    The same 20 processes are also run by a plain Optuna loop (what a user writes by hand: a study
-   whose objective starts the process and reads its metric), the engine's real alternative.
+   whose objective starts the process and reads its metric), the engine's real alternative; and the
+   bare loop once more without the sandbox and limits, which shows what they cost per process.
 2. Parallelism: a CPU-bound XGBoost tuning job (6 training jobs) with MaxParallelTrainingJobs=1
    and 2, on the same machine in the same run; once with nthread=1 per job (only the engine's
    parallelism counts) and once with the engine's default (the cores split between running jobs).
@@ -46,7 +48,7 @@ from django.conf import settings  # noqa: E402
 
 from hpo_jobs.sagemaker import catalogue  # noqa: E402
 from hpo_jobs.backends.local import LocalBackend  # noqa: E402
-from hpo_jobs.local_engine import container, store  # noqa: E402
+from hpo_jobs.local_engine import container, sandbox, store  # noqa: E402
 
 NOOP = """
     import json, os
@@ -106,9 +108,10 @@ def run_to_end(backend: LocalBackend, req: dict) -> float:
     return described["HyperParameterTuningEndTime"].timestamp() - started
 
 
-def overhead(backend: LocalBackend, round_: int) -> tuple[float, float, float, float, float]:
+def overhead(backend: LocalBackend, round_: int) -> tuple[float, float, float, float, float, float]:
     """Seconds: engine (create to Completed), bare loop, the engine's first job start to last job end,
-    create to first job start (the supervisor's start-up), and a plain Optuna loop."""
+    create to first job start (the supervisor's start-up), a plain Optuna loop, and the bare loop
+    without sandbox and limits."""
     name = f"overhead-{round_}"
     ranges = {"IntegerParameterRanges": [{"Name": "x", "MinValue": "1", "MaxValue": "1000"}]}
     engine_s = run_to_end(backend, request(name, NOOP_IMAGE, 20, 1, objective=("Maximize", "score"), ranges=ranges,
@@ -120,25 +123,33 @@ def overhead(backend: LocalBackend, round_: int) -> tuple[float, float, float, f
     span = max(r["end_time"] for r in state["training_jobs"]) - first_start
     startup = first_start - state["creation_time"]
     command = plan["definitions"][0]["command"]
-    # The same 20 processes: same command, directories and environment, one after the other.
-    runs = []
+    limits = plan["limits"]
+    # The same 20 processes: the command line the engine started, same directories and environment.
+    runs, plain = [], []
     for record in state["training_jobs"]:
         root = store.training_job_dir(folder, record["name"])
         hyperparameters = store.read_json(root / "input" / "config" / "hyperparameters.json")
         env = container.child_env(root, training_job_name=record["name"], training_job_arn="arn", channels=[],
                                   hyperparameters=hyperparameters, threads=plan["threads_per_job"],
                                   pythonpath=plan["pythonpath"], extra={})
-        runs.append((root, env, folder / "bare.log"))
+        wrap = sandbox.wrapper(root, limits["bwrap"] or "bwrap") if limits["sandbox"] == "bwrap" else None
+        runs.append((root, *container.command_line(command, env, limits, wrap), folder / "bare.log"))
+        plain.append((root, [*command, "train"], env, None, folder / "bare.log"))
+    bare_s = bare_loop(runs)
+    return engine_s, bare_s, span, startup, optuna_loop(runs), bare_loop(plain)
+
+
+def bare_loop(runs: list) -> float:
+    """Seconds to run the processes one after the other, as the engine starts each (own process group)."""
     started = time.perf_counter()
-    for root, env, log in runs:
+    for root, argv, env, preexec, log in runs:
         with open(log, "ab") as out:
-            subprocess.run([*command, "train"], cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                           stderr=subprocess.STDOUT, check=True)
-    bare_s = time.perf_counter() - started
-    return engine_s, bare_s, span, startup, optuna_loop(command, runs)
+            subprocess.run(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                           start_new_session=True, close_fds=True, preexec_fn=preexec, check=True)
+    return time.perf_counter() - started
 
 
-def optuna_loop(command: list[str], runs: list) -> float:
+def optuna_loop(runs: list) -> float:
     """Seconds for a plain Optuna study that runs the same processes and reads their metric."""
     import optuna
 
@@ -147,9 +158,9 @@ def optuna_loop(command: list[str], runs: list) -> float:
 
     def objective(trial) -> float:
         trial.suggest_int("x", 1, 1000)
-        root, env, log = next(pending)
-        result = subprocess.run([*command, "train"], cwd=root, env=env, stdin=subprocess.DEVNULL,
-                                capture_output=True, text=True, check=True)
+        root, argv, env, preexec, log = next(pending)
+        result = subprocess.run(argv, cwd=root, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                start_new_session=True, close_fds=True, preexec_fn=preexec, check=True)
         return float(result.stdout.rsplit("score=", 1)[1].split()[0])
 
     started = time.perf_counter()
@@ -238,12 +249,15 @@ def main() -> None:
 
 def report_overhead(backend: LocalBackend) -> None:
     rounds = [overhead(backend, i) for i in range(5)]
-    print("\n1. Engine overhead: 20 near-no-op custom training jobs, one at a time")
-    print("   round  engine  bare loop  ratio | Optuna loop  ratio | first start->last end  ratio | supervisor start-up")
-    for i, (engine_s, bare_s, span_s, startup_s, optuna_s) in enumerate(rounds, 1):
+    print("\n1. Engine overhead: 20 near-no-op custom training jobs, one at a time "
+          f"(sandbox: {settings.HPO_LOCAL_SANDBOX})")
+    print("   round  engine  bare loop  ratio | Optuna loop  ratio | first start->last end  ratio | supervisor start-up"
+          " | bare loop, no sandbox or limits")
+    for i, (engine_s, bare_s, span_s, startup_s, optuna_s, plain_s) in enumerate(rounds, 1):
         print(f"   {i:5d}  {engine_s:5.3f}s   {bare_s:5.3f}s  {engine_s / bare_s:4.2f}x | "
               f"{optuna_s:10.3f}s  {engine_s / optuna_s:4.2f}x | "
-              f"{span_s:20.3f}s  {span_s / bare_s:4.2f}x | {startup_s:.3f}s")
+              f"{span_s:20.3f}s  {span_s / bare_s:4.2f}x | {startup_s:18.3f}s | {plain_s:.3f}s "
+              f"(engine {engine_s / plain_s:4.2f}x)")
     ratio = statistics.median(r[0] / r[1] for r in rounds)
     steady = statistics.median(r[2] / r[1] for r in rounds)
     startup = statistics.median(r[3] for r in rounds)
@@ -252,6 +266,9 @@ def report_overhead(backend: LocalBackend) -> None:
           f"{statistics.median(r[0] / r[4] for r in rounds):.2f}x")
     print(f"   median ratio with the supervisor's start-up left out: {steady:.2f}x "
           f"({per_job_ms:.1f} ms per training job); median start-up {startup:.3f} s")
+    sandbox_ms = statistics.median((r[1] - r[5]) / 20 * 1000 for r in rounds)
+    print(f"   the sandbox and limits themselves (bare loop with them against without): {sandbox_ms:.1f} ms per "
+          f"process; engine / bare loop without them: {statistics.median(r[0] / r[5] for r in rounds):.2f}x")
 
 
 def report_parallelism(backend: LocalBackend, channels: dict[str, Path]) -> None:

@@ -693,6 +693,37 @@ def test_a_trial_asked_before_a_crash_but_never_recorded_is_run_not_lost(engine,
     assert reloaded.trials[orphan.number].state == optuna.trial.TrialState.FAIL
 
 
+def test_a_journal_whose_last_line_a_crash_cut_short_is_resumed(engine, monkeypatch):
+    # A machine that went down while the supervisor wrote to Optuna's journal left half a line.
+    monkeypatch.setattr(LocalBackend, "_start_supervisor", lambda self, folder: False)
+    ranges = {"CategoricalParameterRanges": [{"Name": "score", "Values": ["1", "2", "3"]}]}
+    engine.backend.create_tuning_job(tuning_request("torn", custom(engine, "noop"), strategy="Grid", jobs=None,
+                                             objective=("Maximize", "score"), ranges=ranges))
+    journal = engine.folder("torn") / store.JOURNAL
+    optuna.create_study(study_name="definition-0", direction="maximize",
+                        storage=JournalStorage(JournalFileBackend(str(journal))))
+    with open(journal, "ab") as handle:
+        handle.write(b'{"op_code":4,"worker_id":"0-')
+    monkeypatch.undo()
+    described = engine.wait("torn")  # describe starts the missing supervisor
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    assert sorted(j["TunedHyperParameters"]["score"] for j in engine.all_training_jobs("torn")) == ["1", "2", "3"]
+    assert not engine.supervisor_errors()
+
+
+def test_a_custom_image_whose_program_is_missing_fails_saying_it_could_not_start(engine, settings):
+    image = "test.local/missing:1"
+    settings.HPO_LOCAL_CUSTOM_IMAGES = {**settings.HPO_LOCAL_CUSTOM_IMAGES,
+                                        image: [str(engine.root / "algorithms" / "no-such-program")]}
+    training = custom(engine, "noop")
+    training["AlgorithmSpecification"]["TrainingImage"] = image
+    engine.backend.create_tuning_job(tuning_request("missing", training, jobs=1, objective=("Maximize", "score")))
+    assert engine.wait("missing")["HyperParameterTuningJobStatus"] == "Failed"
+    (job,) = engine.all_training_jobs("missing")
+    assert job["FailureReason"].startswith("ClientError: the training job could not start on the local engine")
+    assert "no-such-program" in job["FailureReason"]
+
+
 def test_a_workers_first_create_loads_no_service_model_of_its_own(engine, monkeypatch):
     # botocore's SageMaker model (0.7 s to load) is loaded by the worker before its pool forks; the
     # engine's validation of a request uses that one copy instead of loading another on the first create.

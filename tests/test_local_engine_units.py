@@ -4,6 +4,7 @@ Hyperband's decisions on recorded epochs, demo data."""
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import optuna
@@ -14,6 +15,7 @@ from scipy import stats
 
 from hpo_jobs.sagemaker import catalogue
 from hpo_jobs.local_engine import container
+from hpo_jobs.local_engine import limits as resource_limits
 from hpo_jobs.local_engine.demo_data import write_demo_datasets
 from hpo_jobs.local_engine.metrics import LogFollower
 from hpo_jobs.sagemaker.metrics import cloudwatch_text, parse_text
@@ -217,3 +219,27 @@ def test_demo_datasets_are_deterministic_sagemaker_csv(tmp_path):
     data = np.loadtxt(first["breast-cancer"]["train"] / "data.csv", delimiter=",")
     assert data.shape == (455, 31) and set(np.unique(data[:, 0])) == {0.0, 1.0}
     assert first["diabetes"]["rows"] == {"train": 354, "validation": 88}
+
+
+# --- process limits ------------------------------------------------------------------------------
+RLIMITS = """
+import resource
+print(*(resource.getrlimit(getattr(resource, name)) for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE")))
+"""
+
+
+@pytest.mark.parametrize("prlimit", [True, False], ids=["prlimit", "set-between-fork-and-exec"])
+def test_a_training_process_starts_under_the_limits_of_the_plan(tmp_path, monkeypatch, prlimit):
+    if not prlimit:
+        monkeypatch.setattr(resource_limits, "prlimit_path", lambda: None)
+    elif resource_limits.prlimit_path() is None:
+        pytest.skip("util-linux's prlimit is not installed")
+    script = tmp_path / "rlimits.py"
+    script.write_text(RLIMITS)
+    limits = {"memory_mb": 2048, "cpu_s": 600, "file_mb": 64}
+    log = tmp_path / "job.log"
+    process, relay = container.launch([sys.executable, str(script)], tmp_path, log, {"PATH": "/usr/bin:/bin"}, limits)
+    assert relay is None  # no log limit, no relay
+    assert process.wait() == 0, log.read_text()
+    mb = 1024 * 1024
+    assert log.read_text().split("\n")[0] == f"({2048 * mb}, {2048 * mb}) (600, 605) ({64 * mb}, {64 * mb})"

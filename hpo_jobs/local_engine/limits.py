@@ -4,11 +4,18 @@ The plan carries them (``plan["limits"]``, resolved from settings by the backend
 (``RLIMIT_AS``), CPU time (``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), applied to the process
 before it starts and inherited by whatever it starts; and the size of its log, which the
 supervisor watches. A value of 0 means no limit.
+
+The process limits are set by util-linux's ``prlimit`` (``prlimit_argv``), which sets them on
+itself and execs the training job's command in the same process: the supervisor then starts it
+with vfork, not a fork of its whole memory followed by Python code in the child (``apply``, the
+fallback where there is no prlimit).
 """
 
 from __future__ import annotations
 
+import functools
 import resource
+import shutil
 import signal
 from typing import Any
 
@@ -55,6 +62,28 @@ def apply(limits: dict[str, Any]) -> None:
     if limits.get("file_mb"):
         size = limits["file_mb"] * MB
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+@functools.lru_cache(maxsize=1)
+def prlimit_path() -> str | None:
+    """util-linux's prlimit (essential on Debian), or None where there is none."""
+    return shutil.which("prlimit", path="/usr/bin:/bin")
+
+
+def prlimit_argv(limits: dict[str, Any]) -> list[str] | None:
+    """The ``prlimit ... --`` prefix that starts a command under the same limits as ``apply`` (soft
+    and hard), [] when there are none to set, or None when prlimit is missing (use ``apply``)."""
+    options = []
+    if limits.get("memory_mb"):
+        options.append(f"--as={limits['memory_mb'] * MB}")
+    if limits.get("cpu_s"):
+        options.append(f"--cpu={limits['cpu_s']}:{limits['cpu_s'] + CPU_GRACE_S}")
+    if limits.get("file_mb"):
+        options.append(f"--fsize={limits['file_mb'] * MB}")
+    if not options:
+        return []
+    path = prlimit_path()
+    return [path, *options, "--"] if path else None
 
 
 def death_signal(returncode: int | None, sandboxed: bool) -> int | None:

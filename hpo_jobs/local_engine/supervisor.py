@@ -15,8 +15,8 @@ per-process limits of ``limits`` and, when the plan says so, in the bubblewrap s
 a limit ends Failed with a reason naming the setting. Each job's metric series are stored in
 ``metrics/<name>.json`` as the log is read, so nobody parses a log again.
 
-Resuming: the Optuna studies live in a JournalStorage file, and every training job is in
-``state.json``. A new supervisor keeps the finished training jobs as they are (never re-run) and
+Resuming: the Optuna studies live in a JournalStorage file (made durable before each write of
+``state.json``, see ``Journal``), and every training job is in ``state.json``. A new supervisor keeps the finished training jobs as they are (never re-run) and
 re-runs, under the same name and with the same hyperparameters, a job that was still running when
 the previous supervisor died; its leftover processes are killed first.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import math
 import os
 import selectors
@@ -33,16 +34,43 @@ import subprocess
 import sys
 import time
 import traceback
+import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if __name__ == "__main__":
-    # The supervisor never uses Optuna's Redis journal, and importing the redis client is about a
-    # quarter of the start-up every tuning job pays. With a None entry ``import redis`` fails at
-    # once, and Optuna treats redis as the optional dependency it is.
+
+class _NoProgressBar:
+    """tqdm's progress bar in the supervisor's process, which never shows one."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("The supervisor shows no progress bar (tqdm is not loaded)")
+
+    @staticmethod
+    def write(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("The supervisor shows no progress bar (tqdm is not loaded)")
+
+
+def _without_redis_and_tqdm() -> None:
+    """Start Optuna without two modules the supervisor never uses (together about a third of its start-up).
+
+    Redis: the supervisor never uses Optuna's Redis journal; with a None entry ``import redis``
+    fails at once, and Optuna treats redis as the optional dependency it is. tqdm: Optuna imports
+    it (with asyncio and importlib.metadata) for ``study.optimize``'s progress bar; the supervisor
+    asks and tells trials itself and shows none, so ``tqdm.auto.tqdm`` is a class that refuses to run.
+    """
     sys.modules.setdefault("redis", None)  # type: ignore[arg-type]
+    tqdm, auto = types.ModuleType("tqdm"), types.ModuleType("tqdm.auto")
+    tqdm.tqdm = auto.tqdm = _NoProgressBar  # type: ignore[attr-defined]
+    tqdm.auto = auto  # type: ignore[attr-defined]
+    for module in (tqdm, auto):
+        sys.modules.setdefault(module.__name__, module)
+
+
+if __name__ == "__main__":
+    # Only as the supervisor's own process: an importer of this module keeps what it has.
+    _without_redis_and_tqdm()
 
 import optuna
 from optuna.storages import JournalStorage
@@ -75,6 +103,52 @@ TUNING_STOPPED = "TuningJobStopped"
 TUNING_COMPLETED = "TuningJobCompleted"
 LIMIT_EXCEEDED = "LimitExceeded"  # the job hit one of the engine's limits: it ends Failed, saying which
 PRUNED_REASONS = (EARLY_STOPPED, HYPERBAND)
+
+
+class Journal(JournalFileBackend):
+    """Optuna's journal file, written at every operation but made durable (fsync) only by ``sync``,
+    which ``Supervisor.save`` calls before each write of ``state.json``.
+
+    Optuna fsyncs after each operation (three or more per training job: ask, each suggested value,
+    tell). What a restart needs is that ``state.json`` never names a trial the journal could lose:
+    syncing first keeps that, with one fsync per save. Operations after the last save may be lost
+    in a machine crash, as if the supervisor had died before them, which resume already handles.
+    A last line cut short by such a crash is dropped when the journal is opened again (Optuna would
+    read the next operation glued onto it as a corrupt line).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._repair(path)
+        super().__init__(path, lock_obj=SingleWriterLock(path))
+        self._handle = open(path, "ab")  # noqa: SIM115 - open for the supervisor's life
+        self._unsynced = False
+
+    @staticmethod
+    def _repair(path: str) -> None:
+        try:
+            with open(path, "rb+") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                if size == 0:
+                    return
+                handle.seek(size - 1)
+                if handle.read(1) == b"\n":
+                    return
+                handle.seek(0)
+                handle.truncate(handle.read().rfind(b"\n") + 1)  # Optuna reads it whole anyway
+        except FileNotFoundError:
+            pass
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+        self._handle.write(text.encode("utf-8"))
+        self._handle.flush()  # read back at once by the storage's next operation
+        self._unsynced = True
+
+    def sync(self) -> None:
+        """Make every operation written so far durable."""
+        if self._unsynced:
+            os.fsync(self._handle.fileno())
+            self._unsynced = False
 
 
 class SingleWriterLock(JournalFileOpenLock):
@@ -163,8 +237,8 @@ class Supervisor:
         self.ending: str | None = None  # "Completed" or "Stopped" once the job winds down
         self.selector = selectors.DefaultSelector()
         self.dirty = False
-        path = str(folder / store.JOURNAL)
-        self.storage = JournalStorage(JournalFileBackend(path, lock_obj=SingleWriterLock(path)))
+        self.journal = Journal(str(folder / store.JOURNAL))
+        self.storage = JournalStorage(self.journal)
         self.definitions = [self._load_definition(i, d) for i, d in enumerate(self.plan["definitions"])]
 
     # --- set-up ------------------------------------------------------------------------------
@@ -271,6 +345,7 @@ class Supervisor:
             time.sleep(timeout)
 
     def save(self) -> None:
+        self.journal.sync()  # first: state.json never names a trial the journal could still lose
         self.state["last_modified_time"] = time.time()
         store.write_json(self.folder / store.STATE, self.state)
         self.dirty = False
@@ -410,14 +485,7 @@ class Supervisor:
                 pythonpath=self.plan["pythonpath"],
                 extra=definition.environment,
             )
-            wrap = None
-            if self.sandboxed:
-                data = sandbox.channel_sources(root)
-                engine_code = Path(__file__).resolve().parent
-                bwrap = self.limits.get("bwrap") or "bwrap"
-
-                def wrap(argv: list[str], env: dict[str, str]) -> list[str]:
-                    return sandbox.bwrap_argv(argv, env=env, root=root, engine_code=engine_code, data=data, bwrap=bwrap)
+            wrap = sandbox.wrapper(root, self.limits.get("bwrap") or "bwrap") if self.sandboxed else None
             process, relay = container.launch(definition.command, root, log, env, self.limits, wrap)
         except (OSError, ValueError) as exc:
             slot.release()
@@ -457,7 +525,8 @@ class Supervisor:
         for job in list(self.running.values()):
             emitted = job.follower.poll()
             job.metrics_new = job.metrics_new or bool(emitted)
-            if job.metrics_new and now - job.metrics_saved >= METRICS_SAVE_S:
+            # An exited job's series are stored once, by finalize (a short job's only write).
+            if job.metrics_new and now - job.metrics_saved >= METRICS_SAVE_S and not self._exited(job):
                 self.save_metrics(job.record["name"], job.follower)
                 job.metrics_saved, job.metrics_new = now, False
             if self.pruning and job.record["stop_reason"] is None:
