@@ -180,3 +180,50 @@ def test_filters_apply_on_change_and_keep_their_state_in_the_address(alice_clien
     form = form[: form.index(">")]
     assert 'hx-trigger="change' in form and 'hx-push-url="true"' in form
     assert 'hx-boost="true"' in html[html.index('<div id="job-results"'):][:300]  # sort and pages swap in place and push the URL
+
+
+def _searched_pages(client, params: dict, pages: int) -> list[list[str]]:
+    return [names_in(client.get(URL, {**params, "page": n})) for n in range(1, pages + 1)]
+
+
+@pytest.mark.parametrize("sorted_alone", [True, False], ids=["few-matches", "many-matches"])
+@pytest.mark.parametrize("sort", ["-created", "name", "-best", "status", "-progress"])
+def test_a_search_pages_through_its_matches_first_middle_and_last(alice_client, make_job, monkeypatch,
+                                                                 sorted_alone, sort):
+    """Whether a search's matches are few (sorted alone) or many (met walking the order), its pages
+    hold every match once, in the list's order, ties in the sort keys included."""
+    from hpo_jobs.models import HpoJob
+    from hpo_jobs.pages import views
+
+    monkeypatch.setattr(views, "SEARCH_SORTED_MAX", 1_000 if sorted_alone else 0)
+    for i in range(70):
+        make_job(f"{'xgb' if i % 7 else 'linear'}-{i:02d}", status=("Completed", "Failed")[i % 2],
+                 best_objective_value=None if i % 5 == 0 else float(i % 3), finished_count=i % 4)
+    tied = timezone.now() - timedelta(days=1)
+    HpoJob.objects.filter(name__endswith="0").update(created_at=tied)  # ties on the creation time too
+    matching = [row["name"] for row in views.list_jobs(HpoJob.objects.first().project, "", "", sort).rows
+                if "xgb" in row["name"].lower()]
+    assert len(matching) == 60
+    pages = _searched_pages(alice_client, {"q": "XGB", "sort": sort}, 3)
+    assert [len(p) for p in pages] == [20, 20, 20]
+    assert [name for p in pages for name in p] == matching
+    first = alice_client.get(URL, {"q": "XGB", "sort": sort}).content.decode()
+    assert "60 jobs match" in first and "Page 1 of 3" in first
+    # A page past the end is the last one, read from the other end: the same rows.
+    assert names_in(alice_client.get(URL, {"q": "XGB", "sort": sort, "page": 99})) == pages[-1]
+
+
+def test_a_search_with_a_status_counts_only_the_jobs_it_shows(alice_client, make_job, monkeypatch):
+    from hpo_jobs.pages import views
+
+    for i in range(25):
+        make_job(f"xgb-{i:02d}", status="Completed" if i < 21 else "Failed")
+    make_job("linear-00", status="Completed")
+    for sorted_max in (1_000, 0):
+        monkeypatch.setattr(views, "SEARCH_SORTED_MAX", sorted_max)
+        html = alice_client.get(URL, {"q": "xgb", "status": "Completed"}).content.decode()
+        assert "21 jobs match" in html and "Page 1 of 2" in html
+        second = names_in(alice_client.get(URL, {"q": "xgb", "status": "Completed", "page": 2}))
+        assert second == ["xgb-00"]  # newest first: the oldest match alone on the last page
+        assert names_in(alice_client.get(URL, {"q": "xgb", "status": "Failed"})) == ["xgb-24", "xgb-23", "xgb-22",
+                                                                                     "xgb-21"]

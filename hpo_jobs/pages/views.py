@@ -107,6 +107,9 @@ JOB_SORTS: dict[str, tuple] = {
     "-duration": (F("duration").desc(nulls_last=True), "-created_at", "-id"),
 }
 JOB_SORT_DEFAULT = "-created"
+# A name search with at most this many matches sorts them alone; with more, a page of them is met
+# soon enough walking the order's index.
+SEARCH_SORTED_MAX = 1_000
 # Status filter of the list: one status, or all the active ones together.
 JOB_STATUS_FILTERS = {"active": HpoJob.ACTIVE_STATUSES, **{s.value: (s.value,) for s in HpoJob.Status}}
 
@@ -914,7 +917,7 @@ class JobListing:
     sort: str
     status_counts: dict[str, int]
     rows: Any  # a values() queryset of LIST_FIELDS and objective_metric
-    count: int | None  # the rows' number when known without a COUNT query (no name search)
+    count: int  # the rows' number: from the status counts, or (a name search) counted on an index
 
     @property
     def project_total(self) -> int:
@@ -931,23 +934,31 @@ def list_jobs(project: Project, q: str | None, status: str | None, sort: str | N
     # project from an empty filter, and is the paginator's count whenever no name search applies.
     status_counts = dict(project.hpo_jobs.order_by().values_list("status").annotate(n=Count("*")))
 
-    jobs = HpoJob.objects.filter(project=project).annotate(
-        objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
-        **insights.LIST_ANNOTATIONS,
-    )
+    jobs = HpoJob.objects.filter(project=project)
     if q:
         jobs = jobs.filter(name__icontains=q)
     if status:
         jobs = jobs.filter(status__in=JOB_STATUS_FILTERS[status])
+    if q:
+        # A name search's matches counted on the (project, status, name) index alone: no join, no
+        # row read (the rows are wide); on PostgreSQL the name's trigram index finds rare matches.
+        count = jobs.order_by().count()
+        if count <= SEARCH_SORTED_MAX:
+            # Few matches: sort just them (found on that index) rather than walk the order's index
+            # through every job to find a page of them.
+            jobs = HpoJob.objects.filter(pk__in=jobs.order_by().values("pk"))
+    else:
+        statuses = JOB_STATUS_FILTERS[status] if status else status_counts
+        count = sum(status_counts.get(s, 0) for s in statuses)
+    jobs = jobs.annotate(
+        objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
+        **insights.LIST_ANNOTATIONS,
+    )
     if sort.lstrip("-") == "duration":
         jobs = jobs.annotate(duration=ExpressionWrapper(
             Coalesce(F("ended_at"), Now()) - Coalesce(F("started_at"), F("created_at")), output_field=DurationField()
         ))
     jobs = jobs.order_by(*JOB_SORTS[sort]).values(*LIST_FIELDS, "objective_metric", *insights.LIST_ANNOTATIONS)
-    count = None
-    if not q:
-        statuses = JOB_STATUS_FILTERS[status] if status else status_counts
-        count = sum(status_counts.get(s, 0) for s in statuses)
     return JobListing(q, status, sort, status_counts, jobs, count)
 
 
@@ -957,11 +968,8 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
     listing = list_jobs(project, request.GET.get("q"), request.GET.get("status"), request.GET.get("sort"))
     q, status, sort, status_counts = listing.q, listing.status, listing.sort, listing.status_counts
     project_total = listing.project_total
-    if listing.count is not None:
-        paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE)
-        paginator.count = listing.count  # no COUNT(*) query
-    else:
-        paginator = Paginator(listing.rows, JOBS_PER_PAGE)
+    paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE)
+    paginator.count = listing.count  # no COUNT(*) over the listing's joined rows
     page = paginator.get_page(request.GET.get("page"))
 
     now = timezone.now()
