@@ -4,7 +4,9 @@ exports and a training job's page.
 Pages read the database only; no page waits on a tuning job's engine. The one exception is a
 training job's log, which only the engine holds (the local engine's file, or CloudWatch), read on
 that training job's page alone. Status counts come from the engine's counters mirrored on the job;
-the training jobs table pages by keyset (keyset.py: no count, no OFFSET, one index per sort); every
+the training jobs table pages by keyset (keyset.py: no count, no OFFSET, one index per sort), and
+the job list's Next and Previous seek by cursor in the creation orders (its numbered pages are read
+from the nearer end; a name search is counted on an index); every
 other aggregate (failure roll-up, the best job's standing) is one SQL query on an index, and a large
 job's charts are aggregated by the database and kept per state of the job; so a page costs the same
 number of queries for 10 children or 50,000.
@@ -25,7 +27,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import (
     Case, CharField, Count, DurationField, ExpressionWrapper, F, FloatField, Func, IntegerField, Max, Min, Q, Value,
     When, Window,
@@ -957,6 +959,53 @@ class TwoEndedPaginator(Paginator):
         return self._get_page(rows, number, self)
 
 
+# The job list's orders that its Next and Previous links seek by cursor (keyset.py) rather than by
+# OFFSET: those whose keys all run one way, none NULL. The page number stays in the address (a page
+# without a cursor, bookmarked or typed, is read by number, from the nearer end).
+JOB_SEEK_ORDERS = {
+    "-created": keyset.Order((F("created_at"), F("id")), descending=True),
+    "created": keyset.Order((F("created_at"), F("id"))),
+}
+
+
+def _job_list_page(paginator: "TwoEndedPaginator", sort: str, params) -> Any:
+    """The page the address asks for: by its cursor (``after`` the previous page's last row, or
+    ``before`` the next page's first one) when the order seeks, else by its number. Each page knows
+    its neighbours' cursors (None where its links go by number)."""
+    order = JOB_SEEK_ORDERS.get(sort)
+    number = params.get("page")
+    page = None
+    if order is not None and (params.get("after") or params.get("before")) and paginator.count:
+        fields = [HpoJob._meta.get_field("created_at"), HpoJob._meta.get_field("id")]
+        after = keyset.decode_cursor(params.get("after"), sort, fields)
+        before = keyset.decode_cursor(params.get("before"), sort, fields) if after is None else None
+        if after is not None or before is not None:
+            try:
+                number = paginator.validate_number(number)
+            except PageNotAnInteger:
+                number = 1
+            except EmptyPage:
+                number = paginator.num_pages
+            walk = order if after is not None else order.reversed()
+            rows = list(walk.seek(walk.apply(paginator.object_list), after or before)[:paginator.per_page])
+            if before is not None:
+                rows.reverse()
+            if rows:
+                page = paginator._get_page(rows, number, paginator)
+    if page is None:
+        page = paginator.get_page(number)
+    page.object_list = list(page.object_list)  # read once: the rows, and their ends' cursors
+    page.next_cursor = page.previous_cursor = None
+    if order is not None and page.object_list:
+        ends = [page.object_list[0], page.object_list[-1]]
+        first, last = (keyset.encode_cursor(sort, [row["created_at"], row["id"]]) for row in ends)
+        if page.has_next() and page.next_page_number() < paginator.num_pages:
+            page.next_cursor = last  # the last page goes by number: read from the other end, as cheap
+        if page.has_previous() and page.previous_page_number() > 1:
+            page.previous_cursor = first
+    return page
+
+
 @dataclass
 class JobListing:
     """A project's jobs as the list shows them: the filtered, sorted rows and the filter's counts."""
@@ -1019,7 +1068,7 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
     project_total = listing.project_total
     paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE)
     paginator.count = listing.count  # no COUNT(*) over the listing's joined rows
-    page = paginator.get_page(request.GET.get("page"))
+    page = _job_list_page(paginator, listing.sort, request.GET)
 
     now = timezone.now()
     detail_base = reverse("hpo_jobs:detail", args=[project.slug, "__JOB__"])
