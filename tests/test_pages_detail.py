@@ -677,3 +677,13 @@ def test_the_training_jobs_table_prints_every_value_of_a_row_as_text(alice_clien
     assert 'href="/projects/demo/hpo-jobs/markup-row/training-jobs/tj%22%3E%3Cb%3Ex%3C%2Fb%3E/"' in table
     assert '<span class="hp-v">&quot;&gt;&lt;b&gt;x&lt;/b&gt;</span>' in table
     assert '<span class="reason-label">' in table and "&lt;b&gt;x&lt;/b&gt;</td></tr>" in table
+
+
+def test_a_long_failure_reason_is_cut_at_300_characters_in_the_table(alice_client, make_job):
+    job = make_job("long-reason", children=2)
+    short, long = job.training_jobs.order_by("id")
+    job.training_jobs.filter(pk=short.pk).update(status="Failed", failure_reason="y" * 300)
+    job.training_jobs.filter(pk=long.pk).update(status="Failed", failure_reason="x" * 400)
+    table = page(alice_client, "long-reason", tab="training-jobs").split('<table class="table tj-table"', 1)[1]
+    assert "x" * 299 + "…" in table and "x" * 300 not in table
+    assert "y" * 300 + "</td>" in table  # exactly 300: shown whole

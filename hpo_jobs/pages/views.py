@@ -665,9 +665,10 @@ def _training_job_row(tj: TrainingJob, *, show_definition: bool, mixed: bool, co
                  f'<td class="num nowrap">{e(tj.duration_text)}</td>')
     row = f'<tr data-training-job="{name}" data-status="{e(tj.status)}"{best}>{"".join(cells)}</tr>'
     if tj.ending:
+        text = tj.ending.text  # as truncatechars:300 (a text this short is never cut: skip its count)
+        text = text if len(text) <= 300 else Truncator(text).chars(300)
         row += (f'<tr class="reason-row reason-{e(tj.ending.kind)}"><td colspan="{column_count}">'
-                f'<span class="reason-label">{e(tj.ending.label)}</span> {e(Truncator(tj.ending.text).chars(300))}'
-                "</td></tr>")
+                f'<span class="reason-label">{e(tj.ending.label)}</span> {e(text)}</td></tr>')
     return mark_safe(row)
 
 
