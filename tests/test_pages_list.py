@@ -196,7 +196,7 @@ def test_a_search_pages_through_its_matches_first_middle_and_last(alice_client, 
     from hpo_jobs.models import HpoJob
     from hpo_jobs.pages import views
 
-    monkeypatch.setattr(views, "SEARCH_SORTED_MAX", 1_000 if sorted_alone else 0)
+    monkeypatch.setattr(views, "_few_matches", lambda matches, jobs: sorted_alone)
     for i in range(70):
         make_job(f"{'xgb' if i % 7 else 'linear'}-{i:02d}", status=("Completed", "Failed")[i % 2],
                  best_objective_value=None if i % 5 == 0 else float(i % 3), finished_count=i % 4)
@@ -215,13 +215,14 @@ def test_a_search_pages_through_its_matches_first_middle_and_last(alice_client, 
 
 
 def test_a_search_with_a_status_counts_only_the_jobs_it_shows(alice_client, make_job, monkeypatch):
+    """Whichever way its matches are read."""
     from hpo_jobs.pages import views
 
     for i in range(25):
         make_job(f"xgb-{i:02d}", status="Completed" if i < 21 else "Failed")
     make_job("linear-00", status="Completed")
-    for sorted_max in (1_000, 0):
-        monkeypatch.setattr(views, "SEARCH_SORTED_MAX", sorted_max)
+    for sorted_alone in (True, False):
+        monkeypatch.setattr(views, "_few_matches", lambda matches, jobs: sorted_alone)
         html = alice_client.get(URL, {"q": "xgb", "status": "Completed"}).content.decode()
         assert "21 jobs match" in html and "Page 1 of 2" in html
         second = names_in(alice_client.get(URL, {"q": "xgb", "status": "Completed", "page": 2}))
@@ -294,3 +295,10 @@ def test_a_bad_or_foreign_cursor_reads_the_page_by_its_number(alice_client, make
     # A cursor of another order (the name order does not seek) is ignored too.
     assert names_in(alice_client.get(URL, {"sort": "name", "page": 2, "after": "x"})) == names_in(
         alice_client.get(URL, {"sort": "name", "page": 2}))
+
+
+def test_a_search_sorts_its_matches_alone_only_when_they_are_few():
+    from hpo_jobs.pages import views
+
+    assert views._few_matches(3, 50_000) and views._few_matches(999, 50_000)
+    assert not views._few_matches(1_000, 1_000) and not views._few_matches(50_000, 50_000)

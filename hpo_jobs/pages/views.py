@@ -113,9 +113,6 @@ JOB_SORTS: dict[str, tuple] = {
     "-duration": (F("duration").desc(nulls_last=True), "-created_at", "-id"),
 }
 JOB_SORT_DEFAULT = "-created"
-# A name search with at most this many matches sorts them alone; with more, a page of them is met
-# soon enough walking the order's index.
-SEARCH_SORTED_MAX = 1_000
 # Status filter of the list: one status, or all the active ones together.
 JOB_STATUS_FILTERS = {"active": HpoJob.ACTIVE_STATUSES, **{s.value: (s.value,) for s in HpoJob.Status}}
 
@@ -1052,6 +1049,12 @@ def _job_list_page(paginator: "TwoEndedPaginator", sort: str, params) -> Any:
     return page
 
 
+def _few_matches(matches: int, jobs: int) -> bool:
+    """Whether a search's ``matches`` among ``jobs`` are cheaper sorted alone (about ``matches`` rows
+    read) than met walking the order (a page of them is met after about 20 × jobs / matches rows)."""
+    return matches * matches < JOBS_PER_PAGE * jobs
+
+
 @dataclass
 class JobListing:
     """A project's jobs as the list shows them: the filtered, sorted rows and the filter's counts."""
@@ -1087,9 +1090,10 @@ def list_jobs(project: Project, q: str | None, status: str | None, sort: str | N
         # A name search's matches counted on the (project, status, name) index alone: no join, no
         # row read (the rows are wide); on PostgreSQL the name's trigram index finds rare matches.
         count = jobs.order_by().count()
-        if count <= SEARCH_SORTED_MAX:
-            # Few matches: sort just them (found on that index) rather than walk the order's index
-            # through every job to find a page of them.
+        statuses = JOB_STATUS_FILTERS[status] if status else status_counts
+        if _few_matches(count, sum(status_counts.get(s, 0) for s in statuses)):
+            # Sort just the matches (found on that index) rather than walk the order's index through
+            # every job to meet a page of them.
             jobs = HpoJob.objects.filter(pk__in=jobs.order_by().values("pk"))
     else:
         statuses = JOB_STATUS_FILTERS[status] if status else status_counts
