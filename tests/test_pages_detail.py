@@ -654,3 +654,36 @@ def test_the_number_of_queries_does_not_grow_with_the_children(alice_client, pro
     build_job(project, alice, "small", 5, seed=3)
     build_job(project, alice, "large", 150, seed=3)
     assert _queries(alice_client, URL.format("small") + suffix) == _queries(alice_client, URL.format("large") + suffix)
+
+
+def test_the_training_jobs_table_prints_every_value_of_a_row_as_text(alice_client, make_job):
+    """Names in attributes and links, hyperparameters (compact past HP_COLUMNS_MAX) and a failure
+    reason: escaped, however the row is put together."""
+    evil = '"><b>x</b>'
+    job = make_job("markup-row", children=2)
+    from hpo_jobs.pages import views
+
+    many = {f"{evil}{i}": evil for i in range(views.HP_COLUMNS_MAX + 1)}
+    failed, done = job.training_jobs.order_by("id")
+    failed.name, failed.status, failed.failure_reason = f"tj{evil}", "Failed", evil
+    failed.tuned_hyperparameters = many
+    failed.save()
+    done.tuned_hyperparameters = many
+    done.save()
+    html = page(alice_client, "markup-row", tab="training-jobs")
+    table = html.split('<table class="table tj-table"', 1)[1].split("</table>", 1)[0]
+    assert "<b>" not in table
+    assert 'data-training-job="tj&quot;&gt;&lt;b&gt;x&lt;/b&gt;"' in table
+    assert 'href="/projects/demo/hpo-jobs/markup-row/training-jobs/tj%22%3E%3Cb%3Ex%3C%2Fb%3E/"' in table
+    assert '<span class="hp-v">&quot;&gt;&lt;b&gt;x&lt;/b&gt;</span>' in table
+    assert '<span class="reason-label">' in table and "&lt;b&gt;x&lt;/b&gt;</td></tr>" in table
+
+
+def test_a_long_failure_reason_is_cut_at_300_characters_in_the_table(alice_client, make_job):
+    job = make_job("long-reason", children=2)
+    short, long = job.training_jobs.order_by("id")
+    job.training_jobs.filter(pk=short.pk).update(status="Failed", failure_reason="y" * 300)
+    job.training_jobs.filter(pk=long.pk).update(status="Failed", failure_reason="x" * 400)
+    table = page(alice_client, "long-reason", tab="training-jobs").split('<table class="table tj-table"', 1)[1]
+    assert "x" * 299 + "…" in table and "x" * 300 not in table
+    assert "y" * 300 + "</td>" in table  # exactly 300: shown whole

@@ -14,7 +14,8 @@ URL = "/projects/demo/hpo-jobs/"
 
 
 def names_in(response) -> list[str]:
-    return re.findall(r'<tr data-job="([^"]*)"', response.content.decode())
+    html = response if isinstance(response, str) else response.content.decode()
+    return re.findall(r'<tr data-job="([^"]*)"', html)
 
 
 def test_it_shows_each_job_with_its_columns(alice_client, make_job, bob):
@@ -180,3 +181,124 @@ def test_filters_apply_on_change_and_keep_their_state_in_the_address(alice_clien
     form = form[: form.index(">")]
     assert 'hx-trigger="change' in form and 'hx-push-url="true"' in form
     assert 'hx-boost="true"' in html[html.index('<div id="job-results"'):][:300]  # sort and pages swap in place and push the URL
+
+
+def _searched_pages(client, params: dict, pages: int) -> list[list[str]]:
+    return [names_in(client.get(URL, {**params, "page": n})) for n in range(1, pages + 1)]
+
+
+@pytest.mark.parametrize("sorted_alone", [True, False], ids=["few-matches", "many-matches"])
+@pytest.mark.parametrize("sort", ["-created", "name", "-best", "status", "-progress"])
+def test_a_search_pages_through_its_matches_first_middle_and_last(alice_client, make_job, monkeypatch,
+                                                                 sorted_alone, sort):
+    """Whether a search's matches are few (sorted alone) or many (met walking the order), its pages
+    hold every match once, in the list's order, ties in the sort keys included."""
+    from hpo_jobs.models import HpoJob
+    from hpo_jobs.pages import views
+
+    monkeypatch.setattr(views, "_few_matches", lambda matches, jobs: sorted_alone)
+    for i in range(70):
+        make_job(f"{'xgb' if i % 7 else 'linear'}-{i:02d}", status=("Completed", "Failed")[i % 2],
+                 best_objective_value=None if i % 5 == 0 else float(i % 3), finished_count=i % 4)
+    tied = timezone.now() - timedelta(days=1)
+    HpoJob.objects.filter(name__endswith="0").update(created_at=tied)  # ties on the creation time too
+    matching = [row["name"] for row in views.list_jobs(HpoJob.objects.first().project, "", "", sort).rows
+                if "xgb" in row["name"].lower()]
+    assert len(matching) == 60
+    pages = _searched_pages(alice_client, {"q": "XGB", "sort": sort}, 3)
+    assert [len(p) for p in pages] == [20, 20, 20]
+    assert [name for p in pages for name in p] == matching
+    first = alice_client.get(URL, {"q": "XGB", "sort": sort}).content.decode()
+    assert "60 jobs match" in first and "Page 1 of 3" in first
+    # A page past the end is the last one, read from the other end: the same rows.
+    assert names_in(alice_client.get(URL, {"q": "XGB", "sort": sort, "page": 99})) == pages[-1]
+
+
+def test_a_search_with_a_status_counts_only_the_jobs_it_shows(alice_client, make_job, monkeypatch):
+    """Whichever way its matches are read."""
+    from hpo_jobs.pages import views
+
+    for i in range(25):
+        make_job(f"xgb-{i:02d}", status="Completed" if i < 21 else "Failed")
+    make_job("linear-00", status="Completed")
+    for sorted_alone in (True, False):
+        monkeypatch.setattr(views, "_few_matches", lambda matches, jobs: sorted_alone)
+        html = alice_client.get(URL, {"q": "xgb", "status": "Completed"}).content.decode()
+        assert "21 jobs match" in html and "Page 1 of 2" in html
+        second = names_in(alice_client.get(URL, {"q": "xgb", "status": "Completed", "page": 2}))
+        assert second == ["xgb-00"]  # newest first: the oldest match alone on the last page
+        assert names_in(alice_client.get(URL, {"q": "xgb", "status": "Failed"})) == ["xgb-24", "xgb-23", "xgb-22",
+                                                                                     "xgb-21"]
+
+
+def _link(html: str, rel: str) -> str | None:
+    from html import unescape
+
+    found = re.search(rf'<a class="btn btn-small" href="([^"]*)" rel="{rel}">', html)
+    return unescape(found.group(1)) if found else None
+
+
+@pytest.mark.parametrize("sort", ["-created", "created"])
+def test_next_and_previous_seek_by_cursor_and_give_the_numbered_pages(alice_client, make_job, sort):
+    """Next and Previous carry the neighbour page's cursor beside its number: following them from the
+    first page to the last and back gives every job once, the pages that the numbers give, ties in
+    the creation time included; the last and first pages go by number."""
+    from hpo_jobs.models import HpoJob
+
+    for i in range(95):
+        make_job(f"job-{i:02d}", status=("Completed", "Failed")[i % 2])
+    tied = timezone.now() - timedelta(days=1)
+    HpoJob.objects.filter(name__endswith=("3", "4", "5")).update(created_at=tied)
+    numbered = [names_in(alice_client.get(URL, {"sort": sort, "page": n})) for n in range(1, 6)]
+    assert [len(p) for p in numbered] == [20, 20, 20, 20, 15]
+    assert len({name for p in numbered for name in p}) == 95
+
+    url, forward, links = f"{URL}?sort={sort}", [], []
+    while url:
+        html = alice_client.get(url).content.decode()
+        forward.append(names_in(html))
+        url = _link(html, "next")
+        links.append(url)
+    assert forward == numbered
+    assert "after=" in links[0] and "page=2" in links[0]  # a middle page is sought...
+    assert "after=" not in links[3] and "page=5" in links[3]  # ...the last one read from its end
+
+    backward = [names_in(html := alice_client.get(f"{URL}?sort={sort}&page=5").content.decode())]
+    url = _link(html, "prev")
+    while url:
+        html = alice_client.get(url).content.decode()
+        backward.insert(0, names_in(html))
+        url = _link(html, "prev")
+    assert backward == numbered
+    assert "Page 3 of 5" in alice_client.get(links[1]).content.decode()
+
+
+def test_a_sought_page_is_not_shifted_by_a_job_created_meanwhile(alice_client, make_job):
+    for i in range(45):
+        make_job(f"job-{i:02d}")
+    first = alice_client.get(URL).content.decode()
+    second_by_cursor = _link(first, "next")
+    expected = names_in(alice_client.get(second_by_cursor))
+    make_job("job-new")  # newest: it joins the first page, and a numbered page 2 would repeat a job
+    assert names_in(alice_client.get(second_by_cursor)) == expected
+    assert names_in(alice_client.get(URL, {"page": 2}))[0] == names_in(first)[-1]
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "eyJ4Ijox", "WyJuYW1lIiwxXQ", ""])
+def test_a_bad_or_foreign_cursor_reads_the_page_by_its_number(alice_client, make_job, cursor):
+    for i in range(45):
+        make_job(f"job-{i:02d}")
+    by_number = names_in(alice_client.get(URL, {"page": 2}))
+    for key in ("after", "before"):
+        response = alice_client.get(URL, {"page": 2, key: cursor})
+        assert response.status_code == 200 and names_in(response) == by_number
+    # A cursor of another order (the name order does not seek) is ignored too.
+    assert names_in(alice_client.get(URL, {"sort": "name", "page": 2, "after": "x"})) == names_in(
+        alice_client.get(URL, {"sort": "name", "page": 2}))
+
+
+def test_a_search_sorts_its_matches_alone_only_when_they_are_few():
+    from hpo_jobs.pages import views
+
+    assert views._few_matches(3, 50_000) and views._few_matches(999, 50_000)
+    assert not views._few_matches(1_000, 1_000) and not views._few_matches(50_000, 50_000)

@@ -4,7 +4,9 @@ exports and a training job's page.
 Pages read the database only; no page waits on a tuning job's engine. The one exception is a
 training job's log, which only the engine holds (the local engine's file, or CloudWatch), read on
 that training job's page alone. Status counts come from the engine's counters mirrored on the job;
-the training jobs table pages by keyset (keyset.py: no count, no OFFSET, one index per sort); every
+the training jobs table pages by keyset (keyset.py: no count, no OFFSET, one index per sort), and
+the job list's Next and Previous seek by cursor in the creation orders (its numbered pages are read
+from the nearer end; a name search is counted on an index); every
 other aggregate (failure roll-up, the best job's standing) is one SQL query on an index, and a large
 job's charts are aggregated by the database and kept per state of the job; so a page costs the same
 number of queries for 10 children or 50,000.
@@ -13,6 +15,7 @@ number of queries for 10 children or 50,000.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
@@ -24,7 +27,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import (
     Case, CharField, Count, DurationField, ExpressionWrapper, F, FloatField, Func, IntegerField, Max, Min, Q, Value,
     When, Window,
@@ -37,8 +40,11 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.template.defaultfilters import floatformat
+from django.utils.html import conditional_escape
 from django.utils.http import content_disposition_header
-from django.utils.text import slugify
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator, slugify
 from django.views.decorators.http import require_POST, require_safe
 
 from projects import access
@@ -560,6 +566,7 @@ def _training_jobs_context(
     # Every cell ready to print: the template prints 50 rows per request and its filters cost more
     # than plain Python (the hyperparameter columns' classes are made once, not once a row).
     hp_slugs = [(name, slugify(name)) for name in hp_columns]
+    column_count = 5 + (len(definition_names) > 1) + (1 if compact else len(hp_columns))
     for tj in page.object_list:
         tj.is_best = tj.name == best_name
         tj.ending = endings.training_job_ending(job, tj)
@@ -574,6 +581,8 @@ def _training_jobs_context(
         hps = tj.tuned_hyperparameters or {}
         tj.hp_values = [(slug, hps.get(name, "") or "—") for name, slug in hp_slugs] if not compact else []
         tj.hp_items = sorted(hps.items()) if compact else []
+        tj.row_html = _training_job_row(tj, show_definition=len(definition_names) > 1, mixed=objective.mixed,
+                                        compact=compact, column_count=column_count)
 
     definition_counts = {}
     if len(definition_names) > 1:
@@ -610,7 +619,7 @@ def _training_jobs_context(
         "best_name": best_name,
         "mixed_metrics": objective.mixed,
         # name, status, objective, created, duration, the definition and hyperparameter columns
-        "column_count": 5 + (len(definition_names) > 1) + (1 if compact else len(hp_columns)),
+        "column_count": column_count,
         "hp_compact": compact,
         "child_total": sum(child_counts.values()),
         "filtered": bool(status or definition),
@@ -619,6 +628,50 @@ def _training_jobs_context(
         "table_query": params.urlencode(),
         "refresh_s": REFRESH_S,
     }
+
+
+def _training_job_row(tj: TrainingJob, *, show_definition: bool, mixed: bool, compact: bool,
+                      column_count: int) -> SafeString:
+    """A training job's row of the table (and its ending's row), every value escaped as the template
+    would (``e``; ``created_html`` is markup already): built here, not in the template, since a page
+    prints 50 of them and a template's tags cost several times more than this."""
+    e = _escape
+    name = e(tj.name)
+    best = f' class="row-best" data-best="{name}"' if tj.is_best else ""
+    badge = ' <span class="badge badge-best">★ Best</span>' if tj.is_best else ""
+    cells = [f'<td class="tj-name"><a class="mono" href="{e(tj.url)}" title="{name}">{name}</a>{badge}</td>']
+    if show_definition:
+        cells.append(f"<td>{e(tj.definition_name or '—')}</td>")
+    cells.append(f'<td><span class="badge status-{e(tj.status_class)}">{e(tj.status_label)}</span></td>')
+    notes = ""
+    if mixed and tj.objective_metric_name:
+        notes += f'<br><span class="meta mono">{e(tj.objective_metric_name)}</span>'
+    if tj.objective_status == "Pending":
+        notes += '<br><span class="meta">pending</span>'
+    elif tj.objective_status == "Failed" and tj.status != "Stopped":
+        notes += '<br><span class="meta">not evaluated</span>'
+    cells.append(f'<td class="num objective-cell"><span title="{e(tj.objective_full)}">{e(tj.objective_text)}</span>'
+                 f"{notes}</td>")
+    if compact:
+        items = "".join(f'<span class="hp"><span class="hp-k">{e(k)}</span>=<span class="hp-v">{e(v)}</span></span>'
+                        for k, v in tj.hp_items) or "—"
+        cells.append(f'<td class="mono hp-compact">{items}</td>')
+    else:
+        cells.extend(f'<td class="num mono hp-value-{e(slug)}">{e(v)}</td>' for slug, v in tj.hp_values)
+    cells.append(f'<td class="time-cell">{conditional_escape(tj.created_html)}</td>'
+                 f'<td class="num nowrap">{e(tj.duration_text)}</td>')
+    row = f'<tr data-training-job="{name}" data-status="{e(tj.status)}"{best}>{"".join(cells)}</tr>'
+    if tj.ending:
+        text = tj.ending.text  # as truncatechars:300 (a text this short is never cut: skip its count)
+        text = text if len(text) <= 300 else Truncator(text).chars(300)
+        row += (f'<tr class="reason-row reason-{e(tj.ending.kind)}"><td colspan="{column_count}">'
+                f'<span class="reason-label">{e(tj.ending.label)}</span> {e(text)}</td></tr>')
+    return mark_safe(row)
+
+
+def _escape(value: Any) -> str:
+    """What the template's autoescape prints for a plain value (Django's ``escape``, without its lazy wrapper)."""
+    return html.escape(str(value))
 
 
 class _Epoch(Func):
@@ -887,6 +940,50 @@ def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str,
     }
 
 
+def _job_list_row_html(job: dict[str, Any], number: int) -> SafeString:
+    """A job's row of the list, every value escaped as the template would: built here, since the list
+    prints 20 of them and a template's tags cost several times more (``number`` names its checkbox)."""
+    e = _escape
+    name = e(job["name"])
+    progress = f'<span class="nowrap progress-text">{e(job["completed"])} of {e(job["total"])}</span>'
+    if job["percent"] is not None:
+        progress += ('<div class="progress" role="progressbar" aria-label="Training jobs completed" aria-valuemin="0" '
+                     f'aria-valuemax="100" aria-valuenow="{e(job["percent"])}"><svg viewBox="0 0 100 1" '
+                     'preserveAspectRatio="none" aria-hidden="true" focusable="false">'
+                     f'<rect width="{e(job["percent"])}" height="1"/></svg></div>')
+    if job["failed"]:
+        progress += f'<span class="meta text-danger">{e(job["failed"])} failed</span>'
+    if job["best"]:
+        best = f'<span title="{e(job["best_full"])}">{e(job["best"])}</span>'
+        if job["metric"]:
+            best += f'<br><span class="meta mono">{e(job["metric"])}</span>'
+    else:
+        best = '<span class="muted">—</span>'
+    timing = e(hpo_format.duration(job["duration"]))
+    if job["active"]:
+        timing += ' <span class="muted">so far</span>'
+    if job.get("time_left") is not None:
+        timing += f'<br><span class="meta time-left">about {e(hpo_format.duration(job["time_left"]))} left</span>'
+    if job.get("hours") is not None:
+        priced = job.get("cost") is not None
+        timing += (f'<br><span class="meta usage-cell" title="Instance-hours used'
+                   f'{" and their cost at the prices staff set" if priced else ""}">'
+                   f'{e(floatformat(job["hours"], 1))} instance-h'
+                   f'{" · " + e(hpo_format.usd(job["cost"])) if priced else ""}</span>')
+    return mark_safe(
+        f'<tr data-job="{name}" data-status="{e(job["status"])}">'
+        f'<td><input type="checkbox" name="job" value="{name}" id="compare-{number}" aria-label="Compare {name}"></td>'
+        f'<td class="job-name-cell"><a class="strong job-name" href="{e(job["url"])}" title="{name}">{name}</a></td>'
+        f'<td><span class="badge status-{e(job["status_css"])}">{e(job["status_label"])}</span></td>'
+        f'<td class="progress-cell">{progress}</td>'
+        f'<td class="num">{best}</td>'
+        f'<td>{e(job["strategy"])}<br><span class="meta">{e(hpo_format.engine_name(job["backend"]))}</span></td>'
+        f'<td>{e(job["creator"])}</td>'
+        f'<td class="time-cell">{conditional_escape(hpo_format.when(job["created"]))}</td>'
+        f'<td class="num nowrap">{timing}</td></tr>'
+    )
+
+
 class TwoEndedPaginator(Paginator):
     """A Paginator whose pages past the middle are read from the other end, in the reversed order
     (every job order ends on a unique column, so it reverses exactly): the last page costs what the
@@ -905,6 +1002,59 @@ class TwoEndedPaginator(Paginator):
         return self._get_page(rows, number, self)
 
 
+# The job list's orders that its Next and Previous links seek by cursor (keyset.py) rather than by
+# OFFSET: those whose keys all run one way, none NULL. The page number stays in the address (a page
+# without a cursor, bookmarked or typed, is read by number, from the nearer end).
+JOB_SEEK_ORDERS = {
+    "-created": keyset.Order((F("created_at"), F("id")), descending=True),
+    "created": keyset.Order((F("created_at"), F("id"))),
+}
+
+
+def _job_list_page(paginator: "TwoEndedPaginator", sort: str, params) -> Any:
+    """The page the address asks for: by its cursor (``after`` the previous page's last row, or
+    ``before`` the next page's first one) when the order seeks, else by its number. Each page knows
+    its neighbours' cursors (None where its links go by number)."""
+    order = JOB_SEEK_ORDERS.get(sort)
+    number = params.get("page")
+    page = None
+    if order is not None and (params.get("after") or params.get("before")) and paginator.count:
+        fields = [HpoJob._meta.get_field("created_at"), HpoJob._meta.get_field("id")]
+        after = keyset.decode_cursor(params.get("after"), sort, fields)
+        before = keyset.decode_cursor(params.get("before"), sort, fields) if after is None else None
+        if after is not None or before is not None:
+            try:
+                number = paginator.validate_number(number)
+            except PageNotAnInteger:
+                number = 1
+            except EmptyPage:
+                number = paginator.num_pages
+            walk = order if after is not None else order.reversed()
+            rows = list(walk.seek(walk.apply(paginator.object_list), after or before)[:paginator.per_page])
+            if before is not None:
+                rows.reverse()
+            if rows:
+                page = paginator._get_page(rows, number, paginator)
+    if page is None:
+        page = paginator.get_page(number)
+    page.object_list = list(page.object_list)  # read once: the rows, and their ends' cursors
+    page.next_cursor = page.previous_cursor = None
+    if order is not None and page.object_list:
+        ends = [page.object_list[0], page.object_list[-1]]
+        first, last = (keyset.encode_cursor(sort, [row["created_at"], row["id"]]) for row in ends)
+        if page.has_next() and page.next_page_number() < paginator.num_pages:
+            page.next_cursor = last  # the last page goes by number: read from the other end, as cheap
+        if page.has_previous() and page.previous_page_number() > 1:
+            page.previous_cursor = first
+    return page
+
+
+def _few_matches(matches: int, jobs: int) -> bool:
+    """Whether a search's ``matches`` among ``jobs`` are cheaper sorted alone (about ``matches`` rows
+    read) than met walking the order (a page of them is met after about 20 × jobs / matches rows)."""
+    return matches * matches < JOBS_PER_PAGE * jobs
+
+
 @dataclass
 class JobListing:
     """A project's jobs as the list shows them: the filtered, sorted rows and the filter's counts."""
@@ -914,7 +1064,7 @@ class JobListing:
     sort: str
     status_counts: dict[str, int]
     rows: Any  # a values() queryset of LIST_FIELDS and objective_metric
-    count: int | None  # the rows' number when known without a COUNT query (no name search)
+    count: int  # the rows' number: from the status counts, or (a name search) counted on an index
 
     @property
     def project_total(self) -> int:
@@ -931,23 +1081,32 @@ def list_jobs(project: Project, q: str | None, status: str | None, sort: str | N
     # project from an empty filter, and is the paginator's count whenever no name search applies.
     status_counts = dict(project.hpo_jobs.order_by().values_list("status").annotate(n=Count("*")))
 
-    jobs = HpoJob.objects.filter(project=project).annotate(
-        objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
-        **insights.LIST_ANNOTATIONS,
-    )
+    jobs = HpoJob.objects.filter(project=project)
     if q:
         jobs = jobs.filter(name__icontains=q)
     if status:
         jobs = jobs.filter(status__in=JOB_STATUS_FILTERS[status])
+    if q:
+        # A name search's matches counted on the (project, status, name) index alone: no join, no
+        # row read (the rows are wide); on PostgreSQL the name's trigram index finds rare matches.
+        count = jobs.order_by().count()
+        statuses = JOB_STATUS_FILTERS[status] if status else status_counts
+        if _few_matches(count, sum(status_counts.get(s, 0) for s in statuses)):
+            # Sort just the matches (found on that index) rather than walk the order's index through
+            # every job to meet a page of them.
+            jobs = HpoJob.objects.filter(pk__in=jobs.order_by().values("pk"))
+    else:
+        statuses = JOB_STATUS_FILTERS[status] if status else status_counts
+        count = sum(status_counts.get(s, 0) for s in statuses)
+    jobs = jobs.annotate(
+        objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
+        **insights.LIST_ANNOTATIONS,
+    )
     if sort.lstrip("-") == "duration":
         jobs = jobs.annotate(duration=ExpressionWrapper(
             Coalesce(F("ended_at"), Now()) - Coalesce(F("started_at"), F("created_at")), output_field=DurationField()
         ))
     jobs = jobs.order_by(*JOB_SORTS[sort]).values(*LIST_FIELDS, "objective_metric", *insights.LIST_ANNOTATIONS)
-    count = None
-    if not q:
-        statuses = JOB_STATUS_FILTERS[status] if status else status_counts
-        count = sum(status_counts.get(s, 0) for s in statuses)
     return JobListing(q, status, sort, status_counts, jobs, count)
 
 
@@ -957,17 +1116,16 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
     listing = list_jobs(project, request.GET.get("q"), request.GET.get("status"), request.GET.get("sort"))
     q, status, sort, status_counts = listing.q, listing.status, listing.sort, listing.status_counts
     project_total = listing.project_total
-    if listing.count is not None:
-        paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE)
-        paginator.count = listing.count  # no COUNT(*) query
-    else:
-        paginator = Paginator(listing.rows, JOBS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
+    paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE)
+    paginator.count = listing.count  # no COUNT(*) over the listing's joined rows
+    page = _job_list_page(paginator, listing.sort, request.GET)
 
     now = timezone.now()
     detail_base = reverse("hpo_jobs:detail", args=[project.slug, "__JOB__"])
     prices = insights.site_prices()
     rows = [{**_list_row(row, detail_base, now), **insights.list_cells(row, prices, now)} for row in page.object_list]
+    for number, row in enumerate(rows, start=1):
+        row["html"] = _job_list_row_html(row, number)
 
     status_options = [{"value": "active", "label": "Active",
                        "count": sum(status_counts.get(s, 0) for s in HpoJob.ACTIVE_STATUSES)}]
