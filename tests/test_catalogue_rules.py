@@ -162,7 +162,7 @@ def _request(key: str, static: dict, ranges: dict | None = None) -> dict:
     request[D]["InputDataConfig"] = [
         {"ChannelName": c.name, "ContentType": c.default_content_type,
          "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://bucket/{c.name}/"}}}
-        for c in algorithm.required_channels]
+        for c in algorithm.channels if c.required or c.name == metric.split(":")[0]]
     return request
 
 
@@ -233,6 +233,29 @@ def test_channels_the_built_in_does_not_name_and_unset_content_types_are_left_al
     request[D]["InputDataConfig"][0].pop("ContentType")
     request[D]["InputDataConfig"].append({"ChannelName": "extra", "ContentType": "text/csv", "DataSource": {
         "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/extra/"}}})
+    assert _issues(request) == []
+
+
+# ---- the validator: the channels a built-in needs ----------------------------------------------------------
+@pytest.mark.parametrize("key", sorted(catalogue.ALGORITHMS))
+def test_a_built_in_without_a_train_channel_is_refused_at_its_channels(key):
+    request = _request(key, {})
+    algorithm = catalogue.get(key)
+    request[D]["InputDataConfig"] = [c for c in request[D]["InputDataConfig"] if c["ChannelName"] != "train"]
+    assert (f"{D}.InputDataConfig", f"{algorithm.display_name} needs a train channel") in _issues(request)
+
+
+def test_an_objective_computed_on_a_channel_the_job_lacks_is_refused_at_the_metric():
+    request = _request("xgboost", {"objective": "binary:logistic"})
+    request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] = {
+        "Type": "Maximize", "MetricName": "validation:auc"}
+    (validation,) = [c for c in request[D]["InputDataConfig"] if c["ChannelName"] == "validation"]
+    request[D]["InputDataConfig"].remove(validation)
+    assert _issues(request) == [(
+        "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName",
+        "XGBoost reports validation:auc on its validation channel, which this definition does not have: add a "
+        "validation channel, or choose an objective metric of a channel it has")]
+    request[D]["InputDataConfig"].append(validation)
     assert _issues(request) == []
 
 

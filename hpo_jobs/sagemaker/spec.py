@@ -957,6 +957,7 @@ class _Rules:
                 self._objective_rules(definition, algorithm, metric, base)
             self._hyperparameter_rules(definition, algorithm, base)
             self._builtin_content_types(definition, algorithm)
+            self._builtin_channels(definition, algorithm, metric if metric is not None and known is not None else None)
             for name, value in static.items():
                 if not isinstance(name, str) or not name or name == TUNING_OBJECTIVE_HYPERPARAMETER:
                     continue
@@ -1030,6 +1031,21 @@ class _Rules:
                 self.add(facts.key_path(base, name), problem.message)
             else:
                 self.add(base, problem.message)
+
+    def _builtin_channels(self, definition: _Definition, algorithm: catalogue.Algorithm, metric: str | None) -> None:
+        """The train channel every built-in trains on, and the channel its objective metric is computed
+        on (``test:msd`` on ``test``): without it every training job would end without an objective.
+        (The catalogue's ``required`` also marks the channels of its default objective, so it is not
+        asked for whole: BlazingText in a Word2Vec mode runs without the validation channel its
+        supervised default needs.)"""
+        given = {_str(_dict(c).get("ChannelName")) for c in _list(definition.data.get("InputDataConfig"))}
+        if algorithm.channel("train") is not None and "train" not in given:
+            self.add(f"{definition.path}.InputDataConfig", f"{algorithm.display_name} needs a train channel")
+        on = metric.split(":", 1)[0] if metric and ":" in metric else None
+        if on and on != "train" and algorithm.channel(on) is not None and on not in given:
+            self.add(f"{definition.objective_path}.MetricName",
+                     f"{algorithm.display_name} reports {metric} on its {on} channel, which this definition does not "
+                     f"have: add a {on} channel, or choose an objective metric of a channel it has")
 
     def _builtin_content_types(self, definition: _Definition, algorithm: catalogue.Algorithm) -> None:
         """Each channel the built-in reads, in a content type it reads (parameters such as label_size aside)."""
