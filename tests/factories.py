@@ -192,8 +192,11 @@ def builtin_request(key: str, static: dict, metric: str, ranges: dict | None = N
 
 
 def kmeans_request() -> dict:
-    return builtin_request("kmeans", {"k": "8", "feature_dim": "20"}, "test:msd", {
+    request = builtin_request("kmeans", {"k": "8", "feature_dim": "20"}, "test:msd", {
         "IntegerParameterRanges": [{"Name": "mini_batch_size", "MinValue": "500", "MaxValue": "5000"}]})
+    request["TrainingJobDefinition"]["InputDataConfig"] = [  # test:msd is computed on the test channel
+        channel("train", "s3://ml-data/clusters/train/"), channel("test", "s3://ml-data/clusters/test/")]
+    return request
 
 
 def linear_learner_request(metric: str = "validation:objective_loss") -> dict:

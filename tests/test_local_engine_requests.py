@@ -80,8 +80,12 @@ def test_a_custom_image_not_in_settings_is_refused(engine):
 
 
 def test_a_built_in_that_cannot_run_locally_is_refused_at_submit(engine):
-    image = catalogue.get("image-classification").image_uri(REGION)
-    message = refused(engine, tuning_request("vision", training_definition(image), objective=("Maximize", "validation:accuracy")))
+    algorithm = catalogue.get("image-classification")
+    channels = [{"ChannelName": name, "ContentType": algorithm.channel(name).default_content_type, "DataSource": {
+        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://bucket/{name}/"}}} for name in ("train", "validation")]
+    static = {"num_classes": "2", "num_training_samples": "100"}
+    training = training_definition(algorithm.image_uri(REGION), static=static, channels=channels)
+    message = refused(engine, tuning_request("vision", training, objective=("Maximize", "validation:accuracy")))
     assert "is not runnable on the local engine" in message
 
 
