@@ -838,11 +838,7 @@ class _Rules:
                     if not name:
                         self.add(f"{path}.Name", "Hyperparameter name must not be empty")
                         continue
-                    if name in seen:
-                        self.add(f"{path}.Name", f"Hyperparameter {show(name)} has more than one range "
-                                 f"({seen[name]}); give it one")
-                    else:
-                        seen[name] = kind
+                    self._once(path, name, kind, seen)
                     if name in static:
                         self.add(f"{path}.Name", f"Hyperparameter {show(name)} is both static and tuned; make it "
                                  "one or the other")
@@ -862,11 +858,7 @@ class _Rules:
                     if name is not None:
                         self.add(f"{path}.Name", "Hyperparameter name must not be empty")
                     continue
-                if name in seen:
-                    self.add(f"{path}.Name", f"Hyperparameter {show(name)} has more than one range "
-                             f"({seen[name]}); give it one")
-                else:
-                    seen[name] = "AutoParameters"
+                self._once(path, name, "AutoParameters", seen)
                 if name in static:
                     self.add(f"{path}.Name", f"Hyperparameter {show(name)} is both static and left to Autotune; make "
                              "it one or the other")
@@ -932,6 +924,13 @@ class _Rules:
                 elif name == TUNING_OBJECTIVE_HYPERPARAMETER:
                     self.add(facts.key_path(base, name), f"{TUNING_OBJECTIVE_HYPERPARAMETER} is set by SageMaker; "
                              "remove it")
+
+    def _once(self, path: str, name: str, kind: str, seen: dict[str, str]) -> None:
+        """Note the range of ``name`` at ``path``; a second one is refused there."""
+        if name in seen:
+            self.add(f"{path}.Name", f"Hyperparameter {show(name)} has more than one range ({seen[name]}); give it one")
+        else:
+            seen[name] = kind
 
     # -- built-in algorithms --
     def algorithms(self) -> None:
