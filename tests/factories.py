@@ -291,10 +291,10 @@ def make_request_plural(name: str = "tune-xgb", *, strategy: str = "Bayesian", m
             "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
             "RoleArn": role_arn,
             "InputDataConfig": [{
-                "ChannelName": "train",
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/train/"}},
+                "ChannelName": name,
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://bucket/{name}/"}},
                 "ContentType": "text/csv",
-            }],
+            } for name in ("train", "validation")],  # validation:auc is computed on the validation channel
             "OutputDataConfig": {"S3OutputPath": "s3://bucket/output/"},
             "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
             "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
