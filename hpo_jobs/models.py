@@ -146,7 +146,9 @@ class HpoJob(models.Model):
             models.UniqueConstraint(Lower("name"), name="hpojob_name_ci_unique"),
         ]
         indexes = [
-            models.Index(fields=["project", "-created_at"]),
+            # The job list's default order: its keyset pages seek on it, and a page read by number skips
+            # its ids on it alone (an index-only scan on PostgreSQL).
+            models.Index(fields=["project", "-created_at", "-id"], name="hpojob_list_created"),
             models.Index(fields=["project", "status"]),
             # The job list's name search counts its matches from this index alone (the name is in it),
             # never from the rows, whose requests make them wide. On PostgreSQL a trigram index on
@@ -180,6 +182,23 @@ class HpoJob(models.Model):
         """The request's training job definitions (each with its objective and ranges), whichever of
         the two request forms was used."""
         return facts.definitions(self.request)
+
+
+class ProjectJobCount(models.Model):
+    """How many of a project's jobs have a status, for the job list's filter and count: kept by the
+    database itself, with triggers on HpoJob's rows (migration 0015), so that every insert, status
+    change, move and delete (a save, a QuerySet.update, a cascade) is counted, and the list reads a
+    handful of rows instead of counting every job. Never written by the portal's code."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="job_counts")
+    status = models.CharField(max_length=20)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "status"], name="projectjobcount_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.status}: {self.n}"
 
 
 # Sentinels for the sort keys below: a key is never NULL, so that a page's cursor is one row-value

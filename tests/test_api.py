@@ -74,6 +74,20 @@ def test_the_job_list_filters_searches_sorts_and_pages(bob_api, make_job):
     assert bob_api.get(JOBS, {"sort": "nope", "status": "nope", "page": "x"}).json()["count"] == 25
 
 
+def test_a_job_list_search_counts_every_match_past_the_pages_limit(bob_api, make_job, monkeypatch):
+    """The page stops counting a search at SEARCH_COUNT_LIMIT; the API, read by scripts that want
+    every match, counts them all and pages to the last."""
+    from hpo_jobs.pages import views
+
+    monkeypatch.setattr(views, "SEARCH_COUNT_LIMIT", 5)
+    for i in range(12):
+        make_job(f"job-{i:02d}")
+    first = bob_api.get(JOBS, {"q": "job", "sort": "name", "page_size": 5}).json()
+    assert first["count"] == 12 and first["pages"] == 3
+    last = bob_api.get(JOBS, {"q": "job", "sort": "name", "page_size": 5, "page": 3}).json()
+    assert [j["name"] for j in last["results"]] == ["job-10", "job-11"]
+
+
 def test_a_job_shows_progress_counters_best_and_its_request(bob_api, make_job):
     job = make_job("xgb-job", children=3, status="Completed", training_job_status_counters={"Completed": 3},
                    completed_count=3)

@@ -302,3 +302,41 @@ def test_a_search_sorts_its_matches_alone_only_when_they_are_few():
 
     assert views._few_matches(3, 50_000) and views._few_matches(999, 50_000)
     assert not views._few_matches(1_000, 1_000) and not views._few_matches(50_000, 50_000)
+
+
+@pytest.mark.parametrize("sort", ["-created", "name"])
+def test_a_search_with_more_matches_than_it_counts_shows_the_first_ones(alice_client, make_job, monkeypatch, sort):
+    """Past SEARCH_COUNT_LIMIT matches a name search stops counting: it says so, and its pages (the
+    last one included) are the first matches of the order, not the order's end."""
+    from hpo_jobs.models import HpoJob
+    from hpo_jobs.pages import views
+
+    monkeypatch.setattr(views, "SEARCH_COUNT_LIMIT", 30)
+    for i in range(70):
+        make_job(f"{'xgb' if i % 7 else 'linear'}-{i:02d}")
+    matching = [row["name"] for row in views.list_jobs(HpoJob.objects.first().project, "", "", sort).rows
+                if "xgb" in row["name"]]
+    first = alice_client.get(URL, {"q": "xgb", "sort": sort}).content.decode()
+    assert "More than 30 jobs match" in first and "narrow the search" in first and "Page 1 of 2" in first
+    pages = _searched_pages(alice_client, {"q": "xgb", "sort": sort}, 2)
+    assert [name for p in pages for name in p] == matching[:30]
+    assert names_in(alice_client.get(URL, {"q": "xgb", "sort": sort, "page": 99})) == matching[20:30]
+    if sort == "-created":  # Next seeks by cursor, to the same rows
+        assert names_in(alice_client.get(_link(first, "next"))) == matching[20:30]
+    # Under the limit the count is exact again.
+    assert "10 jobs match" in alice_client.get(URL, {"q": "linear"}).content.decode()
+
+
+def test_a_page_by_number_skips_ids_only(alice_client, make_job):
+    """An OFFSET reads ids alone (the skipped rows' requests and JSON are never read); the page's own
+    rows are then read by id."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(75):
+        make_job(f"job-{i:02d}")
+    for page in (2, 3):  # before and past the middle
+        with CaptureQueriesContext(connection) as captured:
+            assert len(names_in(alice_client.get(URL, {"page": page, "sort": "name"}))) == 20
+        offsets = [q["sql"] for q in captured if "OFFSET" in q["sql"] and "hpo_jobs_hpojob" in q["sql"]]
+        assert offsets and all(q.split(" FROM ")[0].count(",") == 0 for q in offsets), offsets

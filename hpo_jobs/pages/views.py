@@ -61,6 +61,9 @@ from . import best as best_job
 from . import charts, endings, insights, keyset, presenters
 
 JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and sort do the rest
+# A name search on the job list counts this many matches at most (then "1,000+"), and its pages show
+# the first ones of the order: the page costs the same however many jobs match. The API counts all.
+SEARCH_COUNT_LIMIT = 1_000
 TRAINING_JOBS_PER_PAGE = 50
 # The failure roll-up lists this many distinct reasons; the rest are counted together.
 ROLLUP_REASONS = 10
@@ -987,7 +990,16 @@ def _job_list_row_html(job: dict[str, Any], number: int) -> SafeString:
 class TwoEndedPaginator(Paginator):
     """A Paginator whose pages past the middle are read from the other end, in the reversed order
     (every job order ends on a unique column, so it reverses exactly): the last page costs what the
-    first does, and no OFFSET goes deeper than half the list. Needs the exact count."""
+    first does, and no OFFSET goes deeper than half the list. Needs the exact count.
+
+    An OFFSET skips only the ids (a "deferred join"): the rows skipped are never read, their JSON
+    never parsed, and on PostgreSQL the default order's ids come from its index alone; the page's
+    own rows are then read by id."""
+
+    def __init__(self, object_list, per_page, *, ids=None, two_ended=True, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.ids = ids  # object_list's ids in its order (a values_list of "pk"), when an OFFSET should skip ids
+        self.two_ended = two_ended  # False when ``count`` is not the whole list's (then read from the top only)
 
     def page(self, number):
         number = self.validate_number(number)
@@ -995,11 +1007,20 @@ class TwoEndedPaginator(Paginator):
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
-        if bottom <= self.count // 2 or not hasattr(self.object_list, "reverse"):
-            return super().page(number)
-        rows = list(self.object_list.reverse()[self.count - top: self.count - bottom])
-        rows.reverse()
+        if bottom <= self.count // 2 or not self.two_ended or not hasattr(self.object_list, "reverse"):
+            rows = self._slice(bottom, top, reverse=False)
+        else:
+            rows = self._slice(self.count - top, self.count - bottom, reverse=True)
+            rows.reverse()
         return self._get_page(rows, number, self)
+
+    def _slice(self, bottom: int, top: int, *, reverse: bool) -> list:
+        rows = self.object_list.reverse() if reverse else self.object_list
+        if self.ids is None:
+            return list(rows[bottom:top])
+        ids = list((self.ids.reverse() if reverse else self.ids)[bottom:top])
+        by_id = {row["id"]: row for row in self.object_list.filter(pk__in=ids)}
+        return [by_id[pk] for pk in ids if pk in by_id]
 
 
 # The job list's orders that its Next and Previous links seek by cursor (keyset.py) rather than by
@@ -1065,21 +1086,26 @@ class JobListing:
     status_counts: dict[str, int]
     rows: Any  # a values() queryset of LIST_FIELDS and objective_metric
     count: int  # the rows' number: from the status counts, or (a name search) counted on an index
+    capped: bool  # a name search's count stopped at its limit: more rows match than ``count``
+    ids: Any  # the rows' ids in the same order, without the rows' joins and columns (for an OFFSET)
 
     @property
     def project_total(self) -> int:
         return sum(self.status_counts.values())
 
 
-def list_jobs(project: Project, q: str | None, status: str | None, sort: str | None) -> JobListing:
-    """The job list's query, shared by the page and the API: a bad parameter falls back to its default."""
+def list_jobs(project: Project, q: str | None, status: str | None, sort: str | None,
+              count_limit: int | None = None) -> JobListing:
+    """The job list's query, shared by the page and the API: a bad parameter falls back to its default.
+    With ``count_limit``, a name search counts that many matches at most (``capped`` says it stopped)."""
     q = (q or "").replace("\x00", "").strip()[:64]  # PostgreSQL text holds no NUL
     status = _choice(status, JOB_STATUS_FILTERS, "")
     sort = _choice(sort, JOB_SORTS, JOB_SORT_DEFAULT)
 
-    # One grouped query (on the (project, status) index) gives the filter's counts, tells an empty
-    # project from an empty filter, and is the paginator's count whenever no name search applies.
-    status_counts = dict(project.hpo_jobs.order_by().values_list("status").annotate(n=Count("*")))
+    # The project's counts by status (kept by the database: models.ProjectJobCount) give the filter's
+    # counts, tell an empty project from an empty filter, and are the paginator's count whenever no
+    # name search applies: a few rows read, however many jobs the project has.
+    status_counts = dict(project.job_counts.filter(n__gt=0).values_list("status", "n"))
 
     jobs = HpoJob.objects.filter(project=project)
     if q:
@@ -1089,34 +1115,42 @@ def list_jobs(project: Project, q: str | None, status: str | None, sort: str | N
     if q:
         # A name search's matches counted on the (project, status, name) index alone: no join, no
         # row read (the rows are wide); on PostgreSQL the name's trigram index finds rare matches.
-        count = jobs.order_by().count()
+        matches = jobs.order_by().values("pk")
+        count = (matches[:count_limit + 1] if count_limit is not None else matches).count()
+        capped = count_limit is not None and count > count_limit
+        if capped:
+            count = count_limit
         statuses = JOB_STATUS_FILTERS[status] if status else status_counts
-        if _few_matches(count, sum(status_counts.get(s, 0) for s in statuses)):
+        if not capped and _few_matches(count, sum(status_counts.get(s, 0) for s in statuses)):
             # Sort just the matches (found on that index) rather than walk the order's index through
             # every job to meet a page of them.
             jobs = HpoJob.objects.filter(pk__in=jobs.order_by().values("pk"))
     else:
         statuses = JOB_STATUS_FILTERS[status] if status else status_counts
         count = sum(status_counts.get(s, 0) for s in statuses)
-    jobs = jobs.annotate(
-        objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
-        **insights.LIST_ANNOTATIONS,
-    )
+        capped = False
     if sort.lstrip("-") == "duration":
         jobs = jobs.annotate(duration=ExpressionWrapper(
             Coalesce(F("ended_at"), Now()) - Coalesce(F("started_at"), F("created_at")), output_field=DurationField()
         ))
-    jobs = jobs.order_by(*JOB_SORTS[sort]).values(*LIST_FIELDS, "objective_metric", *insights.LIST_ANNOTATIONS)
-    return JobListing(q, status, sort, status_counts, jobs, count)
+    jobs = jobs.order_by(*JOB_SORTS[sort])
+    ids = jobs.values_list("pk", flat=True)  # only the order's joins: the default order's index serves it alone
+    rows = jobs.annotate(
+        objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
+        **insights.LIST_ANNOTATIONS,
+    ).values(*LIST_FIELDS, "objective_metric", *insights.LIST_ANNOTATIONS)
+    return JobListing(q, status, sort, status_counts, rows, count, capped, ids)
 
 
 @require_safe
 @access.project_view()
 def job_list(request: HttpRequest, project: Project) -> HttpResponse:
-    listing = list_jobs(project, request.GET.get("q"), request.GET.get("status"), request.GET.get("sort"))
+    listing = list_jobs(project, request.GET.get("q"), request.GET.get("status"), request.GET.get("sort"),
+                        count_limit=SEARCH_COUNT_LIMIT)
     q, status, sort, status_counts = listing.q, listing.status, listing.sort, listing.status_counts
     project_total = listing.project_total
-    paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE)
+    # A capped search shows the first matches of the order: its last page is not the order's end.
+    paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE, ids=listing.ids, two_ended=not listing.capped)
     paginator.count = listing.count  # no COUNT(*) over the listing's joined rows
     page = _job_list_page(paginator, listing.sort, request.GET)
 
@@ -1145,6 +1179,7 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
         }),
         "project_total": project_total,
         "filtered": bool(q or status),
+        "count_capped": listing.capped,
         "can_create": access.can_create_jobs(request.user, project),
         # The rows refresh in place while any of them is active, and stop once none is.
         "any_active": any(row["active"] for row in rows),
