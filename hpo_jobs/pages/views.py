@@ -1019,7 +1019,8 @@ class TwoEndedPaginator(Paginator):
         if self.ids is None:
             return list(rows[bottom:top])
         ids = list((self.ids.reverse() if reverse else self.ids)[bottom:top])
-        by_id = {row["id"]: row for row in self.object_list.filter(pk__in=ids)}
+        # Unordered (the ids give the order): else SQLite walks the order's index to meet the ids.
+        by_id = {row["id"]: row for row in self.object_list.filter(pk__in=ids).order_by()}
         return [by_id[pk] for pk in ids if pk in by_id]
 
 
