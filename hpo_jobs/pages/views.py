@@ -576,7 +576,7 @@ def _training_jobs_context(
         tj.url = base.replace("__TJ__", quote(tj.name, safe=""))
         tj.duration = _elapsed(tj.start_time or tj.creation_time, tj.end_time, now)
         tj.duration_text = hpo_format.duration(tj.duration)
-        tj.created_html = hpo_format.when(tj.creation_time)
+        tj.created_html = hpo_format.when(tj.creation_time, now)
         tj.status_label = status_words(tj.status)
         tj.status_class = hpo_format.status_css(tj.status)
         tj.objective_text = hpo_format.metric(tj.objective_value)
