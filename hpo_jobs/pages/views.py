@@ -61,8 +61,9 @@ from . import best as best_job
 from . import charts, endings, insights, keyset, presenters
 
 JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and sort do the rest
-# A name search on the job list counts this many matches at most (then "1,000+"), and its pages show
-# the first ones of the order: the page costs the same however many jobs match. The API counts all.
+# A name search on the job list counts this many matches at most (then says that more match), and its
+# pages show the first ones of the order: the page costs the same however many jobs match. The API
+# counts them all.
 SEARCH_COUNT_LIMIT = 1_000
 TRAINING_JOBS_PER_PAGE = 50
 # The failure roll-up lists this many distinct reasons; the rest are counted together.
