@@ -100,7 +100,9 @@ def main() -> int:
     print(f"{'insights tab, bytes':28}" + "".join(f"{sizes[n]:>12,}" for n in SIZES))
     print()
     failed = []
-    if len(set(queries.values())) > 1:
+    counts = [queries[n] for n in SIZES]
+    if any(later > earlier for earlier, later in zip(counts, counts[1:])):
+        # Fewer queries for a larger job is allowed: past 2,000 children it reads stored figures.
         failed.append("the tab's queries grow with the children")
     if max(sizes.values()) > MAX_TAB_BYTES:
         failed.append(f"the tab is over {MAX_TAB_BYTES:,} bytes")
