@@ -144,6 +144,9 @@ def main() -> int:
         ("job list, middle page by Next", lambda n: middle_by_next(n), False),
         ("job list, middle page by number", lambda n: f"/projects/jobs-{n}/hpo-jobs/?page={middle(n)}", False),
         ("job list, searched", lambda n: f"/projects/jobs-{n}/hpo-jobs/?q=00&status=Completed", False),
+        ("job list, best first", lambda n: f"/projects/jobs-{n}/hpo-jobs/?sort=-best", False),
+        ("job list, best first, middle page", lambda n: f"/projects/jobs-{n}/hpo-jobs/?sort=-best&page={middle(n)}",
+         False),
     ]
     sizes_header = "".join(f"{f'@{n:,}':>9}" for n in SIZES)
     ratios_header = "".join(f"{f'x@{n:,}':>9}" for n in SIZES[1:])
