@@ -118,7 +118,7 @@ def paginate(
 ) -> Page:
     """The page of ``size`` rows after the cursor ``after``, before ``before``, the last page
     (``last``), or else the first: one query of at most ``size + 1`` rows. ``tag`` names the order
-    (a cursor of another order is ignored)."""
+    (a cursor of another order is ignored). ``rows`` may be a ``values()`` query: its rows are dicts."""
     names = order.names()
     ordered = order.apply(rows)
     fields = [ordered.query.annotations[n].output_field for n in names]
@@ -137,7 +137,8 @@ def paginate(
         found.reverse()
 
     def cursor(row: Any) -> str:
-        return encode_cursor(tag, [getattr(row, f"{n}_") for n in names])
+        keys = [f"{n}_" for n in names]
+        return encode_cursor(tag, [row[k] for k in keys] if isinstance(row, dict) else [getattr(row, k) for k in keys])
 
     ignored = bool(after or before) and start is None
     if not found:

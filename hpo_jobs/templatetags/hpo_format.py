@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django import template
@@ -134,14 +134,22 @@ def format_time(moment: datetime) -> str:
 @register.filter
 def when(value: datetime | None, now: datetime | None = None) -> str:
     """A time in the portal's one format with its zone, the relative time (to ``now``) as its hover; a
-    dash when none. Built with plain escaping, not format_html: a table prints one a row."""
+    dash when none."""
+    return time_html(value, now)
+
+
+def time_html(value: datetime | None, now: datetime | None = None, zone: tzinfo | None = None) -> str:
+    """``when``, for a table that prints one a row: ``zone`` is the current time zone, looked up once."""
     if not value:
         return "—"
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
-    e = html.escape
-    return mark_safe(f'<time datetime="{e(value.isoformat())}" title="{e(relative(value, now))}">'
-                     f'{e(local.strftime("%Y-%m-%d"))} <span class="nowrap">{e(local.strftime("%H:%M:%S %Z").strip())}'
-                     '</span></time>')
+    if timezone.is_aware(value):
+        local = value.astimezone(zone or timezone.get_current_timezone())
+    else:
+        local = value
+    # The ISO time and the relative words hold nothing to escape; the zone's name is escaped with the rest.
+    day, _, clock = html.escape(local.strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()).partition(" ")
+    return mark_safe(f'<time datetime="{value.isoformat()}" title="{relative(value, now)}">'
+                     f'{day} <span class="nowrap">{clock}</span></time>')
 
 
 @register.filter
