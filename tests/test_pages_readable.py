@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from hpo_jobs.models import HpoJob, TrainingJob
+from hpo_jobs.templatetags import hpo_format
 
 pytestmark = pytest.mark.django_db
 URL = "/projects/demo/hpo-jobs/{}/"
@@ -269,6 +270,22 @@ def test_times_have_one_format_with_the_zone_and_the_relative_time_on_hover(alic
         for hover, text in times:
             assert re.fullmatch(r"\d{4}-\d\d-\d\d <span class=\"nowrap\">\d\d:\d\d:\d\d UTC</span>", text), text
             assert hover.endswith("ago") or hover == "just now"
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "America/Sao_Paulo"])
+def test_the_tables_times_are_in_the_portals_time_zone(alice_client, tie_job, settings, zone):
+    """The table formats its times with the zone looked up once a page: the same text as everywhere else."""
+    from zoneinfo import ZoneInfo
+
+    settings.TIME_ZONE = zone
+    table = page(alice_client, "tie-demo", tab="training-jobs")
+    tj = tie_job.training_jobs.get(name="tie-demo-001-abcdef12")
+    local = tj.creation_time.astimezone(ZoneInfo(zone))
+    shown = f'{local:%Y-%m-%d} <span class="nowrap">{local:%H:%M:%S %Z}</span>'
+    expected = rf'<time datetime="{re.escape(tj.creation_time.isoformat())}" title="[^"]+">{re.escape(shown)}</time>'
+    row = re.search(r'<tr data-training-job="tie-demo-001-abcdef12".*?</tr>', table, re.S).group(0)
+    assert re.search(expected, row), row
+    assert re.fullmatch(expected, hpo_format.when(tj.creation_time))
 
 
 # ---- small things that got in the way -------------------------------------------------------------
