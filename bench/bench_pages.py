@@ -5,6 +5,7 @@ database: SQLite under var/bench/pages/, or PostgreSQL with BENCH_DB=postgres (s
 
     .venv/bin/python bench/bench_pages.py                    # 10, 1,000, 10,000 and 50,000
     .venv/bin/python bench/bench_pages.py --sizes 10,10000   # only these (the first is the reference)
+    .venv/bin/python bench/bench_pages.py --cases "job list"  # only the pages whose label this finds
 
 What must hold: the number of queries does not grow with the children (or the jobs), and each
 page's wall time (the request as a client sees it, database included) stays within 1.5x of the
@@ -73,6 +74,7 @@ def main() -> int:
     global SIZES
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", help="comma-separated sizes to measure (default: 10,1000,10000,50000)")
+    parser.add_argument("--cases", help="a regular expression: only the pages whose label it finds")
     args = parser.parse_args()
     if args.sizes:
         SIZES = tuple(int(n) for n in args.sizes.split(","))
@@ -148,6 +150,11 @@ def main() -> int:
         ("job list, best first, middle page", lambda n: f"/projects/jobs-{n}/hpo-jobs/?sort=-best&page={middle(n)}",
          False),
     ]
+    for sort in views.JOB_SORTS:  # every other order the list offers, its first page
+        if sort not in ("-created", "-best"):
+            cases.append((f"job list, sort {sort}", lambda n, s=sort: f"/projects/jobs-{n}/hpo-jobs/?sort={s}", False))
+    if args.cases:
+        cases = [case for case in cases if re.search(args.cases, case[0])]
     sizes_header = "".join(f"{f'@{n:,}':>9}" for n in SIZES)
     ratios_header = "".join(f"{f'x@{n:,}':>9}" for n in SIZES[1:])
     header = f"{'page':34} {'queries':>9} {sizes_header}  {ratios_header}  verdict"

@@ -61,6 +61,31 @@ class SiteSettings(models.Model):
         return [line.strip() for line in self.instance_types.splitlines() if line.strip()]
 
 
+# Sentinels for the sort keys of the models below: a key is never NULL, so that a page's cursor is one row-value
+# comparison that an index serves (a NULL compares to nothing).
+FLOAT_MAX = 1.7976931348623157e308
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+
+
+class SecondsBetween(models.Func):
+    """``end - start`` in seconds, as a float, in SQL each database computes by itself (so that a
+    generated column may hold it: SQLite's datetime arithmetic is otherwise a Python function)."""
+
+    arity = 2
+    output_field = models.FloatField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return self.as_sqlite(compiler, connection, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        end, start = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"((julianday({end[0]}) - julianday({start[0]})) * 86400.0)", (*end[1], *start[1])
+
+    def as_postgresql(self, compiler, connection, **extra):
+        end, start = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))::float8", (*end[1], *start[1])
+
+
 class HpoJob(models.Model):
     class Status(models.TextChoices):
         PENDING = "Pending"  # stored, launch not yet confirmed by the engine
@@ -139,6 +164,13 @@ class HpoJob(models.Model):
     # by a task from this many evaluated children: the sync and a sweep queue it when the count lags.
     insights = models.JSONField(null=True, blank=True)
     insights_count = models.PositiveIntegerField(default=0)
+    # How long it took, in seconds, for the job list's duration order (an index serves it); a job
+    # still going sorts as longer than any that has ended, as in the training jobs table.
+    duration_key = models.GeneratedField(
+        expression=Coalesce(SecondsBetween(models.F("ended_at"), Coalesce(models.F("started_at"), models.F("created_at"))),
+                            models.Value(FLOAT_MAX)),
+        output_field=models.FloatField(), db_persist=True,
+    )
 
     class Meta:
         constraints = [
@@ -149,7 +181,23 @@ class HpoJob(models.Model):
             # The job list's default order: its keyset pages seek on it, and a page read by number skips
             # its ids on it alone (an index-only scan on PostgreSQL).
             models.Index(fields=["project", "-created_at", "-id"], name="hpojob_list_created"),
-            models.Index(fields=["project", "status"]),
+            # Each other order the list offers (views.JOB_SORTS), both ways: a page reads its 20 index
+            # entries, and a page by number skips ids on the index, however many jobs the project has.
+            # Two each, since the tie-break stays newest first whichever way the column runs. The first
+            # also serves one status's jobs newest first (the list filtered by a status). Best first and
+            # worst first are PostgreSQL's only (migration 0016: NULLS LAST); the creator's order is the
+            # users' table's: it sorts the jobs.
+            models.Index(fields=["project", "status", "-created_at", "-id"], name="hpojob_list_status_up"),
+            models.Index(fields=["project", "-status", "-created_at", "-id"], name="hpojob_list_status_down"),
+            models.Index(fields=["project", "finished_count", "-created_at", "-id"], name="hpojob_list_progress_up"),
+            models.Index(fields=["project", "-finished_count", "-created_at", "-id"], name="hpojob_list_progress_down"),
+            models.Index(fields=["project", "strategy", "-created_at", "-id"], name="hpojob_list_strategy_up"),
+            models.Index(fields=["project", "-strategy", "-created_at", "-id"], name="hpojob_list_strategy_down"),
+            models.Index(fields=["project", "backend", "-created_at", "-id"], name="hpojob_list_engine_up"),
+            models.Index(fields=["project", "-backend", "-created_at", "-id"], name="hpojob_list_engine_down"),
+            models.Index(models.F("project"), Lower("name"), models.F("id"), name="hpojob_list_name"),  # read backwards for "-name"
+            models.Index(fields=["project", "duration_key", "-created_at", "-id"], name="hpojob_list_duration_up"),
+            models.Index(fields=["project", "-duration_key", "-created_at", "-id"], name="hpojob_list_duration_down"),
             # The job list's name search counts its matches from this index alone (the name is in it),
             # never from the rows, whose requests make them wide. On PostgreSQL a trigram index on
             # UPPER(name) also finds the matches of a search of three characters or more (migration
@@ -199,31 +247,6 @@ class ProjectJobCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id} {self.status}: {self.n}"
-
-
-# Sentinels for the sort keys below: a key is never NULL, so that a page's cursor is one row-value
-# comparison that an index serves (a NULL compares to nothing).
-FLOAT_MAX = 1.7976931348623157e308
-EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
-
-
-class SecondsBetween(models.Func):
-    """``end - start`` in seconds, as a float, in SQL each database computes by itself (so that a
-    generated column may hold it: SQLite's datetime arithmetic is otherwise a Python function)."""
-
-    arity = 2
-    output_field = models.FloatField()
-
-    def as_sql(self, compiler, connection, **extra):
-        return self.as_sqlite(compiler, connection, **extra)
-
-    def as_sqlite(self, compiler, connection, **extra):
-        end, start = (compiler.compile(e) for e in self.get_source_expressions())
-        return f"((julianday({end[0]}) - julianday({start[0]})) * 86400.0)", (*end[1], *start[1])
-
-    def as_postgresql(self, compiler, connection, **extra):
-        end, start = (compiler.compile(e) for e in self.get_source_expressions())
-        return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))::float8", (*end[1], *start[1])
 
 
 class TrainingJob(models.Model):

@@ -83,8 +83,11 @@ def test_it_sorts_by_duration(alice_client, make_job):
     now = timezone.now()
     make_job("short", status="Completed", started_at=now - timedelta(minutes=5), ended_at=now)
     make_job("long", status="Completed", started_at=now - timedelta(hours=5), ended_at=now)
-    assert names_in(alice_client.get(URL, {"sort": "-duration"})) == ["long", "short"]
-    assert names_in(alice_client.get(URL, {"sort": "duration"})) == ["short", "long"]
+    make_job("never-started", status="Failed", ended_at=now)  # its time counts from its creation
+    # Still going: it sorts as longer than any that has ended, as in the training jobs table.
+    make_job("running", status="InProgress", started_at=now - timedelta(minutes=1))
+    assert names_in(alice_client.get(URL, {"sort": "-duration"})) == ["running", "long", "short", "never-started"]
+    assert names_in(alice_client.get(URL, {"sort": "duration"})) == ["never-started", "short", "long", "running"]
 
 
 @pytest.mark.parametrize("params", [
