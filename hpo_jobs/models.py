@@ -110,6 +110,11 @@ class HpoJob(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="hpo_jobs"
     )
+    # created_by's username, for the job list's creator column and its order (an index serves it):
+    # kept by the database itself, with triggers (migration 0018) on the jobs' rows and on the
+    # users' renames, whatever writes them; a write of it is undone. Never written by the portal's code,
+    # and unset on an instance just created (read it from the database).
+    creator_name = models.CharField(max_length=150, null=True, blank=True, editable=False)
     backend = models.CharField(max_length=20)
     # The exact CreateHyperParameterTuningJob request, as sent to the engine.
     request = models.JSONField()
@@ -185,8 +190,7 @@ class HpoJob(models.Model):
             # entries, and a page by number skips ids on the index, however many jobs the project has.
             # Two each, since the tie-break stays newest first whichever way the column runs. The first
             # also serves one status's jobs newest first (the list filtered by a status). Best first and
-            # worst first are PostgreSQL's only (migration 0016: NULLS LAST); the creator's order is the
-            # users' table's: it sorts the jobs.
+            # worst first are PostgreSQL's only (migration 0016: NULLS LAST).
             models.Index(fields=["project", "status", "-created_at", "-id"], name="hpojob_list_status_up"),
             models.Index(fields=["project", "-status", "-created_at", "-id"], name="hpojob_list_status_down"),
             models.Index(fields=["project", "finished_count", "-created_at", "-id"], name="hpojob_list_progress_up"),
@@ -198,6 +202,8 @@ class HpoJob(models.Model):
             models.Index(models.F("project"), Lower("name"), models.F("id"), name="hpojob_list_name"),  # read backwards for "-name"
             models.Index(fields=["project", "duration_key", "-created_at", "-id"], name="hpojob_list_duration_up"),
             models.Index(fields=["project", "-duration_key", "-created_at", "-id"], name="hpojob_list_duration_down"),
+            models.Index(fields=["project", "creator_name", "-created_at", "-id"], name="hpojob_list_creator_up"),
+            models.Index(fields=["project", "-creator_name", "-created_at", "-id"], name="hpojob_list_creator_down"),
             # The job list's name search counts its matches from this index alone (the name is in it),
             # never from the rows, whose requests make them wide. On PostgreSQL a trigram index on
             # UPPER(name) also finds the matches of a search of three characters or more (migration

@@ -228,7 +228,7 @@ class JobList(APIView):
 
         results = [{
             "name": row["name"], "status": row["status"], "strategy": row["strategy"], "backend": row["backend"],
-            "created_by": row["created_by__username"], "created_at": row["created_at"],
+            "created_by": row["creator_name"], "created_at": row["created_at"],
             "started_at": row["started_at"], "ended_at": row["ended_at"], "completed_count": row["completed_count"],
             "max_training_jobs": row["max_training_jobs"], "best_objective_value": _float(row["best_objective_value"]),
             "objective_metric": row["objective_metric"],

@@ -112,8 +112,8 @@ JOB_SORTS: dict[str, tuple] = {
     "-strategy": ("-strategy", "-created_at", "-id"),
     "engine": ("backend", "-created_at", "-id"),
     "-engine": ("-backend", "-created_at", "-id"),
-    "creator": ("created_by__username", "-created_at", "-id"),
-    "-creator": ("-created_by__username", "-created_at", "-id"),
+    "creator": ("creator_name", "-created_at", "-id"),
+    "-creator": ("-creator_name", "-created_at", "-id"),
     "duration": ("duration_key", "-created_at", "-id"),  # running ones last: still going
     "-duration": ("-duration_key", "-created_at", "-id"),
 }
@@ -920,7 +920,7 @@ def _configuration_context(project: Project, job: HpoJob) -> dict[str, Any]:
 STATUS_LABELS = dict(HpoJob.Status.choices)
 LIST_FIELDS = (
     "id", "name", "status", "strategy", "backend", "created_at", "started_at", "ended_at", "finished_count",
-    "completed_count", "max_training_jobs", "best_objective_value", "training_job_status_counters", "created_by__username",
+    "completed_count", "max_training_jobs", "best_objective_value", "training_job_status_counters", "creator_name",
 )
 
 
@@ -948,7 +948,7 @@ def _list_row(row: dict[str, Any], detail_base: str, now: datetime) -> dict[str,
         "metric": row["objective_metric"] or "",
         "strategy": row["strategy"],
         "backend": row["backend"],
-        "creator": row["created_by__username"] or "—",
+        "creator": row["creator_name"] or "—",
         "created": created,
         "duration": _elapsed(row["started_at"] or created, row["ended_at"], now),
     }
