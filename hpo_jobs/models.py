@@ -104,6 +104,8 @@ class HpoJob(models.Model):
     # The statuses a user may stop: the engine may still run something. Stopping is already on
     # its way; Deleting and the terminal statuses have nothing left to stop.
     STOPPABLE_STATUSES = (Status.PENDING, Status.IN_PROGRESS, Status.UNKNOWN)
+    # Past this many tuned hyperparameters the training jobs table has no column (nor order) for each.
+    SORTED_HYPERPARAMETERS_MAX = 8
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="hpo_jobs")
     name = models.CharField(max_length=32)
@@ -169,6 +171,11 @@ class HpoJob(models.Model):
     # by a task from this many evaluated children: the sync and a sweep queue it when the count lags.
     insights = models.JSONField(null=True, blank=True)
     insights_count = models.PositiveIntegerField(default=0)
+    # The tuned hyperparameters the training jobs table offers to sort by (facts.tuned_names of the
+    # request, [] when there are more than SORTED_HYPERPARAMETERS_MAX: the table shows them in one
+    # cell then), set by save(). The database keeps every child's key under each of them
+    # (TrainingJobSortKey); NULL on a job stored around save(), whose table sorts row by row.
+    sort_hyperparameters = models.JSONField(null=True, blank=True, editable=False)
     # How long it took, in seconds, for the job list's duration order (an index serves it); a job
     # still going sorts as longer than any that has ended, as in the training jobs table.
     duration_key = models.GeneratedField(
@@ -217,6 +224,14 @@ class HpoJob(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("hpo_jobs:detail", args=[self.project.slug, self.name])
+
+    def save(self, *args, **kwargs) -> None:
+        names = facts.tuned_names(self.request)
+        self.sort_hyperparameters = names if len(names) <= self.SORTED_HYPERPARAMETERS_MAX else []
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "request" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "sort_hyperparameters"}
+        super().save(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:
@@ -325,6 +340,41 @@ class TrainingJob(models.Model):
         return reverse(
             "hpo_jobs:training_job", args=[self.hpo_job.project.slug, self.hpo_job.name, self.name]
         )
+
+
+class TrainingJobSortKey(models.Model):
+    """A training job's key under one of its job's sort_hyperparameters, for the training jobs table
+    sorted by that hyperparameter: an index per direction serves the order, as for the table's other
+    sorts. The value as a number when it reads as one (else the number key is the sentinel, so text
+    and absent values come after every number whichever way the column runs), then as text.
+
+    Kept by the database itself, with triggers (migration 0019) on the children's inserts, changes of
+    their hyperparameters and deletes, and on a change of the job's names; never written by the
+    portal's code. A job's delete removes its keys (the cascade from ``hpo_job``)."""
+
+    hpo_job = models.ForeignKey(HpoJob, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No constraint: the trigger on the children's deletes removes the keys (a cascade here would make
+    # Django read every child of a job it deletes, instead of deleting them in one statement).
+    training_job = models.ForeignKey(TrainingJob, on_delete=models.DO_NOTHING, db_constraint=False,
+                                     related_name="sort_keys", db_index=False)
+    name = models.TextField()
+    up_key = models.FloatField()  # the number, else FLOAT_MAX: ascending, text and absent values last
+    down_key = models.FloatField()  # the number, else -FLOAT_MAX: descending, text and absent values last
+    text_key = models.CharField(max_length=200)  # the value's first 200 characters, "" when absent
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["training_job", "name"], name="trainingjobsortkey_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["hpo_job", "name", "up_key", "text_key", "training_job"],
+                         name="trainingjobsortkey_up"),
+            models.Index(fields=["hpo_job", "name", "down_key", "text_key", "training_job"],
+                         name="trainingjobsortkey_down"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.training_job_id} {self.name}"
 
 
 class EngineHealth(models.Model):

@@ -302,7 +302,7 @@ def test_the_training_jobs_page_by_cursor_forwards_backwards_and_to_the_last_pag
 
 @pytest.mark.parametrize("sort", ["-objective", "objective", "status", "-created", "duration", "hp:eta"])
 def test_paging_misses_and_repeats_nothing_under_ties_and_while_rows_are_added(alice_client, make_job, sort):
-    job = make_job("ties", children=0)
+    job = make_job("ties", children=0, request=bench_request("ties", 200))  # it tunes eta
     now = timezone.now()
     TrainingJob.objects.bulk_create(
         # Three values only, some with none; many creation times alike: every sort key ties.
@@ -657,13 +657,11 @@ def test_the_number_of_queries_does_not_grow_with_the_children(alice_client, pro
 
 
 def test_the_training_jobs_table_prints_every_value_of_a_row_as_text(alice_client, make_job):
-    """Names in attributes and links, hyperparameters (compact past HP_COLUMNS_MAX) and a failure
-    reason: escaped, however the row is put together."""
+    """Names in attributes and links, hyperparameters (compact past SORTED_HYPERPARAMETERS_MAX) and a
+    failure reason: escaped, however the row is put together."""
     evil = '"><b>x</b>'
     job = make_job("markup-row", children=2)
-    from hpo_jobs.pages import views
-
-    many = {f"{evil}{i}": evil for i in range(views.HP_COLUMNS_MAX + 1)}
+    many = {f"{evil}{i}": evil for i in range(HpoJob.SORTED_HYPERPARAMETERS_MAX + 1)}
     failed, done = job.training_jobs.order_by("id")
     failed.name, failed.status, failed.failure_reason = f"tj{evil}", "Failed", evil
     failed.tuned_hyperparameters = many

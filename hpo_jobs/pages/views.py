@@ -30,7 +30,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import (
-    Case, CharField, Count, F, FloatField, Func, IntegerField, Max, Min, Q, Value,
+    Case, CharField, Count, F, FloatField, Func, IntegerField, Max, Min, Q, QuerySet, Value,
     When, Window,
 )
 from django.db.models.expressions import RowRange
@@ -75,14 +75,13 @@ LOG_SHOW_CHARS = 200_000
 CURVES_MAX = 8
 # The data table beside the charts lists each job up to this many jobs; beyond, the CSV does.
 CHART_TABLE_MAX = 200
-# Hyperparameters get a column each in the training jobs table up to this many.
-HP_COLUMNS_MAX = 8
 # How often the live parts of a job's page refresh while the job is active (seconds).
 REFRESH_S = 5
 CHARTS_REFRESH_S = 10
 
-# A hyperparameter value that PostgreSQL may cast to a number (SQLite's CAST reads any text).
-NUMBER_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+# A hyperparameter value that PostgreSQL may cast to a number (SQLite's CAST reads any text), bounded so
+# that none overflows a float (as the stored sort keys read it: migration 0019).
+NUMBER_RE = r"^\s*[-+]?([0-9]{1,200}\.?[0-9]{0,200}|\.[0-9]{1,200})([eE][-+]?[0-9]{1,2})?\s*$"
 # SageMaker's TrainingJobStatus values, the filter's allow-list (plus any status stored rows carry).
 TRAINING_JOB_STATUSES = facts.TRAINING_JOB_STATUSES
 
@@ -251,15 +250,6 @@ def _definition_for(definitions: list[dict[str, Any]], name: str | None) -> dict
 def _static_items(definition: dict[str, Any] | None) -> list[tuple[str, str]]:
     """A definition's static hyperparameters as (name, value) pairs, for the best job and a training job."""
     return [(h["name"], h["value"]) for h in (definition or {}).get("static") or []]
-
-
-def _tuned_columns(definitions: list[dict[str, Any]]) -> list[str]:
-    """The tuned hyperparameters of all definitions, in the order they were declared."""
-    names: dict[str, None] = {}
-    for d in definitions:
-        for name in d["tuned_names"]:
-            names.setdefault(name, None)
-    return list(names)
 
 
 # ---- aggregates (one query each) ------------------------------------------------------------------
@@ -513,26 +503,48 @@ def _mixed_objective_order(objective: Objective, *, descending: bool) -> keyset.
     return keyset.Order((metric_rank, value, F("id")), descending)
 
 
-def _hyperparameter_order(name: str, *, descending: bool) -> keyset.Order:
-    """Order by a tuned hyperparameter's value: as a number when it is one, else as text."""
+class _Number(Func):
+    """A text as a number when it reads as one (NUMBER_RE), else NULL: as the stored sort keys read it."""
+
+    arity = 1
+    output_field = FloatField()
+
+    def as_sql(self, compiler, connection, **extra):
+        text, params = compiler.compile(self.source_expressions[0])
+        return (f"CASE WHEN CAST({text} AS REAL) = {text} AND CAST({text} AS REAL) BETWEEN %s AND %s "
+                f"THEN CAST({text} AS REAL) END", (*params, *params, *params, -FLOAT_MAX, FLOAT_MAX, *params))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        text, params = compiler.compile(self.source_expressions[0])
+        return f"CASE WHEN ({text}) ~ %s THEN ({text})::float8 END", (*params, NUMBER_RE, *params)
+
+
+def _hyperparameter_order(rows: QuerySet, job: HpoJob, name: str, *, descending: bool) -> tuple[QuerySet, keyset.Order]:
+    """Order by a tuned hyperparameter's value: as a number when it is one, else as text (text and
+    absent values after the numbers both ways). From the keys the database keeps for the job's
+    sortable hyperparameters (an index serves the order), else (a job stored before they were kept)
+    from the rows' values, one by one."""
+    if name in (job.sort_hyperparameters or ()):
+        rows = rows.filter(sort_keys__hpo_job=job.pk, sort_keys__name=name)  # one key per row
+        number = F("sort_keys__down_key") if descending else F("sort_keys__up_key")
+        return rows, keyset.Order((number, F("sort_keys__text_key"), F("sort_keys__training_job")), descending)
     text = KT(f"tuned_hyperparameters__{name}")
-    number = Cast(text, FloatField()) if connection.vendor != "postgresql" else Case(
-        When(**{f"tuned_hyperparameters__{name}__regex": NUMBER_RE}, then=Cast(text, FloatField())),
-        default=None, output_field=FloatField())
-    return keyset.Order((
+    number = _Number(text)
+    return rows, keyset.Order((
         Coalesce(number, Value(-FLOAT_MAX if descending else FLOAT_MAX), output_field=FloatField()),
         Coalesce(text, Value(""), output_field=CharField()),
         F("id"),
     ), descending)
 
 
-def _training_job_order(sort: str, objective: Objective) -> keyset.Order:
+def _training_job_order(rows: QuerySet, job: HpoJob, sort: str, objective: Objective) -> tuple[QuerySet, keyset.Order]:
+    """The rows to page through in the table's order ``sort``, and that order."""
     descending = sort.startswith("-")
     if sort.lstrip("-") == "objective" and objective.mixed:
-        return _mixed_objective_order(objective, descending=descending)
+        return rows, _mixed_objective_order(objective, descending=descending)
     if sort in TRAINING_JOB_SORTS:
-        return TRAINING_JOB_SORTS[sort]
-    return _hyperparameter_order(sort.lstrip("-").removeprefix("hp:"), descending=descending)
+        return rows, TRAINING_JOB_SORTS[sort]
+    return _hyperparameter_order(rows, job, sort.lstrip("-").removeprefix("hp:"), descending=descending)
 
 
 # What the training jobs table reads of each row.
@@ -551,7 +563,7 @@ def _training_jobs_context(
     definitions = _definitions(job)
     objective = _job_objective(job)
     default_sort = "-objective" if objective.maximize else "objective"
-    hp_columns = _tuned_columns(definitions)
+    hp_columns = facts.tuned_names(job.request)
     hp_sorts = {f"hp:{n}" for n in hp_columns} | {f"-hp:{n}" for n in hp_columns}
     sort = _choice(request.GET.get("sort"), TRAINING_JOB_SORTS.keys() | hp_sorts, default_sort)
     statuses = list(TRAINING_JOB_STATUSES) + sorted(s for s in child_counts if s not in TRAINING_JOB_STATUSES)
@@ -568,12 +580,13 @@ def _training_jobs_context(
     # (deferred) model instance costs more than the row's query and its markup together.
     rows = rows.values(*TABLE_COLUMNS)
     # Seek pages: no count, no OFFSET; the last page is the first one of the reversed order.
-    page = keyset.paginate(rows, _training_job_order(sort, objective), TRAINING_JOBS_PER_PAGE, tag=sort,
+    rows, order = _training_job_order(rows, job, sort, objective)
+    page = keyset.paginate(rows, order, TRAINING_JOBS_PER_PAGE, tag=sort,
                            after=request.GET.get("after"), before=request.GET.get("before"),
                            last=bool(request.GET.get("last")))
     page.object_list = [TableRow(**row) for row in page.object_list]
 
-    compact = not hp_columns or len(hp_columns) > HP_COLUMNS_MAX
+    compact = not hp_columns or len(hp_columns) > HpoJob.SORTED_HYPERPARAMETERS_MAX
     now, zone = timezone.now(), timezone.get_current_timezone()
     base = _training_job_url(project, job.name, "__TJ__")
     best_name = best_job.the_best_name(job, maximize=objective.maximize, metric=objective.metric if objective.mixed else None)
@@ -1325,7 +1338,7 @@ def training_jobs_csv_lines(job: HpoJob) -> Iterator[str]:
     """The CSV of every child training job, a chunk of rows at a time (one pass, one query per
     CSV_CHUNK_ROWS rows), with a column per hyperparameter: shared by the page's download and the API."""
     definitions = _definitions(job)
-    columns = _tuned_columns(definitions)
+    columns = facts.tuned_names(job.request)
     known = set(columns)
     hp_names = columns + [n for n in _hyperparameter_names(job) if n not in known]
     fields = ("name", "definition_name", "status", "objective_metric_name", "objective_value", "objective_status",

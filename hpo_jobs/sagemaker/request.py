@@ -224,6 +224,19 @@ def definitions(message: Any) -> list[Definition]:
     return result
 
 
+def tuned_names(message: Any) -> list[str]:
+    """The names of the hyperparameters the request tunes: every definition's ranges (integer,
+    continuous, categorical, then automatic), in the order they are declared, each name once."""
+    names: dict[str, None] = {}
+    for definition in definitions(message):
+        for kind in (*RANGE_KINDS, "AutoParameters"):
+            for item in _list(definition.ranges.get(kind)):
+                name = _dict(item).get("Name")
+                if isinstance(name, str) and name:
+                    names.setdefault(name, None)
+    return list(names)
+
+
 def objective(message: Any) -> dict:
     """The job's objective ({"Type", "MetricName"}): the tuning configuration's, else the first
     definition's (with several definitions each has its own; they usually agree); {} when none."""
