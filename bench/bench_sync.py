@@ -163,6 +163,7 @@ def _jobs(project, user, fake, prefix: str, count: int, children: int = 0) -> li
     from django.utils import timezone
 
     from hpo_jobs.models import HpoJob
+    from hpo_jobs.sagemaker import request as facts
     from tests.factories import make_request
 
     now = timezone.now()
@@ -174,6 +175,7 @@ def _jobs(project, user, fake, prefix: str, count: int, children: int = 0) -> li
             project=project, name=request["HyperParameterTuningJobName"], created_by=user, backend="sagemaker",
             request=request, strategy="Bayesian", max_training_jobs=max(children, 1),
             status=HpoJob.Status.IN_PROGRESS, launched_at=now, arn="arn:placeholder",
+            sort_hyperparameters=facts.tuned_names(request),  # as save() sets it (bulk_create does not call it)
         ))
     return HpoJob.objects.bulk_create(jobs)
 
