@@ -54,7 +54,7 @@ def mixed_job(make_job):
     return job
 
 
-def test_the_job_knows_which_hyperparameters_its_table_sorts_by(mixed_job, make_job):
+def test_the_job_knows_which_hyperparameters_its_table_sorts_by(alice_client, mixed_job, make_job):
     assert mixed_job.sort_hyperparameters == ["max_depth", "eta", "subsample", "min_child_weight"]
     # Past the table's columns, no order by each (nor any key kept).
     request = multi_definition_request("wide")
@@ -63,6 +63,8 @@ def test_the_job_knows_which_hyperparameters_its_table_sorts_by(mixed_job, make_
     wide = make_job("wide", request=request, children=3)
     assert wide.sort_hyperparameters == []
     assert not TrainingJobSortKey.objects.filter(hpo_job=wide).exists()
+    assert 'data-sort="hp:eta"' in table(alice_client, "mixed", sort="hp:eta")
+    assert 'data-sort="-objective"' in table(alice_client, "wide", sort="hp:c0")  # not offered: the default
 
 
 def test_a_hyperparameter_sorts_numbers_first_then_text_both_ways(alice_client, mixed_job):
@@ -121,3 +123,20 @@ def test_an_index_serves_the_hyperparameter_orders(alice_client, mixed_job):
                 plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
                 assert "trainingjobsortkey_up" in plan or "trainingjobsortkey_down" in plan, plan
                 assert "TEMP B-TREE" not in plan, plan
+
+
+def test_the_keys_follow_the_polls_upserts(alice_client, mixed_job):
+    """The poll writes children with one upsert (INSERT ... ON CONFLICT DO UPDATE): new rows get their
+    keys, rows whose hyperparameters changed get new ones, the others keep theirs."""
+    from hpo_jobs import services
+
+    def summary(name: str, eta: str, status: str = "InProgress") -> dict:
+        return {"TrainingJobName": f"mixed-{name}", "TrainingJobStatus": status, "TrainingJobDefinitionName": "deep",
+                "TunedHyperParameters": {"eta": eta, "max_depth": "5"}}
+
+    services.upsert_children(mixed_job, [summary("h", "0.0002"), summary("a", "0.5", "Completed")])
+    assert rows(table(alice_client, "mixed", sort="hp:eta"))[:4] == ["h", "b", "d", "a"]
+    services.upsert_children(mixed_job, [summary("h", "3"), summary("i", "0.0001")])
+    assert rows(table(alice_client, "mixed", sort="hp:eta"))[:6] == ["i", "b", "d", "a", "f", "h"]
+    assert TrainingJobSortKey.objects.filter(hpo_job=mixed_job).count() == 4 * (len(CHILDREN) + 2)
+    assert rows(table(alice_client, "mixed", sort="hp:max_depth"))[:4] == ["g", "c", "d", "a"]

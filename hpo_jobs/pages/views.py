@@ -79,8 +79,8 @@ CHART_TABLE_MAX = 200
 REFRESH_S = 5
 CHARTS_REFRESH_S = 10
 
-# A hyperparameter value that PostgreSQL may cast to a number (SQLite's CAST reads any text), bounded so
-# that none overflows a float (as the stored sort keys read it: migration 0019).
+# A hyperparameter value that reads as a number (SQLite: what its CAST reads whole), bounded so that none
+# overflows a float: as the stored sort keys read it (migration 0019).
 NUMBER_RE = r"^\s*[-+]?([0-9]{1,200}\.?[0-9]{0,200}|\.[0-9]{1,200})([eE][-+]?[0-9]{1,2})?\s*$"
 # SageMaker's TrainingJobStatus values, the filter's allow-list (plus any status stored rows carry).
 TRAINING_JOB_STATUSES = facts.TRAINING_JOB_STATUSES
@@ -564,7 +564,9 @@ def _training_jobs_context(
     objective = _job_objective(job)
     default_sort = "-objective" if objective.maximize else "objective"
     hp_columns = facts.tuned_names(job.request)
-    hp_sorts = {f"hp:{n}" for n in hp_columns} | {f"-hp:{n}" for n in hp_columns}
+    compact = not hp_columns or len(hp_columns) > HpoJob.SORTED_HYPERPARAMETERS_MAX
+    # A column's order only where the table shows the column (and the database keeps its keys).
+    hp_sorts = set() if compact else {f"hp:{n}" for n in hp_columns} | {f"-hp:{n}" for n in hp_columns}
     sort = _choice(request.GET.get("sort"), TRAINING_JOB_SORTS.keys() | hp_sorts, default_sort)
     statuses = list(TRAINING_JOB_STATUSES) + sorted(s for s in child_counts if s not in TRAINING_JOB_STATUSES)
     status = _choice(request.GET.get("status"), statuses, "")
@@ -586,7 +588,6 @@ def _training_jobs_context(
                            last=bool(request.GET.get("last")))
     page.object_list = [TableRow(**row) for row in page.object_list]
 
-    compact = not hp_columns or len(hp_columns) > HpoJob.SORTED_HYPERPARAMETERS_MAX
     now, zone = timezone.now(), timezone.get_current_timezone()
     base = _training_job_url(project, job.name, "__TJ__")
     best_name = best_job.the_best_name(job, maximize=objective.maximize, metric=objective.metric if objective.mixed else None)
