@@ -9,6 +9,7 @@ from datetime import timezone as dt_timezone
 
 from django.db import models
 from django.db.models.functions import Coalesce, Lower
+from django.db.models.lookups import IsNull
 from django.urls import reverse
 
 from hpo_jobs.sagemaker import request as facts
@@ -84,6 +85,12 @@ class SecondsBetween(models.Func):
     def as_postgresql(self, compiler, connection, **extra):
         end, start = (compiler.compile(e) for e in self.get_source_expressions())
         return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))::float8", (*end[1], *start[1])
+
+
+# The first key of the job list's best-first and worst-first orders (views.JOB_SORTS): whether the
+# job has no best value yet, so that those jobs come last both ways on an index of both databases
+# (SQLite's indexes take no NULLS LAST).
+NO_BEST_VALUE = IsNull(models.F("best_objective_value"), True)
 
 
 class HpoJob(models.Model):
@@ -197,7 +204,7 @@ class HpoJob(models.Model):
             # entries, and a page by number skips ids on the index, however many jobs the project has.
             # Two each, since the tie-break stays newest first whichever way the column runs. The first
             # also serves one status's jobs newest first (the list filtered by a status). Best first and
-            # worst first are PostgreSQL's only (migration 0016: NULLS LAST).
+            # worst first lead with NO_BEST_VALUE: the jobs without one last, both ways.
             models.Index(fields=["project", "status", "-created_at", "-id"], name="hpojob_list_status_up"),
             models.Index(fields=["project", "-status", "-created_at", "-id"], name="hpojob_list_status_down"),
             models.Index(fields=["project", "finished_count", "-created_at", "-id"], name="hpojob_list_progress_up"),
@@ -207,6 +214,10 @@ class HpoJob(models.Model):
             models.Index(fields=["project", "backend", "-created_at", "-id"], name="hpojob_list_engine_up"),
             models.Index(fields=["project", "-backend", "-created_at", "-id"], name="hpojob_list_engine_down"),
             models.Index(models.F("project"), Lower("name"), models.F("id"), name="hpojob_list_name"),  # read backwards for "-name"
+            models.Index(models.F("project"), NO_BEST_VALUE, models.F("best_objective_value"),
+                         models.F("created_at").desc(), models.F("id").desc(), name="hpojob_list_best_asc"),
+            models.Index(models.F("project"), NO_BEST_VALUE, models.F("best_objective_value").desc(),
+                         models.F("created_at").desc(), models.F("id").desc(), name="hpojob_list_best_desc"),
             models.Index(fields=["project", "duration_key", "-created_at", "-id"], name="hpojob_list_duration_up"),
             models.Index(fields=["project", "-duration_key", "-created_at", "-id"], name="hpojob_list_duration_down"),
             models.Index(fields=["project", "creator_name", "-created_at", "-id"], name="hpojob_list_creator_up"),

@@ -53,7 +53,7 @@ from projects.models import Project
 
 from hpo_jobs import services
 from hpo_jobs.backends import Backend, BackendError, get_backend
-from hpo_jobs.models import FLOAT_MAX, HpoJob, TrainingJob
+from hpo_jobs.models import FLOAT_MAX, NO_BEST_VALUE, HpoJob, TrainingJob
 from hpo_jobs.sagemaker import request as facts
 from hpo_jobs.templatetags import hpo_format
 from hpo_jobs.templatetags.hpo_format import status_words
@@ -103,8 +103,9 @@ JOB_SORTS: dict[str, tuple] = {
     "-name": (Lower("name").desc(), "-id"),
     "status": ("status", "-created_at", "-id"),
     "-status": ("-status", "-created_at", "-id"),
-    "best": (F("best_objective_value").asc(nulls_last=True), "-created_at", "-id"),
-    "-best": (F("best_objective_value").desc(nulls_last=True), "-created_at", "-id"),
+    # The jobs without a value last both ways (NO_BEST_VALUE), as HpoJob's indexes have it.
+    "best": (NO_BEST_VALUE, "best_objective_value", "-created_at", "-id"),
+    "-best": (NO_BEST_VALUE, "-best_objective_value", "-created_at", "-id"),
     "progress": ("finished_count", "-created_at", "-id"),
     "-progress": ("-finished_count", "-created_at", "-id"),
     "strategy": ("strategy", "-created_at", "-id"),
