@@ -1,6 +1,7 @@
 """The training jobs table sorted by a tuned hyperparameter: from keys the database keeps for each child
 (TrainingJobSortKey, kept by triggers), read from an index on both databases, in the order the rows'
-own values give (numbers as numbers, then text; an absent value after the numbers both ways)."""
+own values give (numbers as numbers, then text; an absent value after the numbers both ways); and
+every order of the table read from an index."""
 
 from __future__ import annotations
 
@@ -103,26 +104,28 @@ def test_the_keys_follow_the_childrens_writes_and_deletes(alice_client, mixed_jo
     assert not TrainingJobSortKey.objects.exists()
 
 
-def test_an_index_serves_the_hyperparameter_orders(alice_client, mixed_job):
-    """The page's query reads its rows in the index's order: no sort step in its plan, on either database."""
-    for sort in ("hp:eta", "-hp:eta"):
-        with CaptureQueriesContext(connection) as queries:
-            table(alice_client, "mixed", sort=sort)
-        [sql] = [q["sql"] for q in queries.captured_queries if "trainingjobsortkey" in q["sql"]]
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # The tables are small: without these the planner would rather sort than walk an index.
-                cursor.execute("SET LOCAL enable_sort = off")
-                cursor.execute("SET LOCAL enable_seqscan = off")
-                cursor.execute(f"EXPLAIN {sql}")
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-                assert "trainingjobsortkey_up" in plan or "trainingjobsortkey_down" in plan, plan
-                assert not re.search(r"\bSort\b", plan), plan
-            else:
-                cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
-                plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
-                assert "trainingjobsortkey_up" in plan or "trainingjobsortkey_down" in plan, plan
-                assert "TEMP B-TREE" not in plan, plan
+@pytest.mark.parametrize("sort", [*__import__("hpo_jobs.pages.views", fromlist=["x"]).TRAINING_JOB_SORTS,
+                                  "hp:eta", "-hp:eta"])
+@pytest.mark.parametrize("last", [False, True])
+def test_an_index_serves_every_order_of_the_table(alice_client, mixed_job, sort, last):
+    """The page's query reads its rows in an index's order (its first page and its last, read
+    backwards): no sort step in its plan, on either database."""
+    with CaptureQueriesContext(connection) as queries:
+        table(alice_client, "mixed", sort=sort, **({"last": 1} if last else {}))
+    [sql] = [q["sql"] for q in queries.captured_queries if q["sql"].endswith("LIMIT 51")]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The tables are small: without these the planner would rather sort than walk an index.
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {sql}")
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+    assert "trainingjob" in plan, plan
+    assert not re.search(r"\bSort\b|TEMP B-TREE", plan), plan
+    if sort.lstrip("-").startswith("hp:"):
+        assert "trainingjobsortkey_up" in plan or "trainingjobsortkey_down" in plan, plan
 
 
 def test_the_keys_follow_the_polls_upserts(alice_client, mixed_job):
