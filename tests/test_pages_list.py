@@ -374,3 +374,33 @@ def test_every_order_of_the_list_reads_its_ids_from_an_index_both_ways(project, 
         plan = _plan(*ids.query.sql_with_params())
         assert "hpojob_" in plan, plan
         assert not re.search(r"\bSort\b|TEMP B-TREE", plan), plan
+
+
+@pytest.mark.parametrize("address", [URL, "/api/v1/projects/demo/jobs/"])
+def test_a_page_by_number_reads_its_rows_by_their_ids_alone(alice_client, make_job, address):
+    """After skipping ids in the order, the page's rows are read by id, with none of the filters that
+    found the ids beside them: SQLite would otherwise walk a filter's index, through every job of the
+    project, to meet the 20 it wants."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(45):
+        make_job(f"xgb-{i:02d}", status="Completed")
+    make_job("other", status="Completed")
+    with CaptureQueriesContext(connection) as queries:
+        response = alice_client.get(address, {"q": "xgb", "status": "Completed", "page": 2, "page_size": 20})
+    assert response.status_code == 200
+    if address == URL:
+        names = names_in(response)
+    else:
+        names = [job["name"] for job in response.json()["results"]]
+    # Newest first: the second page of the 45 matches ("other" does not match).
+    per_page = len(names) if address == URL else 20
+    assert names == [f"xgb-{i:02d}" for i in range(44 - per_page, 44 - 2 * per_page, -1)]
+    [rows] = [q["sql"] for q in queries.captured_queries if "objective_metric" in q["sql"]]
+    where = rows.rsplit(" WHERE ", 1)[1]
+    assert '"id" IN (' in where and "LIKE" not in where and "status" not in where, where
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {rows}")
+            assert "INTEGER PRIMARY KEY" in str(cursor.fetchall())

@@ -214,7 +214,7 @@ class JobList(APIView):
                                   request.query_params.get("sort"))
         size = min(JOBS_PAGE_SIZE_MAX, max(1, _page_number(request.query_params.get("page_size") or str(JOBS_PAGE_SIZE))))
         if listing.count is not None:
-            paginator = pages.TwoEndedPaginator(listing.rows, size, ids=listing.ids)
+            paginator = pages.TwoEndedPaginator(listing.rows, size, ids=listing.ids, by_id=listing.by_id)
             paginator.count = listing.count  # no COUNT(*) query
         else:
             paginator = Paginator(listing.rows, size)

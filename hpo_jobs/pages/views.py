@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -1020,11 +1020,12 @@ class TwoEndedPaginator(Paginator):
 
     An OFFSET skips only the ids (a "deferred join"): the rows skipped are never read, their JSON
     never parsed, and on PostgreSQL the default order's ids come from its index alone; the page's
-    own rows are then read by id."""
+    own rows are then read by id (``by_id``, else from object_list)."""
 
-    def __init__(self, object_list, per_page, *, ids=None, two_ended=True, **kwargs):
+    def __init__(self, object_list, per_page, *, ids=None, by_id=None, two_ended=True, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.ids = ids  # object_list's ids in its order (a values_list of "pk"), when an OFFSET should skip ids
+        self.by_id = by_id  # ids -> {id: row}: object_list's rows of those ids
         self.two_ended = two_ended  # False when ``count`` is not the whole list's (then read from the top only)
 
     def page(self, number):
@@ -1045,8 +1046,10 @@ class TwoEndedPaginator(Paginator):
         if self.ids is None:
             return list(rows[bottom:top])
         ids = list((self.ids.reverse() if reverse else self.ids)[bottom:top])
-        # Unordered (the ids give the order): else SQLite walks the order's index to meet the ids.
-        by_id = {row["id"]: row for row in self.object_list.filter(pk__in=ids).order_by()}
+        if self.by_id is not None:
+            by_id = self.by_id(ids)
+        else:  # unordered (the ids give the order): else SQLite walks the order's index to meet the ids
+            by_id = {row["id"]: row for row in self.object_list.filter(pk__in=ids).order_by()}
         return [by_id[pk] for pk in ids if pk in by_id]
 
 
@@ -1115,6 +1118,7 @@ class JobListing:
     count: int  # the rows' number: from the status counts, or (a name search) counted on an index
     capped: bool  # a name search's count stopped at its limit: more rows match than ``count``
     ids: Any  # the rows' ids in the same order, without the rows' joins and columns (for an OFFSET)
+    by_id: Callable[[list[int]], dict[int, dict[str, Any]]]  # ids -> their rows (for TwoEndedPaginator)
 
     @property
     def project_total(self) -> int:
@@ -1158,11 +1162,20 @@ def list_jobs(project: Project, q: str | None, status: str | None, sort: str | N
         capped = False
     jobs = jobs.order_by(*JOB_SORTS[sort])
     ids = jobs.values_list("pk", flat=True)  # only the order's joins: the default order's index serves it alone
-    rows = jobs.annotate(
-        objective_metric=KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
+    columns = {
+        "objective_metric": KT("best_training_job__FinalHyperParameterTuningJobObjectiveMetric__MetricName"),
         **insights.LIST_ANNOTATIONS,
-    ).values(*LIST_FIELDS, "objective_metric", *insights.LIST_ANNOTATIONS)
-    return JobListing(q, status, sort, status_counts, rows, count, capped, ids)
+    }
+    rows = jobs.annotate(**columns).values(*LIST_FIELDS, *columns)
+
+    def by_id(page_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The rows of a page's ids, read by id alone: with the filters that found the ids beside them,
+        SQLite walks a filter's index (every job of the project) to meet them. Of this project only
+        (a job moved since its id was read is left out)."""
+        found = HpoJob.objects.filter(pk__in=page_ids).annotate(**columns).values(*LIST_FIELDS, *columns, "project_id")
+        return {row["id"]: row for row in found if row.pop("project_id") == project.pk}
+
+    return JobListing(q, status, sort, status_counts, rows, count, capped, ids, by_id)
 
 
 @require_safe
@@ -1173,7 +1186,8 @@ def job_list(request: HttpRequest, project: Project) -> HttpResponse:
     q, status, sort, status_counts = listing.q, listing.status, listing.sort, listing.status_counts
     project_total = listing.project_total
     # A capped search shows the first matches of the order: its last page is not the order's end.
-    paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE, ids=listing.ids, two_ended=not listing.capped)
+    paginator = TwoEndedPaginator(listing.rows, JOBS_PER_PAGE, ids=listing.ids, by_id=listing.by_id,
+                                  two_ended=not listing.capped)
     paginator.count = listing.count  # no COUNT(*) over the listing's joined rows
     page = _job_list_page(paginator, listing.sort, request.GET)
 
