@@ -1,14 +1,15 @@
 """Insights at scale: the time of the ``refresh_insights`` task (fANOVA and PED-ANOVA importance and
 the narrowed ranges) and the time and SQL queries of the insights tab (slice, contour, timeline) for
-a job with 10, 1,000 and 10,000 evaluated training jobs, as ratios to the 10-job case, measured in
+a job with 10, 1,000, 10,000 and 50,000 evaluated training jobs, as ratios to the 10-job case, measured in
 one run on a throwaway database: SQLite under var/bench/insights/, or PostgreSQL with
 BENCH_DB=postgres (see database.py).
 
     .venv/bin/python bench/bench_insights.py
 
 What must hold: the tab's queries do not grow with the children, its size stays under
-MAX_TAB_BYTES (the charts sample past a few thousand training jobs), and the task at 10,000
-finishes within TASK_MAX_S. The task's time grows with the children by nature (it is a random
+MAX_TAB_BYTES (the charts sample past a few thousand training jobs), its time at 50,000 stays within
+SAMPLED_LIMIT of its time at 10,000 (both draw a sample of the same size, which the database picks),
+and the task at 10,000 finishes within TASK_MAX_S. The task's time grows with the children by nature (it is a random
 forest over them): its ratio is shown, not judged. The exit status is 1 when one does not hold.
 """
 
@@ -26,7 +27,9 @@ import database  # noqa: E402
 from database import label as database_label  # noqa: E402
 
 BENCH_DIR = ROOT / "var" / "bench" / "insights"  # this script's own: it is wiped at each run
-SIZES = (10, 1_000, 10_000)
+SIZES = (10, 1_000, 10_000, 50_000)
+TASK_JUDGED_AT = 10_000  # the task's time grows with the children by nature: judged at this size
+SAMPLED_LIMIT = 1.5  # the tab at 50,000 against 10,000
 RUNS = 5  # timed runs per size (the median is reported), after one warm-up run
 TASK_MAX_S = 60.0  # the task at 10,000 evaluated training jobs must finish within this
 MAX_TAB_BYTES = 3_000_000
@@ -39,6 +42,7 @@ def setup_django() -> None:
 def main() -> int:
     print(f"Setting up a throwaway database ({database_label()}) ...", flush=True)
     setup_django()
+    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -79,12 +83,20 @@ def main() -> int:
             response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         queries[size], sizes[size] = len(captured), len(response.content)
+    cold = {size: [] for size in SIZES}
     for _ in range(RUNS):
         for size, url in urls.items():
             wall = time.perf_counter()
             client.get(url)
             times[size].append((time.perf_counter() - wall) * 1000)
+    for _ in range(RUNS):
+        for size, url in urls.items():
+            cache.clear()  # as after a sync: a large job's charts are drawn again
+            wall = time.perf_counter()
+            client.get(url)
+            cold[size].append((time.perf_counter() - wall) * 1000)
     tab_ms = {size: statistics.median(t) for size, t in times.items()}
+    cold_ms = {size: statistics.median(t) for size, t in cold.items()}
 
     base = SIZES[0]
     print(f"{database_label()}: for a job with N evaluated training jobs, and the ratio to N={base}.")
@@ -95,6 +107,8 @@ def main() -> int:
           + "".join(f"{task_s[n] / task_s[base]:>9.1f}x" for n in SIZES[1:]))
     print(f"{'insights tab, ms':28}" + "".join(f"{tab_ms[n]:>12.1f}" for n in SIZES)
           + "".join(f"{tab_ms[n] / tab_ms[base]:>9.1f}x" for n in SIZES[1:]))
+    print(f"{'  first view after a sync':28}" + "".join(f"{cold_ms[n]:>12.1f}" for n in SIZES)
+          + "".join(f"{cold_ms[n] / cold_ms[base]:>9.1f}x" for n in SIZES[1:]))
     print(f"{'insights tab, SQL queries':28}" + "".join(f"{queries[n]:>12}" for n in SIZES)
           + "".join(f"{queries[n] / queries[base]:>9.1f}x" for n in SIZES[1:]))
     print(f"{'insights tab, bytes':28}" + "".join(f"{sizes[n]:>12,}" for n in SIZES))
@@ -106,10 +120,12 @@ def main() -> int:
         failed.append("the tab's queries grow with the children")
     if max(sizes.values()) > MAX_TAB_BYTES:
         failed.append(f"the tab is over {MAX_TAB_BYTES:,} bytes")
-    if task_s[SIZES[-1]] > TASK_MAX_S:
-        failed.append(f"the task takes over {TASK_MAX_S:.0f} s at {SIZES[-1]:,}")
-    print(f"Required: constant queries; the tab under {MAX_TAB_BYTES:,} bytes; the task within {TASK_MAX_S:.0f} s "
-          f"at {SIZES[-1]:,}.")
+    if task_s[TASK_JUDGED_AT] > TASK_MAX_S:
+        failed.append(f"the task takes over {TASK_MAX_S:.0f} s at {TASK_JUDGED_AT:,}")
+    if tab_ms[SIZES[-1]] > SAMPLED_LIMIT * tab_ms[SIZES[-2]]:
+        failed.append(f"the tab at {SIZES[-1]:,} takes over {SAMPLED_LIMIT}x its time at {SIZES[-2]:,}")
+    print(f"Required: constant queries; the tab under {MAX_TAB_BYTES:,} bytes and at {SIZES[-1]:,} within "
+          f"{SAMPLED_LIMIT}x of {SIZES[-2]:,}; the task within {TASK_MAX_S:.0f} s at {TASK_JUDGED_AT:,}.")
     if failed:
         print("NOT MET: " + "; ".join(failed))
         return 1

@@ -10,6 +10,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hpo_jobs import services, tasks
 from hpo_jobs.models import HpoJob, SiteSettings
@@ -191,12 +193,21 @@ def test_past_a_few_thousand_training_jobs_the_charts_draw_a_bounded_sample(alic
     job = make_job("huge", status="Completed", request=insight_request("huge", max_jobs=3000))
     hps, values = _synthetic(insight_charts.MARKS_MAX + 300)
     add_children(job, hps, values)
-    html = alice_client.get(URL.format(job.name) + "?tab=insights").content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        html = alice_client.get(URL.format(job.name) + "?tab=insights").content.decode()
     (timeline,) = _svgs(html, "chart-timeline")
     assert _marks(timeline) == insight_charts.MARKS_MAX
     for svg in _svgs(html, "chart-slice"):
         assert _marks(svg) == insight_charts.MARKS_MAX
+        # The sample stands for every evaluated training job, and says so.
+        assert f"{len(values):,}".replace(",", "") + " training jobs" in svg and "a sample of 2000 drawn" in svg
     assert "an evenly spaced sample is drawn" in html
+    # No query reads every child's hyperparameters: a sample of them, however many the job has.
+    for query in queries.captured_queries:
+        sql = query["sql"]
+        if "tuned_hyperparameters" in sql and "hpo_jobs_trainingjob" in sql.split(" FROM ", 1)[-1][:40]:
+            limit = re.search(r"LIMIT (\d+)", sql)
+            assert (limit and int(limit.group(1)) <= insight_charts.MARKS_MAX) or '"name" = ' in sql, sql
 
 
 # ---- clone with these ranges ----------------------------------------------------------------------
@@ -426,3 +437,34 @@ def test_below_the_threshold_usage_is_summed_live(make_job):
     job.refresh_from_db()
     add_children(job, *_synthetic(1, seed=9), durations=[3600])  # after the refresh: only a live sum sees it
     assert insights.usage(job).total_hours == pytest.approx((4 * 60 + 3600) / 3600, rel=1e-3)
+
+
+def test_a_sampled_tab_counts_each_definitions_evaluated_training_jobs(alice_client, make_job, monkeypatch):
+    """Past MARKS_MAX training jobs the tab reads a sample; each definition's charts still say how many
+    evaluated training jobs of its own they stand for (counted, not read)."""
+    from hpo_jobs.models import TrainingJob
+    from hpo_jobs.pages import insight_charts
+
+    from .factories import multi_definition_request
+
+    monkeypatch.setattr(insight_charts, "MARKS_MAX", 20)
+    job = make_job("two-defs", status="Completed", request=multi_definition_request("two-defs"),
+                   training_job_status_counters={"Completed": 90})
+    rng = random.Random(3)
+    TrainingJob.objects.bulk_create(
+        TrainingJob(hpo_job=job, name=f"two-defs-{i:03d}", status="Completed", objective_status="Succeeded",
+                    definition_name="deep" if i % 3 else "shallow", objective_metric_name="validation:auc",
+                    objective_value=None if i % 10 == 9 else rng.random(), creation_time=T0 + timedelta(minutes=i),
+                    start_time=T0 + timedelta(minutes=i), end_time=T0 + timedelta(minutes=i + 1),
+                    tuned_hyperparameters={"max_depth": str(rng.randint(1, 3)), "eta": f"{rng.uniform(0.01, 0.5):.3f}"})
+        for i in range(90)
+    )
+    evaluated = {"deep": sum(1 for i in range(90) if i % 3 and i % 10 != 9),
+                 "shallow": sum(1 for i in range(90) if not i % 3 and i % 10 != 9)}
+    html = alice_client.get(URL.format(job.name) + "?tab=insights").content.decode()
+    slices = [svg for svg in _svgs(html, "chart-slice") if "data-marks" in svg]  # the hyperparameters they tune
+    assert {'id="slice-1-' in svg for svg in slices} == {True, False}
+    for svg in slices:
+        definition = "shallow" if 'id="slice-2-' in svg else "deep"
+        assert f"{evaluated[definition]} training jobs" in svg, svg[:400]
+        assert _marks(svg) <= 20 + 1  # the sample, and the best job when it is not in it

@@ -125,10 +125,10 @@ class SlicePoint:
 
 def slice_plot(
     points: Sequence[SlicePoint], axis: Axis, *, maximize: bool, metric_name: str, chart_id: str,
-    best_name: str | None = None, width: int = 360, height: int = 240,
+    best_name: str | None = None, width: int = 360, height: int = 240, of_total: int | None = None,
 ) -> SafeString:
     """The objective against one tuned hyperparameter, one mark per training job (a log axis for a
-    Logarithmic range; categories side by side)."""
+    Logarithmic range; categories side by side). ``of_total``: the points are a sample of that many."""
     title = f"{metric_name or 'Objective'} against {axis.name}"
     points = [p for p in points if _position(axis, p.hyperparameters.get(axis.name)) is not None]
     if not points:
@@ -142,8 +142,9 @@ def slice_plot(
     pad = (vmax - vmin) * 0.06 or abs(vmax) * 0.05 or 1.0
     y = Scale(vmin - pad, vmax + pad, height - bottom, top)
     scale_word = "log" if x.log else ("categorical" if axis.kind == "categorical" else "linear")
-    desc = (f"{len(points)} training job{'s' if len(points) != 1 else ''}; {axis.name} on a {scale_word} axis"
-            f"{f' (a sample of {len(drawn)} drawn)' if len(drawn) < len(points) else ''}; "
+    total = max(of_total or 0, len(points))
+    desc = (f"{total} training job{'s' if total != 1 else ''}; {axis.name} on a {scale_word} axis"
+            f"{f' (a sample of {len(drawn)} drawn)' if len(drawn) < total else ''}; "
             f"{metric_name or 'objective'} from {format_value(vmin)} to {format_value(vmax)}, "
             f"{'higher' if maximize else 'lower'} is better.")
     parts = _svg_open(chart_id, width, height, title, desc, "chart-slice")
@@ -208,9 +209,11 @@ def _bin_of(bins: list[tuple[float, float]], pos: float) -> int:
 def contour(
     points: Sequence[SlicePoint], x_axis: Axis, y_axis: Axis, *, maximize: bool, metric_name: str,
     chart_id: str = "contour", best_name: str | None = None, width: int = 520, height: int = 400,
+    of_total: int | None = None,
 ) -> SafeString:
     """The mean objective over a grid of the two hyperparameters' values (darker is better), with a
-    mark per training job on top."""
+    mark per training job on top. ``of_total``: the points are a sample of that many (the means are
+    the sample's)."""
     title = f"{metric_name or 'Objective'} over {x_axis.name} and {y_axis.name}"
     points = [p for p in points if _position(x_axis, p.hyperparameters.get(x_axis.name)) is not None
               and _position(y_axis, p.hyperparameters.get(y_axis.name)) is not None]
@@ -231,10 +234,12 @@ def contour(
     lo_v, hi_v = min(means.values()), max(means.values())
     best = next((p for p in points if p.name == best_name), None)
     drawn = sample(points, keep=best)
+    total = max(of_total or 0, len(points))
+    sampled = f" of an even sample of {len(points)}" if len(points) < total else ""
     desc = (f"A grid of {len(x_bins)} by {len(y_bins)} cells; each coloured cell is the mean "
-            f"{metric_name or 'objective'} of the training jobs in it (darker is better, from {format_value(lo_v)} "
-            f"to {format_value(hi_v)}); {len(points)} training jobs"
-            f"{f', a sample of {len(drawn)} drawn as dots' if len(drawn) < len(points) else ' drawn as dots'}.")
+            f"{metric_name or 'objective'} of the training jobs in it{sampled} (darker is better, from "
+            f"{format_value(lo_v)} to {format_value(hi_v)}); {total} training jobs"
+            f"{f', a sample of {len(drawn)} drawn as dots' if len(drawn) < total else ' drawn as dots'}.")
     parts = _svg_open(chart_id, width, height, title, desc, "chart-contour")
     scales = f'data-x-scale="{"log" if x.log else x_axis.kind}" data-y-scale="{"log" if y.log else y_axis.kind}"'
     parts[0] = parts[0].replace("<svg ", f'<svg {scales} data-marks="{len(drawn)}" ', 1)

@@ -13,8 +13,9 @@ best jobs' values lie (a narrowed request to clone), how long the job has left a
 - Time left, instance-hours and cost are a few aggregates of the children, computed when shown;
   prices come from the site settings (staff set them), never from the code. The job list reads
   the durations and usage stored with the insights instead (``list_cells``): no query per row.
-- ``tab_context`` is the insights tab's data: the stored figures, and the slice, contour and
-  timeline charts drawn from the children (``insight_charts``).
+- ``tab_charts`` is the insights tab's data: the stored figures, and the slice, contour and
+  timeline charts drawn from the children (``insight_charts``; past MARKS_MAX of them an evenly
+  spaced sample the database picks); ``tab_context`` adds the viewer's and the moment's parts.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import Coalesce, Now
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import Coalesce, Now, RowNumber
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from hpo_jobs.models import HpoJob, SiteSettings
+from hpo_jobs.models import FLOAT_MAX, HpoJob, SiteSettings
 from hpo_jobs.sagemaker import request as sagemaker_request
 
 from . import presenters
@@ -560,25 +561,70 @@ def list_cells(row: dict[str, Any], prices: dict[str, Any], now: datetime) -> di
 CHART_TABLE_MAX = 200  # the data table beside the charts lists each training job up to this many
 
 
-def tab_context(job: HpoJob, url_of, best_name: str | None, *, can_clone: bool) -> dict[str, Any]:
-    """The insights tab: the stored importance and narrowed ranges, the slice plots, contour and
-    timeline drawn from the children (``url_of(name)`` is a training job's page), time left and usage."""
+def _child_total(job: HpoJob) -> int:
+    """How many training jobs the job has: the engine's counters mirrored on the job, else counted."""
+    mirrored = job.training_job_status_counters or {}
+    if mirrored:
+        return sum(int(n or 0) for n in mirrored.values())
+    return job.training_jobs.count()
+
+
+def _evaluated(job: HpoJob, definition_name: str | None, metric: str) -> QuerySet:
+    """The job's training jobs (of one definition, when named) with a finite objective value for
+    ``metric``: those a definition's slice plots and contour draw."""
+    rows = job.training_jobs.filter(objective_value__gte=-FLOAT_MAX, objective_value__lte=FLOAT_MAX)
+    if definition_name is not None:
+        rows = rows.filter(definition_name=definition_name)
+    if metric:
+        rows = rows.filter(Q(objective_metric_name="") | Q(objective_metric_name=metric))
+    return rows
+
+
+def _evenly_spaced(rows: QuerySet, count: int, fields: tuple[str, ...]) -> list[tuple]:
+    """``rows`` (``count`` of them) in creation order, or past MARKS_MAX that many evenly spaced, as
+    insight_charts.sample picks them, picked by the database: it numbers the rows, and keeps the k-th
+    when a multiple of ``count`` falls in [k × MARKS_MAX, (k + 1) × MARKS_MAX)."""
+    from . import insight_charts
+
+    marks = insight_charts.MARKS_MAX
+    ordered = rows.order_by("creation_time", "id")
+    if count <= marks:
+        return list(ordered.values_list(*fields))
+    position = Window(RowNumber(), order_by=[F("creation_time").asc(), F("id").asc()]) - 1
+    kept = ordered.alias(k=position).alias(slot=(count - F("k") * marks % count) % count).filter(slot__lt=marks)
+    return list(kept.values_list(*fields)[:2 * marks])  # rows added since the count: a few more kept
+
+
+def tab_context(job: HpoJob, drawn_part: dict[str, Any], *, can_clone: bool) -> dict[str, Any]:
+    """The insights tab: ``drawn_part`` (tab_charts), and what is the viewer's or the moment's: whether
+    they may clone with narrowed ranges, time left and usage."""
+    now = timezone.now()
+    return {
+        **drawn_part,
+        "can_narrow": can_clone and drawn_part["insights"]["can_narrow"],
+        "time_left": time_left(job, now),
+        "usage": usage(job),
+    }
+
+
+def tab_charts(job: HpoJob, url_of, best_name: str | None) -> dict[str, Any]:
+    """The insights tab's stored importance and narrowed ranges, and the slice plots, contour and
+    timeline drawn from the children (``url_of(name)`` is a training job's page): the same for every
+    viewer, until the job's children or insights change."""
     from . import charts, insight_charts
 
     now = timezone.now()
     definitions = presenters.present_definitions(job.request)
-    rows = list(job.training_jobs.order_by("creation_time", "id").values_list(
-        "name", "definition_name", "status", "objective_value", "objective_metric_name", "tuned_hyperparameters", "id",
-    ))
-    # The times only of the training jobs the timeline draws (reading 30,000 datetimes costs more
-    # than drawing them).
-    drawn = insight_charts.sample(rows)
-    timed = job.training_jobs.order_by()
-    if len(drawn) < len(rows):
-        timed = timed.filter(id__in=[r[6] for r in drawn])
-    times = {pk: (start or created, end) for pk, created, start, end in
-             timed.values_list("id", "creation_time", "start_time", "end_time")}
-    detailed = len(rows) <= insight_charts.MARK_DETAIL_MAX
+    fields = ("name", "definition_name", "status", "objective_value", "objective_metric_name", "tuned_hyperparameters",
+              "id")
+    total = _child_total(job)
+    # Past MARKS_MAX training jobs the charts draw an evenly spaced sample: the database picks it (of
+    # every child for the timeline, of each definition's evaluated ones for its charts), so that the tab
+    # reads about that many rows, not every child's hyperparameters, however many the job has. The
+    # same queries either way.
+    drawn = _evenly_spaced(job.training_jobs.all(), total, (*fields, "creation_time", "start_time", "end_time"))
+    times = {r[6]: (r[8] or r[7], r[9]) for r in drawn}
+    detailed = total <= insight_charts.MARK_DETAIL_MAX
 
     def link(name: str) -> str | None:
         return url_of(name) if detailed else None
@@ -587,13 +633,21 @@ def tab_context(job: HpoJob, url_of, best_name: str | None, *, can_clone: bool) 
     per_definition = []
     for index, definition in enumerate(definitions, start=1):
         metric, maximize = _objective(definition, job)
-        mine = [r for r in rows if len(definitions) == 1 or r[1] == definition["name"]]
-        points = [insight_charts.SlicePoint(r[0], r[5] or {}, r[3], link(r[0])) for r in mine
-                  if r[3] is not None and math.isfinite(r[3]) and (not r[4] or not metric or r[4] == metric)]
+        # A sample among the definition's own evaluated jobs (definitions take turns: a sample of every
+        # child could miss one of them), and the best one.
+        evaluated = _evaluated(job, definition["name"] if len(definitions) > 1 else None, metric)
+        evaluated_now = evaluated.count()  # how many the points stand for
+        mine = _evenly_spaced(evaluated, evaluated_now, fields)
+        if best_name and evaluated_now > insight_charts.MARKS_MAX:  # asked even when sampled: constant queries
+            kept = {r[0] for r in mine}
+            mine += [r for r in evaluated.filter(name=best_name).values_list(*fields) if r[0] not in kept]
+        points = [insight_charts.SlicePoint(r[0], r[5] or {}, r[3], link(r[0])) for r in mine]
+        of_total = evaluated_now if evaluated_now > len(points) else None
         axes = charts.axes_for(definition["ranges_raw"], (p.hyperparameters for p in points))
         group_best = best_name if any(p.name == best_name for p in points) else None
         slices = [{"name": axis.name, "svg": insight_charts.slice_plot(
-            points, axis, maximize=maximize, metric_name=metric, chart_id=f"slice-{index}-{i}", best_name=group_best)}
+            points, axis, maximize=maximize, metric_name=metric, chart_id=f"slice-{index}-{i}", best_name=group_best,
+            of_total=of_total)}
             for i, axis in enumerate(axes, start=1)]
         order = most_important(job, definition["name"]) or [a.name for a in axes]
         by_name = {a.name: a for a in axes}
@@ -601,11 +655,10 @@ def tab_context(job: HpoJob, url_of, best_name: str | None, *, can_clone: bool) 
         contour_svg = None
         if len(pair) == 2:
             contour_svg = insight_charts.contour(points, pair[0], pair[1], maximize=maximize, metric_name=metric,
-                                                 chart_id=f"contour-{index}", best_name=group_best)
+                                                 chart_id=f"contour-{index}", best_name=group_best, of_total=of_total)
         found = next((d for d in stored["definitions"] if d["name"] == definition["name"]), None)
         if found is None and len(definitions) == 1 and stored["definitions"]:
             found = stored["definitions"][0]
-        evaluated_now = len(points)
         methods = []
         for method in (found or {}).get("methods") or []:
             methods.append({**method, "svg": insight_charts.importance_bars(
@@ -624,24 +677,21 @@ def tab_context(job: HpoJob, url_of, best_name: str | None, *, can_clone: bool) 
             "slices": slices,
             "contour": contour_svg,
             "contour_pair": [a.name for a in pair],
-            "sampled": len(points) > insight_charts.MARKS_MAX,
+            "sampled": evaluated_now > insight_charts.MARKS_MAX,
         })
     bars = [insight_charts.Bar(r[0], r[2], times[r[6]][0], times[r[6]][1], link(r[0]),
                                early_stopped=r[2] == "Stopped" and not job.stop_requested_at)
             for r in drawn if times.get(r[6], (None,))[0] is not None]
     table = [{"name": r[0], "url": link(r[0]), "status": r[2], "value": r[3], "start": times[r[6]][0],
               "end": times[r[6]][1], "hyperparameters": sorted((r[5] or {}).items())}
-             for r in rows[:CHART_TABLE_MAX]] if len(rows) <= CHART_TABLE_MAX else []
+             for r in drawn[:CHART_TABLE_MAX]] if total <= CHART_TABLE_MAX else []
     return {
         "insights": stored,
         "insight_definitions": per_definition,
-        "timeline_svg": insight_charts.timeline(bars, now=now, total=len(rows)),
-        "timeline_count": len(rows),
+        "timeline_svg": insight_charts.timeline(bars, now=now, total=total),
+        "timeline_count": total,
         "marks_max": insight_charts.MARKS_MAX,
         "insight_table": table,
         "insight_table_max": CHART_TABLE_MAX,
-        "child_total": len(rows),
-        "can_narrow": can_clone and stored["can_narrow"],
-        "time_left": time_left(job, now),
-        "usage": usage(job),
+        "child_total": total,
     }

@@ -59,7 +59,7 @@ from hpo_jobs.templatetags import hpo_format
 from hpo_jobs.templatetags.hpo_format import status_words
 
 from . import best as best_job
-from . import charts, endings, insights, keyset, presenters
+from . import charts, endings, insight_charts, insights, keyset, presenters
 
 JOBS_PER_PAGE = 20  # a screenful; the list is for finding a job, the search and sort do the rest
 # A name search on the job list counts this many matches at most (then says that more match), and its
@@ -916,8 +916,17 @@ def _insights_context(request: HttpRequest, project: Project, job: HpoJob) -> di
     base = _training_job_url(project, job.name, "__TJ__")
     best_name = best_job.the_best_name(job, maximize=objective.maximize,
                                        metric=objective.metric if objective.mixed else None)
-    return insights.tab_context(job, lambda name: base.replace("__TJ__", quote(name, safe="")), best_name,
-                                can_clone=access.can_create_jobs(request.user, project))
+    def drawn() -> dict[str, Any]:
+        return insights.tab_charts(job, lambda name: base.replace("__TJ__", quote(name, safe="")), best_name)
+
+    child_total = sum(_child_status_counts(job).values())
+    if child_total > insight_charts.MARKS_MAX:
+        # The charts of a large job sample its children in the database (a scan of them): drawn once
+        # per state of the job and of its stored insights, then read from the cache, as the charts tab.
+        part = cache.get_or_set(_state_key(job, f"insights-{job.insights_count}", child_total), drawn, CHARTS_CACHE_S)
+    else:
+        part = drawn()
+    return insights.tab_context(job, part, can_clone=access.can_create_jobs(request.user, project))
 
 
 def _configuration_context(project: Project, job: HpoJob) -> dict[str, Any]:
