@@ -561,14 +561,6 @@ def list_cells(row: dict[str, Any], prices: dict[str, Any], now: datetime) -> di
 CHART_TABLE_MAX = 200  # the data table beside the charts lists each training job up to this many
 
 
-def _child_total(job: HpoJob) -> int:
-    """How many training jobs the job has: the engine's counters mirrored on the job, else counted."""
-    mirrored = job.training_job_status_counters or {}
-    if mirrored:
-        return sum(int(n or 0) for n in mirrored.values())
-    return job.training_jobs.count()
-
-
 def _evaluated(job: HpoJob, definition_name: str | None, metric: str) -> QuerySet:
     """The job's training jobs (of one definition, when named) with a finite objective value for
     ``metric``: those a definition's slice plots and contour draw."""
@@ -607,17 +599,16 @@ def tab_context(job: HpoJob, drawn_part: dict[str, Any], *, can_clone: bool) -> 
     }
 
 
-def tab_charts(job: HpoJob, url_of, best_name: str | None) -> dict[str, Any]:
+def tab_charts(job: HpoJob, url_of, best_name: str | None, total: int) -> dict[str, Any]:
     """The insights tab's stored importance and narrowed ranges, and the slice plots, contour and
-    timeline drawn from the children (``url_of(name)`` is a training job's page): the same for every
-    viewer, until the job's children or insights change."""
+    timeline drawn from the children, ``total`` of them (``url_of(name)`` is a training job's page):
+    the same for every viewer, until the job's children or insights change."""
     from . import charts, insight_charts
 
     now = timezone.now()
     definitions = presenters.present_definitions(job.request)
     fields = ("name", "definition_name", "status", "objective_value", "objective_metric_name", "tuned_hyperparameters",
               "id")
-    total = _child_total(job)
     # Past MARKS_MAX training jobs the charts draw an evenly spaced sample: the database picks it (of
     # every child for the timeline, of each definition's evaluated ones for its charts), so that the tab
     # reads about that many rows, not every child's hyperparameters, however many the job has. The

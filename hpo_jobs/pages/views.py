@@ -916,10 +916,12 @@ def _insights_context(request: HttpRequest, project: Project, job: HpoJob) -> di
     base = _training_job_url(project, job.name, "__TJ__")
     best_name = best_job.the_best_name(job, maximize=objective.maximize,
                                        metric=objective.metric if objective.mixed else None)
-    def drawn() -> dict[str, Any]:
-        return insights.tab_charts(job, lambda name: base.replace("__TJ__", quote(name, safe="")), best_name)
-
     child_total = sum(_child_status_counts(job).values())
+
+    def drawn() -> dict[str, Any]:
+        return insights.tab_charts(job, lambda name: base.replace("__TJ__", quote(name, safe="")), best_name,
+                                   child_total)
+
     if child_total > insight_charts.MARKS_MAX:
         # The charts of a large job sample its children in the database (a scan of them): drawn once
         # per state of the job and of its stored insights, then read from the cache, as the charts tab.
