@@ -35,9 +35,10 @@ def _pg_keys_of(source: str) -> str:
         CROSS JOIN LATERAL (SELECT t.text, CASE WHEN t.text ~ '{NUMBER}' THEN t.text::float8 END AS number) v"""
 
 
-def _sqlite_keys_of(child: str, source: str = "") -> str:
-    """The INSERT of the keys of the children ``child`` (NEW in a row trigger, else a table in ``source``)
-    under their jobs' names (a name given twice is kept once: OR IGNORE)."""
+def _sqlite_keys_of(child: str, source: str = "", condition: str = "") -> str:
+    """The INSERT of the keys of the children ``child`` (NEW in a row trigger, else the table that
+    ``source`` names, chosen by ``condition``) under their jobs' names (a name given twice is kept
+    once: OR IGNORE)."""
     number = (f"CASE WHEN h.type IN ('integer', 'real') THEN h.value "
               f"WHEN h.type = 'text' AND CAST(h.value AS REAL) = h.value "
               f"AND CAST(h.value AS REAL) BETWEEN -{FLOAT_MAX} AND {FLOAT_MAX} THEN CAST(h.value AS REAL) END")
@@ -49,76 +50,66 @@ def _sqlite_keys_of(child: str, source: str = "") -> str:
         JOIN json_each(CASE WHEN json_type(j.sort_hyperparameters) = 'array' THEN j.sort_hyperparameters
                             ELSE '[]' END) n
         LEFT JOIN json_each({child}.tuned_hyperparameters) h ON h.key = n.value
-        WHERE j.id = {child}.hpo_job_id AND n.type = 'text';"""
+        WHERE j.id = {child}.hpo_job_id AND n.type = 'text'{condition};"""
+
+
+def _pg_triggers() -> dict[str, tuple[str, str, str, str]]:
+    """PostgreSQL's triggers: name -> (event, table, how it fires, its function's body)."""
+    return {
+        # Once per statement: a bulk insert of 10,000 children adds their keys in one INSERT.
+        "hpo_jobs_sort_keys_insert": (
+            "AFTER INSERT", CHILDREN, "REFERENCING NEW TABLE AS added FOR EACH STATEMENT",
+            _pg_keys_of("added")),
+        # A trigger on some columns only cannot see a transition table: this one runs per row, only
+        # when the hyperparameters (or the job) changed.
+        "hpo_jobs_sort_keys_update": (
+            "AFTER UPDATE OF tuned_hyperparameters, hpo_job_id", CHILDREN,
+            "FOR EACH ROW WHEN (OLD.tuned_hyperparameters IS DISTINCT FROM NEW.tuned_hyperparameters "
+            "OR OLD.hpo_job_id IS DISTINCT FROM NEW.hpo_job_id)",
+            f"DELETE FROM {KEYS} WHERE training_job_id = OLD.id; "
+            + _pg_keys_of("(SELECT NEW.id AS id, NEW.hpo_job_id AS hpo_job_id, "
+                          "NEW.tuned_hyperparameters AS tuned_hyperparameters)")),
+        "hpo_jobs_sort_keys_delete": (
+            "AFTER DELETE", CHILDREN, "REFERENCING OLD TABLE AS gone FOR EACH STATEMENT",
+            f"DELETE FROM {KEYS} k USING gone WHERE k.training_job_id = gone.id"),
+        "hpo_jobs_sort_keys_names": (
+            "AFTER UPDATE OF sort_hyperparameters", JOBS,
+            "FOR EACH ROW WHEN (OLD.sort_hyperparameters IS DISTINCT FROM NEW.sort_hyperparameters)",
+            f"DELETE FROM {KEYS} WHERE hpo_job_id = NEW.id; "
+            + _pg_keys_of(f"(SELECT id, hpo_job_id, tuned_hyperparameters FROM {CHILDREN} WHERE hpo_job_id = NEW.id)")),
+    }
+
+
+def _sqlite_triggers() -> dict[str, str]:
+    """SQLite's triggers: name -> when it fires and what it does."""
+    return {
+        "hpo_jobs_sort_keys_insert": f"AFTER INSERT ON {CHILDREN} BEGIN {_sqlite_keys_of('NEW')} END",
+        "hpo_jobs_sort_keys_update": (
+            f"AFTER UPDATE OF tuned_hyperparameters, hpo_job_id ON {CHILDREN} "
+            "WHEN OLD.tuned_hyperparameters IS NOT NEW.tuned_hyperparameters OR OLD.hpo_job_id IS NOT NEW.hpo_job_id "
+            f"BEGIN DELETE FROM {KEYS} WHERE training_job_id = OLD.id; {_sqlite_keys_of('NEW')} END"),
+        "hpo_jobs_sort_keys_delete": (
+            f"AFTER DELETE ON {CHILDREN} BEGIN DELETE FROM {KEYS} WHERE training_job_id = OLD.id; END"),
+        "hpo_jobs_sort_keys_names": (
+            f"AFTER UPDATE OF sort_hyperparameters ON {JOBS} WHEN OLD.sort_hyperparameters IS NOT NEW.sort_hyperparameters "
+            f"BEGIN DELETE FROM {KEYS} WHERE hpo_job_id = NEW.id; "
+            f"{_sqlite_keys_of('c', f'{CHILDREN} c, ', ' AND c.hpo_job_id = NEW.id')} END"),
+    }
 
 
 def _statements(vendor: str, undo: bool) -> list[str]:
     if vendor == "postgresql":
+        triggers = _pg_triggers()
         if undo:
-            return [f"DROP TRIGGER IF EXISTS hpo_jobs_sort_keys_names ON {JOBS}",
-                    f"DROP TRIGGER IF EXISTS hpo_jobs_sort_keys_insert ON {CHILDREN}",
-                    f"DROP TRIGGER IF EXISTS hpo_jobs_sort_keys_update ON {CHILDREN}",
-                    f"DROP TRIGGER IF EXISTS hpo_jobs_sort_keys_delete ON {CHILDREN}",
-                    "DROP FUNCTION IF EXISTS hpo_jobs_sort_keys_names()",
-                    "DROP FUNCTION IF EXISTS hpo_jobs_sort_keys_insert()",
-                    "DROP FUNCTION IF EXISTS hpo_jobs_sort_keys_update()",
-                    "DROP FUNCTION IF EXISTS hpo_jobs_sort_keys_delete()"]
-        return [
-            # Once per statement: a bulk insert of 10,000 children adds their keys in one INSERT.
-            f"""CREATE FUNCTION hpo_jobs_sort_keys_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                {_pg_keys_of("added")};
-                RETURN NULL;
-            END $$""",
-            f"CREATE TRIGGER hpo_jobs_sort_keys_insert AFTER INSERT ON {CHILDREN} REFERENCING NEW TABLE AS added "
-            "FOR EACH STATEMENT EXECUTE FUNCTION hpo_jobs_sort_keys_insert()",
-            # A trigger on some columns only cannot see a transition table: this one runs per row, only
-            # when the hyperparameters (or the job) changed.
-            f"""CREATE FUNCTION hpo_jobs_sort_keys_update() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                DELETE FROM {KEYS} WHERE training_job_id = OLD.id;
-                {_pg_keys_of("(SELECT NEW.id AS id, NEW.hpo_job_id AS hpo_job_id, "
-                              "NEW.tuned_hyperparameters AS tuned_hyperparameters)")};
-                RETURN NULL;
-            END $$""",
-            f"CREATE TRIGGER hpo_jobs_sort_keys_update AFTER UPDATE OF tuned_hyperparameters, hpo_job_id ON {CHILDREN} "
-            "FOR EACH ROW WHEN (OLD.tuned_hyperparameters IS DISTINCT FROM NEW.tuned_hyperparameters "
-            "OR OLD.hpo_job_id IS DISTINCT FROM NEW.hpo_job_id) EXECUTE FUNCTION hpo_jobs_sort_keys_update()",
-            f"""CREATE FUNCTION hpo_jobs_sort_keys_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                DELETE FROM {KEYS} k USING gone WHERE k.training_job_id = gone.id;
-                RETURN NULL;
-            END $$""",
-            f"CREATE TRIGGER hpo_jobs_sort_keys_delete AFTER DELETE ON {CHILDREN} REFERENCING OLD TABLE AS gone "
-            "FOR EACH STATEMENT EXECUTE FUNCTION hpo_jobs_sort_keys_delete()",
-            f"""CREATE FUNCTION hpo_jobs_sort_keys_names() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                DELETE FROM {KEYS} WHERE hpo_job_id = NEW.id;
-                {_pg_keys_of(f"(SELECT id, hpo_job_id, tuned_hyperparameters FROM {CHILDREN} WHERE hpo_job_id = NEW.id)")};
-                RETURN NULL;
-            END $$""",
-            f"CREATE TRIGGER hpo_jobs_sort_keys_names AFTER UPDATE OF sort_hyperparameters ON {JOBS} "
-            "FOR EACH ROW WHEN (OLD.sort_hyperparameters IS DISTINCT FROM NEW.sort_hyperparameters) "
-            "EXECUTE FUNCTION hpo_jobs_sort_keys_names()",
-        ]
+            return [statement for name, (_event, table, _how, _body) in triggers.items() for statement in (
+                f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()")]
+        return [statement for name, (event, table, how, body) in triggers.items() for statement in (
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; RETURN NULL; END $$",
+            f"CREATE TRIGGER {name} {event} ON {table} {how} EXECUTE FUNCTION {name}()")]
     if vendor == "sqlite":
         if undo:
-            return [f"DROP TRIGGER IF EXISTS {name}" for name in (
-                "hpo_jobs_sort_keys_insert", "hpo_jobs_sort_keys_update", "hpo_jobs_sort_keys_delete",
-                "hpo_jobs_sort_keys_names")]
-        each_child = _sqlite_keys_of("c", f"{CHILDREN} c, ").replace(
-            "WHERE j.id = c.hpo_job_id", "WHERE j.id = c.hpo_job_id AND c.hpo_job_id = NEW.id", 1)
-        return [
-            f"CREATE TRIGGER hpo_jobs_sort_keys_insert AFTER INSERT ON {CHILDREN} BEGIN {_sqlite_keys_of('NEW')} END",
-            f"CREATE TRIGGER hpo_jobs_sort_keys_update AFTER UPDATE OF tuned_hyperparameters, hpo_job_id ON {CHILDREN} "
-            "WHEN OLD.tuned_hyperparameters IS NOT NEW.tuned_hyperparameters OR OLD.hpo_job_id IS NOT NEW.hpo_job_id "
-            f"BEGIN DELETE FROM {KEYS} WHERE training_job_id = OLD.id; {_sqlite_keys_of('NEW')} END",
-            f"CREATE TRIGGER hpo_jobs_sort_keys_delete AFTER DELETE ON {CHILDREN} "
-            f"BEGIN DELETE FROM {KEYS} WHERE training_job_id = OLD.id; END",
-            f"CREATE TRIGGER hpo_jobs_sort_keys_names AFTER UPDATE OF sort_hyperparameters ON {JOBS} "
-            "WHEN OLD.sort_hyperparameters IS NOT NEW.sort_hyperparameters "
-            f"BEGIN DELETE FROM {KEYS} WHERE hpo_job_id = NEW.id; {each_child} END",
-        ]
+            return [f"DROP TRIGGER IF EXISTS {name}" for name in _sqlite_triggers()]
+        return [f"CREATE TRIGGER {name} {trigger}" for name, trigger in _sqlite_triggers().items()]
     raise NotImplementedError(f"sort key triggers for {vendor}")
 
 
