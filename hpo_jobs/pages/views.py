@@ -829,8 +829,7 @@ def _state_key(job: HpoJob, what: str, child_total: int) -> str:
         job.children_fingerprint, child_total, best_job.best_name(job) or ""))
 
 
-def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
-    child_total = sum(_child_status_counts(job).values())
+def _charts_context(project: Project, job: HpoJob, child_total: int) -> dict[str, Any]:
     if child_total > charts.CHART_POINTS_MAX:
         # The aggregates scan the children: they are computed once per state of the job (every sync
         # stamps last_synced_at, and only a sync changes the children), then read from the cache.
@@ -911,12 +910,11 @@ def _charts_context(project: Project, job: HpoJob) -> dict[str, Any]:
     }
 
 
-def _insights_context(request: HttpRequest, project: Project, job: HpoJob) -> dict[str, Any]:
+def _insights_context(request: HttpRequest, project: Project, job: HpoJob, child_total: int) -> dict[str, Any]:
     objective = _job_objective(job)
     base = _training_job_url(project, job.name, "__TJ__")
     best_name = best_job.the_best_name(job, maximize=objective.maximize,
                                        metric=objective.metric if objective.mixed else None)
-    child_total = sum(_child_status_counts(job).values())
 
     def drawn() -> dict[str, Any]:
         return insights.tab_charts(job, lambda name: base.replace("__TJ__", quote(name, safe="")), best_name,
@@ -1248,9 +1246,9 @@ def job_detail(request: HttpRequest, project: Project, name: str) -> HttpRespons
     elif tab == "training-jobs":
         context.update(_training_jobs_context(request, project, job, child_counts))
     elif tab == "charts":
-        context.update(_charts_context(project, job))
+        context.update(_charts_context(project, job, sum(child_counts.values())))
     elif tab == "insights":
-        context.update(_insights_context(request, project, job))
+        context.update(_insights_context(request, project, job, sum(child_counts.values())))
     elif tab == "definitions":
         context["definitions"] = _definitions(job)
     elif tab == "configuration":
@@ -1290,8 +1288,9 @@ def training_jobs_part(request: HttpRequest, project: Project, name: str) -> Htt
 @access.project_view()
 def job_charts_part(request: HttpRequest, project: Project, name: str) -> HttpResponse:
     job = _get_job(project, name)
+    child_total = sum(_child_status_counts(job).values())
     return render(request, "hpo_jobs/parts/charts.html", {"project": project, "job": job,
-                                                           **_charts_context(project, job)})
+                                                           **_charts_context(project, job, child_total)})
 
 
 # ---- stop -----------------------------------------------------------------------------------------
